@@ -1,0 +1,76 @@
+//! Web sessions in the spirit of Masonite: `set`, `get`, `has`, `delete`, `flush` and
+//! `flash` (data for the next request) over pluggable, async stores.
+//!
+//! This crate is the framework-agnostic core: the [`Session`] handle with the flash
+//! rules, the [`SessionStore`] trait, [`SessionId`]s, [`Expiry`] and
+//! [`SessionConfig`]. Storage drivers live in their own crates (`session-cookie`,
+//! `session-redis`); the HTTP integration in `session-tower`. [`MemoryStore`] is here
+//! for tests.
+//!
+//! # Example
+//!
+//! One request after another, the way an HTTP layer drives a session:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+//! let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+//!
+//! let session = Session::new(store.clone(), Expiry::default(), None);
+//! session.set("cart", &vec!["apple", "pear"]).await?;
+//! session.flash("message", &"Added to cart").await?;
+//! let token = match session.commit().await? {
+//!     TokenUpdate::Send(token) => token,   // put it in the Set-Cookie header
+//!     other => panic!("expected a token, got {other:?}"),
+//! };
+//!
+//! let next = Session::new(store.clone(), Expiry::default(), Some(token));
+//! let cart: Vec<String> = next.get("cart").await?.unwrap_or_default();
+//! assert_eq!(cart, ["apple", "pear"]);
+//! assert_eq!(next.pull::<String>("message").await?.as_deref(), Some("Added to cart"));
+//! assert_eq!(next.increment("visits", 1).await?, 1);
+//! next.commit().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # The request life cycle
+//!
+//! - Loading is lazy: a request that never touches its session makes no store call.
+//! - A session that was never written is never stored and sets no cookie.
+//! - A loaded, unchanged session writes nothing (stores that cannot refresh the idle
+//!   deadline on load, like the cookie store, re-send it).
+//! - A changed session is saved once, after the handler ([`Session::commit`]).
+//! - A request that only writes does not load when the store merges writes per key
+//!   ([`Capabilities::merges_writes`]), and does not age flash data.
+//!
+//! # Flash data
+//!
+//! `flash(k, v)` in request N makes `k` readable for the rest of N and throughout the
+//! next request that *reads* the session; when that request saves, `k` is gone unless
+//! it was flashed again, kept ([`Session::keep`]) or reflashed. Requests that never
+//! read (a favicon, a health check, a write-only request) age nothing.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod error;
+mod expiry;
+mod flash;
+mod id;
+mod memory;
+mod record;
+mod session;
+mod store;
+mod value;
+
+pub use config::{CookieSettings, Driver, RedisOptions, RedisSettings, SameSite, SessionConfig};
+pub use error::{BoxError, Error, Result};
+pub use expiry::{now_ms, Expiry, DEFAULT_TIMEOUT};
+pub use id::{SessionId, ID_TEXT_LEN};
+pub use memory::MemoryStore;
+pub use record::{Record, StoredValue};
+pub use session::{Session, TokenUpdate};
+pub use store::{Capabilities, SaveRequest, SessionStore};

@@ -1,0 +1,68 @@
+//! The stored form of a session: what a store loads and saves.
+//!
+//! A [`Record`] is a map from key to [`StoredValue`] (a value's JSON text and whether
+//! it is flash data) plus two timestamps: when the session was created and when it
+//! dies if left idle. Stores persist records; the [`Session`](crate::Session) handle
+//! turns them into what handlers see.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One stored value.
+///
+/// `json` is the value in JSON, the self-describing encoding that lets every type
+/// that round-trips through `serde_json` round-trip through the session. `flash`
+/// marks data that lives for one more reading request (SPEC section 3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredValue {
+    /// The value as JSON text.
+    pub json: String,
+    /// True for flash data.
+    pub flash: bool,
+}
+
+impl StoredValue {
+    /// A persistent value.
+    pub fn persistent(json: impl Into<String>) -> Self {
+        StoredValue {
+            json: json.into(),
+            flash: false,
+        }
+    }
+
+    /// A flash value.
+    pub fn flash(json: impl Into<String>) -> Self {
+        StoredValue {
+            json: json.into(),
+            flash: true,
+        }
+    }
+}
+
+/// A session as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Unix time (ms) the session was created; the absolute lifetime counts from here.
+    pub created_ms: u64,
+    /// Unix time (ms) the session dies if no request loads it before then.
+    pub expires_ms: u64,
+    /// The values, by key.
+    pub entries: BTreeMap<String, StoredValue>,
+}
+
+impl Record {
+    /// An empty record.
+    pub fn new(created_ms: u64, expires_ms: u64) -> Self {
+        Record {
+            created_ms,
+            expires_ms,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// True when the record holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

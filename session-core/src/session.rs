@@ -1,0 +1,536 @@
+//! The [`Session`] handle: what a request handler uses.
+//!
+//! A `Session` is created per request from the client's token (if any) and a store.
+//! It loads lazily: nothing is fetched until a method needs the stored data, and a
+//! request that never touches its session costs no store call. After the handler, the
+//! HTTP layer calls [`Session::commit`] once, which saves in one store call if
+//! anything changed and says what to do with the client's token ([`TokenUpdate`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::expiry::now_ms;
+use crate::flash::{settle, Life};
+use crate::value::{decode, encode};
+use crate::{Capabilities, Error, Expiry, Record, SaveRequest, SessionStore, StoredValue};
+
+/// What the HTTP layer should do with the client's token after [`Session::commit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenUpdate {
+    /// Send nothing: the client's cookie (or its absence) stays as it is.
+    Keep,
+    /// Send this token (a new or refreshed session).
+    Send(String),
+    /// Tell the client to delete its cookie (the session was emptied or invalidated).
+    Remove,
+}
+
+/// One request's session.
+///
+/// Cheap to clone (an `Arc`); every clone is the same session. All methods are async
+/// because the first one that needs stored data loads it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+/// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+///
+/// // Request 1: no cookie yet.
+/// let session = Session::new(store.clone(), Expiry::default(), None);
+/// session.set("user", &"ada").await?;
+/// session.flash("notice", &"Welcome back!").await?;
+/// let TokenUpdate::Send(token) = session.commit().await? else { unreachable!() };
+///
+/// // Request 2: the client sends the token back.
+/// let session = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+/// assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+/// assert!(session.has("notice").await?);
+/// session.commit().await?;
+///
+/// // Request 3: the flash message is gone, the user is not.
+/// let session = Session::new(store, Expiry::default(), Some(token));
+/// assert!(!session.has("notice").await?);
+/// assert!(session.has("user").await?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn SessionStore>,
+    caps: Capabilities,
+    expiry: Expiry,
+    /// A tokio mutex because the first method that needs data holds it across the
+    /// store's `load`, so concurrent clones of the handle load once.
+    state: Mutex<State>,
+}
+
+/// One value as the request sees it.
+#[derive(Debug)]
+struct Slot {
+    json: String,
+    life: Life,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The client's token as it arrived; `None` when the request carried none.
+    token: Option<String>,
+    /// `None` until loaded. Once loaded: `Some(None)` when the token named no live
+    /// session, `Some(Some(created_ms))` when it did.
+    loaded: Option<Option<u64>>,
+    /// Before loading: only the values this request wrote. After: everything visible.
+    view: BTreeMap<String, Slot>,
+    /// Keys written by this request (present in `view`).
+    changed: BTreeSet<String>,
+    /// Keys removed by this request.
+    removed: BTreeSet<String>,
+    /// `flush` was called: nothing stored before survives.
+    cleared: bool,
+    /// The request read session data, so it ages flash data (SPEC 3, rule 3).
+    read: bool,
+    /// `regenerate` / `invalidate`: save under a new token, destroy the old one.
+    renew: bool,
+    /// `commit` ran; later commits do nothing.
+    committed: bool,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("expiry", &self.inner.expiry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session for one request. `token` is the client's cookie value, if any; it is
+    /// not looked at until a method needs stored data.
+    pub fn new(store: Arc<dyn SessionStore>, expiry: Expiry, token: Option<String>) -> Self {
+        let caps = store.capabilities();
+        Session {
+            inner: Arc::new(Inner {
+                store,
+                caps,
+                expiry,
+                state: Mutex::new(State {
+                    token,
+                    ..State::default()
+                }),
+            }),
+        }
+    }
+
+    /// The value stored under `key`: `Ok(None)` when absent, `Err(Error::Decode)`
+    /// naming the key when it is not a `T` (the stored value is left as it is).
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        let st = self.reading().await?;
+        st.view
+            .get(key)
+            .map(|slot| decode(key, &slot.json))
+            .transpose()
+    }
+
+    /// True exactly when [`get`](Self::get) would return `Some`.
+    pub async fn has(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.reading().await?.view.contains_key(key))
+    }
+
+    /// Every value `get` can see, as JSON.
+    pub async fn all(&self) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+        let st = self.reading().await?;
+        st.view
+            .iter()
+            .map(|(key, slot)| Ok((key.clone(), decode(key, &slot.json)?)))
+            .collect()
+    }
+
+    /// Every key `get` can see, in order.
+    pub async fn keys(&self) -> Result<Vec<String>, Error> {
+        Ok(self.reading().await?.view.keys().cloned().collect())
+    }
+
+    /// Stores a persistent value. Makes `key` persistent even if it was flashed.
+    /// A value that cannot be encoded gives `Err(Error::Encode)` and stores nothing.
+    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
+        self.write(key, value, Life::Persistent).await
+    }
+
+    /// Stores a value readable for the rest of this request and throughout the next
+    /// request that reads the session.
+    pub async fn flash<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
+        self.write(key, value, Life::Flashed).await
+    }
+
+    /// Makes a value readable in this request only; it is never stored, and replaces
+    /// any stored value under `key`.
+    pub async fn flash_now<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.write(key, value, Life::Now).await
+    }
+
+    /// Removes `key` (persistent or flash), now and for every later request.
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        let mut st = self.writing().await?;
+        st.view.remove(key);
+        st.changed.remove(key);
+        st.removed.insert(key.to_owned());
+        Ok(())
+    }
+
+    /// Removes everything, flash data included.
+    pub async fn flush(&self) -> Result<(), Error> {
+        let mut st = self.writing().await?;
+        st.view.clear();
+        st.changed.clear();
+        st.removed.clear();
+        st.cleared = true;
+        Ok(())
+    }
+
+    /// [`get`](Self::get), then [`delete`](Self::delete) when the value was present.
+    pub async fn pull<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        let mut st = self.reading().await?;
+        let Some(slot) = st.view.get(key) else {
+            return Ok(None);
+        };
+        let value = decode(key, &slot.json)?;
+        st.view.remove(key);
+        st.changed.remove(key);
+        st.removed.insert(key.to_owned());
+        Ok(Some(value))
+    }
+
+    /// Adds `by` to the integer counter under `key` (a missing key counts from 0) and
+    /// returns the new value.
+    pub async fn increment(&self, key: &str, by: i64) -> Result<i64, Error> {
+        self.count(key, |n| n.checked_add(by)).await
+    }
+
+    /// Subtracts `by` from the integer counter under `key` (a missing key counts
+    /// from 0) and returns the new value.
+    pub async fn decrement(&self, key: &str, by: i64) -> Result<i64, Error> {
+        self.count(key, |n| n.checked_sub(by)).await
+    }
+
+    /// Gives every current flash value one more reading request.
+    pub async fn reflash(&self) -> Result<(), Error> {
+        let mut st = self.loaded().await?;
+        let State { view, changed, .. } = &mut *st;
+        for (key, slot) in view.iter_mut() {
+            if slot.life.keep() {
+                changed.insert(key.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the named flash values one more reading request; other keys are ignored.
+    pub async fn keep<I, K>(&self, keys: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<str>,
+    {
+        let mut st = self.loaded().await?;
+        for key in keys {
+            let key = key.as_ref();
+            if let Some(slot) = st.view.get_mut(key) {
+                if slot.life.keep() {
+                    st.changed.insert(key.to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the session to a new id, keeping its data, and destroys the old id in
+    /// the store. Call it at login, against session fixation.
+    pub async fn regenerate(&self) -> Result<(), Error> {
+        let mut st = self.loaded().await?;
+        st.renew = true;
+        Ok(())
+    }
+
+    /// Removes everything and destroys the session in the store; later writes in this
+    /// request go to a new id. Call it at logout.
+    pub async fn invalidate(&self) -> Result<(), Error> {
+        self.flush().await?;
+        self.inner.state.lock().await.renew = true;
+        Ok(())
+    }
+
+    /// Saves the session (at most one store call, or two when the session was
+    /// destroyed meanwhile and a fresh one is started) and says what to do with the
+    /// client's token. Call once, after the handler; later calls do nothing.
+    pub async fn commit(&self) -> Result<TokenUpdate, Error> {
+        let mut st = self.inner.state.lock().await;
+        if st.committed {
+            return Ok(TokenUpdate::Keep);
+        }
+        let update = match st.loaded {
+            None => self.commit_unloaded(&mut st).await?,
+            Some(found) => self.commit_loaded(&mut st, found).await?,
+        };
+        st.committed = true;
+        Ok(update)
+    }
+
+    /// Commit of a request that never loaded: either it did not touch the session,
+    /// or it only wrote to a store that merges writes.
+    async fn commit_unloaded(&self, st: &mut State) -> Result<TokenUpdate, Error> {
+        if !st.cleared && st.changed.is_empty() && st.removed.is_empty() && !st.renew {
+            return Ok(TokenUpdate::Keep);
+        }
+        let now = now_ms();
+        let record = self.settled(st, now, now, Some(&st.changed));
+        let Some(token) = st.token.as_deref() else {
+            if record.is_empty() {
+                return Ok(TokenUpdate::Keep);
+            }
+            return self.create(st, &record, None).await;
+        };
+        if record.is_empty() && (st.renew || st.cleared) {
+            self.inner.store.destroy(token).await?;
+            return Ok(TokenUpdate::Remove);
+        }
+        if st.renew {
+            return self.create(st, &record, Some(token)).await;
+        }
+        self.update(st, token, &record, true).await
+    }
+
+    /// Commit of a request that loaded. `found` is the creation time of the stored
+    /// session, `None` when the token named no live session.
+    async fn commit_loaded(&self, st: &mut State, found: Option<u64>) -> Result<TokenUpdate, Error> {
+        let now = now_ms();
+        let created = found.unwrap_or(now);
+        // Flash data that ages out in this save is a removal like any other.
+        let aged: Vec<String> = st
+            .view
+            .iter()
+            .filter(|(_, slot)| slot.life == Life::Arrived && settle(slot.life, st.read).is_none())
+            .map(|(key, _)| key.clone())
+            .collect();
+        st.removed.extend(aged);
+        let full = self.settled(st, created, now, None);
+        let token = match (found, st.token.as_deref()) {
+            (Some(_), Some(token)) => token,
+            // A bad or expired token: a fresh session, or a cookie to clear.
+            (_, token) => {
+                if !full.is_empty() {
+                    return self.create(st, &full, None).await;
+                }
+                return Ok(match token {
+                    Some(_) => TokenUpdate::Remove,
+                    None => TokenUpdate::Keep,
+                });
+            }
+        };
+        if full.is_empty() {
+            self.inner.store.destroy(token).await?;
+            return Ok(TokenUpdate::Remove);
+        }
+        if st.renew {
+            return self.create(st, &full, Some(token)).await;
+        }
+        let dirty = st.cleared || !st.changed.is_empty() || !st.removed.is_empty();
+        if !dirty && self.inner.caps.refreshes_on_load {
+            return Ok(TokenUpdate::Keep);
+        }
+        if self.inner.caps.merges_writes {
+            let partial = self.settled(st, created, now, Some(&st.changed));
+            self.update(st, token, &partial, true).await
+        } else {
+            self.update(st, token, &full, false).await
+        }
+    }
+
+    /// Saves into the existing session `token`; if it is gone, starts a fresh one with
+    /// this request's writes only (a destroyed session is never brought back).
+    async fn update(
+        &self,
+        st: &State,
+        token: &str,
+        record: &Record,
+        merge: bool,
+    ) -> Result<TokenUpdate, Error> {
+        let saved = self
+            .inner
+            .store
+            .save(SaveRequest {
+                token: Some(token),
+                replaces: None,
+                record,
+                merge: merge && self.inner.caps.merges_writes,
+                cleared: st.cleared,
+                changed: &st.changed,
+                removed: &st.removed,
+                expiry: &self.inner.expiry,
+            })
+            .await?;
+        match saved {
+            Some(token) => Ok(TokenUpdate::Send(token)),
+            None => {
+                tracing::debug!("session vanished during the request; starting a fresh one");
+                let now = now_ms();
+                let fresh = self.settled(st, now, now, Some(&st.changed));
+                if fresh.is_empty() {
+                    return Ok(TokenUpdate::Remove);
+                }
+                self.create(st, &fresh, None).await
+            }
+        }
+    }
+
+    /// Saves `record` as a new session, destroying `replaces` in the same call.
+    async fn create(
+        &self,
+        st: &State,
+        record: &Record,
+        replaces: Option<&str>,
+    ) -> Result<TokenUpdate, Error> {
+        let saved = self
+            .inner
+            .store
+            .save(SaveRequest {
+                token: None,
+                replaces,
+                record,
+                merge: false,
+                cleared: false,
+                changed: &st.changed,
+                removed: &st.removed,
+                expiry: &self.inner.expiry,
+            })
+            .await?;
+        match saved {
+            Some(token) => Ok(TokenUpdate::Send(token)),
+            None => Err(Error::Unavailable {
+                store: "session store",
+                source: "the store refused to create a new session".into(),
+            }),
+        }
+    }
+
+    /// The record this request leaves behind: every visible value (or only `only`)
+    /// that survives the flash rules.
+    fn settled(
+        &self,
+        st: &State,
+        created_ms: u64,
+        now_ms: u64,
+        only: Option<&BTreeSet<String>>,
+    ) -> Record {
+        let mut record = Record::new(created_ms, self.inner.expiry.deadline(created_ms, now_ms));
+        for (key, slot) in &st.view {
+            if only.is_some_and(|keys| !keys.contains(key)) {
+                continue;
+            }
+            if let Some(flash) = settle(slot.life, st.read) {
+                let json = slot.json.clone();
+                record
+                    .entries
+                    .insert(key.clone(), StoredValue { json, flash });
+            }
+        }
+        record
+    }
+
+    async fn write<T: Serialize + ?Sized>(&self, key: &str, value: &T, life: Life) -> Result<(), Error> {
+        let json = encode(key, value)?;
+        let mut st = self.writing().await?;
+        st.view.insert(key.to_owned(), Slot { json, life });
+        if life == Life::Now {
+            st.changed.remove(key);
+            st.removed.insert(key.to_owned());
+        } else {
+            st.removed.remove(key);
+            st.changed.insert(key.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn count(&self, key: &str, step: impl FnOnce(i64) -> Option<i64>) -> Result<i64, Error> {
+        let mut st = self.reading().await?;
+        let current = match st.view.get(key) {
+            Some(slot) => decode::<i64>(key, &slot.json)?,
+            None => 0,
+        };
+        let next = step(current).ok_or_else(|| Error::CounterOverflow {
+            key: key.to_owned(),
+        })?;
+        let life = match st.view.get(key) {
+            Some(slot) if slot.life.is_flash() => Life::Flashed,
+            _ => Life::Persistent,
+        };
+        st.view.insert(key.to_owned(), Slot { json: next.to_string(), life });
+        st.removed.remove(key);
+        st.changed.insert(key.to_owned());
+        Ok(next)
+    }
+
+    /// The state, loaded, for a method that returns session data.
+    async fn reading(&self) -> Result<MutexGuard<'_, State>, Error> {
+        let mut st = self.loaded().await?;
+        st.read = true;
+        Ok(st)
+    }
+
+    /// The state, for a method that only writes: loaded only when the store cannot
+    /// merge writes.
+    async fn writing(&self) -> Result<MutexGuard<'_, State>, Error> {
+        if self.inner.caps.merges_writes {
+            Ok(self.inner.state.lock().await)
+        } else {
+            self.loaded().await
+        }
+    }
+
+    /// The state, loaded (without counting as a read).
+    async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
+        let mut st = self.inner.state.lock().await;
+        if st.loaded.is_none() {
+            let record = match st.token.as_deref() {
+                Some(token) => self.inner.store.load(token, &self.inner.expiry).await?,
+                None => None,
+            };
+            let now = now_ms();
+            let live = record.filter(|r| {
+                let live = self.inner.expiry.is_live(r.created_ms, r.expires_ms, now);
+                if !live {
+                    tracing::debug!("stored session has expired; starting a fresh one");
+                }
+                live
+            });
+            let found = live.as_ref().map(|r| r.created_ms);
+            let mut view: BTreeMap<String, Slot> = match live {
+                Some(r) if !st.cleared => r
+                    .entries
+                    .into_iter()
+                    .filter(|(key, _)| !st.removed.contains(key))
+                    .map(|(key, v)| {
+                        let life = Life::arriving(v.flash);
+                        (key, Slot { json: v.json, life })
+                    })
+                    .collect(),
+                _ => BTreeMap::new(),
+            };
+            view.append(&mut st.view);
+            st.view = view;
+            st.loaded = Some(found);
+        }
+        Ok(st)
+    }
+}

@@ -1,0 +1,211 @@
+//! The store trait: how sessions reach a backend.
+//!
+//! A store turns the client's *token* (a cookie value) into a [`Record`] and back. A
+//! server store (Redis, memory) hands out a [`SessionId`](crate::SessionId) as the
+//! token and keeps the record; the cookie store's token *is* the sealed record. The
+//! [`Session`](crate::Session) handle decides when to call the store: never for a
+//! request that does not touch its session, once to load, once to save.
+//!
+//! # Writing a store
+//!
+//! A complete store, a `HashMap` behind a mutex (the crate's
+//! [`MemoryStore`](crate::MemoryStore) is this plus expiry purging):
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Mutex;
+//! use async_trait::async_trait;
+//! use session_core::{
+//!     Capabilities, Error, Expiry, Record, SaveRequest, SessionId, SessionStore, now_ms,
+//! };
+//!
+//! #[derive(Default)]
+//! struct MapStore(Mutex<HashMap<String, Record>>);
+//!
+//! impl MapStore {
+//!     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
+//!         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+//!     }
+//! }
+//!
+//! #[async_trait]
+//! impl SessionStore for MapStore {
+//!     fn capabilities(&self) -> Capabilities {
+//!         Capabilities::server()
+//!     }
+//!
+//!     async fn load(&self, token: &str, expiry: &Expiry) -> Result<Option<Record>, Error> {
+//!         // Malformed ids never reach the backend.
+//!         let Some(id) = SessionId::parse(token) else { return Ok(None) };
+//!         let mut map = self.map();
+//!         let Some(record) = map.get_mut(&id.storage_key()) else { return Ok(None) };
+//!         // Refresh the idle deadline as part of the load.
+//!         record.expires_ms = expiry.deadline(record.created_ms, now_ms());
+//!         Ok(Some(record.clone()))
+//!     }
+//!
+//!     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error> {
+//!         let mut map = self.map();
+//!         if let Some(old) = request.replaces.and_then(SessionId::parse) {
+//!             map.remove(&old.storage_key());
+//!         }
+//!         let key = match request.token.map(SessionId::parse) {
+//!             // Never bring back a session that was destroyed meanwhile.
+//!             Some(Some(id)) if map.contains_key(&id.storage_key()) => id,
+//!             Some(_) => return Ok(None),
+//!             None => SessionId::generate()?,
+//!         };
+//!         let stored = map.entry(key.storage_key()).or_default();
+//!         request.apply_to(stored, now_ms());
+//!         Ok(Some(key.to_string()))
+//!     }
+//!
+//!     async fn destroy(&self, token: &str) -> Result<(), Error> {
+//!         if let Some(id) = SessionId::parse(token) {
+//!             self.map().remove(&id.storage_key());
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//! ```
+//!
+//! `SaveRequest::apply_to` implements the merge rules once, so a store that keeps
+//! records whole does not have to.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+
+use crate::{Error, Expiry, Record};
+
+/// What a store can do; the [`Session`](crate::Session) handle and the conformance
+/// kit read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// The store can apply a request's changes per key without loading first
+    /// ([`SaveRequest::merge`]), so a request that only writes costs one round trip.
+    pub merges_writes: bool,
+    /// `load` refreshes the idle deadline itself, so an unchanged session needs no save.
+    pub refreshes_on_load: bool,
+    /// `destroy` makes a token unusable (false for the cookie store: a copied cookie
+    /// stays valid until its deadline).
+    pub revokes_tokens: bool,
+    /// Concurrent requests on one session share state: two requests that change
+    /// different keys both keep their writes.
+    pub shares_state: bool,
+}
+
+impl Capabilities {
+    /// A server-side store: merges writes, refreshes on load, revokes tokens, shares
+    /// state between concurrent requests.
+    pub const fn server() -> Self {
+        Capabilities {
+            merges_writes: true,
+            refreshes_on_load: true,
+            revokes_tokens: true,
+            shares_state: true,
+        }
+    }
+
+    /// A client-side store (the token carries the data): none of the above.
+    pub const fn client_side() -> Self {
+        Capabilities {
+            merges_writes: false,
+            refreshes_on_load: false,
+            revokes_tokens: false,
+            shares_state: false,
+        }
+    }
+
+    /// Sets [`merges_writes`](Self::merges_writes).
+    pub const fn with_merges_writes(mut self, yes: bool) -> Self {
+        self.merges_writes = yes;
+        self
+    }
+
+    /// Sets [`refreshes_on_load`](Self::refreshes_on_load).
+    pub const fn with_refreshes_on_load(mut self, yes: bool) -> Self {
+        self.refreshes_on_load = yes;
+        self
+    }
+}
+
+/// One save: what to write, and where.
+#[derive(Debug)]
+pub struct SaveRequest<'a> {
+    /// The token to update in place, or `None` to create a new session (the store
+    /// chooses the new token, and must never overwrite an existing session with it).
+    pub token: Option<&'a str>,
+    /// A token whose session must be destroyed in the same save (`regenerate`,
+    /// `invalidate`). Stores that cannot revoke tokens ignore it.
+    pub replaces: Option<&'a str>,
+    /// When `merge` is false, the whole session. When true, only the values this
+    /// request wrote; everything else stored stays as it is.
+    pub record: &'a Record,
+    /// See [`record`](Self::record). Only sent to stores whose
+    /// [`Capabilities::merges_writes`] is true.
+    pub merge: bool,
+    /// With `merge`: remove every stored value before applying `record` (`flush`).
+    pub cleared: bool,
+    /// Keys whose values this request wrote (all present in `record`).
+    pub changed: &'a BTreeSet<String>,
+    /// Keys this request removed (or whose flash data aged out).
+    pub removed: &'a BTreeSet<String>,
+    /// The expiry policy, to compute deadlines for a merge.
+    pub expiry: &'a Expiry,
+}
+
+impl SaveRequest<'_> {
+    /// Applies this save to `stored`, the record kept under the token (a default
+    /// record for a new session), and stamps its deadline at `now_ms`.
+    pub fn apply_to(&self, stored: &mut Record, now_ms: u64) {
+        if !self.merge {
+            stored.clone_from(self.record);
+            return;
+        }
+        if stored.created_ms == 0 {
+            stored.created_ms = self.record.created_ms;
+        }
+        if self.cleared {
+            stored.entries.clear();
+        }
+        for key in self.removed {
+            stored.entries.remove(key);
+        }
+        for (key, value) in &self.record.entries {
+            stored.entries.insert(key.clone(), value.clone());
+        }
+        stored.expires_ms = self.expiry.deadline(stored.created_ms, now_ms);
+    }
+}
+
+/// A session backend.
+///
+/// Object safe: the HTTP layer holds an `Arc<dyn SessionStore>`. See the
+/// [module docs](self) for a complete example store and the
+/// `session-testkit` crate for the conformance suite every store should pass.
+///
+/// Bad tokens (malformed, unknown, expired, tampered) are not errors: `load` answers
+/// `Ok(None)` and the request starts a fresh session. Errors are for a backend that is
+/// down or slow ([`Error::Unavailable`], [`Error::Timeout`]) or a session that cannot
+/// be stored ([`Error::TooLarge`]).
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// What this store can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Loads the session named by `token`, refreshing its idle deadline when the store
+    /// [`refreshes_on_load`](Capabilities::refreshes_on_load). `Ok(None)` for a token
+    /// that names no live session.
+    async fn load(&self, token: &str, expiry: &Expiry) -> Result<Option<Record>, Error>;
+
+    /// Saves, in one round trip, and returns the token to send to the client.
+    /// `Ok(None)` when `request.token` names a session that no longer exists (expired
+    /// or destroyed): the store must not bring it back; the caller starts a new one.
+    async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error>;
+
+    /// Destroys the session named by `token` (logout, or a session emptied by
+    /// `flush`). Unknown or malformed tokens are not an error.
+    async fn destroy(&self, token: &str) -> Result<(), Error>;
+}
