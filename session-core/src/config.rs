@@ -330,9 +330,15 @@ impl SessionConfig {
             ));
         }
         if self.cookie.max_chunks == 0 || self.cookie.max_chunks > 32 {
-            return Err(Error::config("cookie.max_chunks", "must be between 1 and 32"));
+            return Err(Error::config(
+                "cookie.max_chunks",
+                "must be between 1 and 32",
+            ));
         }
-        if self.cookie.same_site == SameSite::None && !self.cookie.secure && !self.cookie.host_prefix {
+        if self.cookie.same_site == SameSite::None
+            && !self.cookie.secure
+            && !self.cookie.host_prefix
+        {
             return Err(Error::config(
                 "cookie.same_site",
                 "`none` requires `secure = true` (browsers drop such cookies otherwise)",
@@ -390,19 +396,36 @@ mod tests {
 
     #[test]
     fn unknown_driver_names_the_field() {
-        assert_eq!(field_of(SessionConfig::from_toml_str("default = \"mongo\"")), "default");
+        assert_eq!(
+            field_of(SessionConfig::from_toml_str("default = \"mongo\"")),
+            "default"
+        );
     }
 
     #[test]
     fn bad_values_name_their_field() {
-        assert_eq!(field_of(SessionConfig::from_toml_str("[redis]\nport = \"x\"")), "redis.port");
-        assert_eq!(field_of(SessionConfig::from_toml_str("[redis]\nport = 70000")), "redis.port");
         assert_eq!(
-            field_of(SessionConfig::from_toml_str("[redis]\noptions = { db = \"one\" }")),
+            field_of(SessionConfig::from_toml_str("[redis]\nport = \"x\"")),
+            "redis.port"
+        );
+        assert_eq!(
+            field_of(SessionConfig::from_toml_str("[redis]\nport = 70000")),
+            "redis.port"
+        );
+        assert_eq!(
+            field_of(SessionConfig::from_toml_str(
+                "[redis]\noptions = { db = \"one\" }"
+            )),
             "redis.options.db"
         );
-        assert_eq!(field_of(SessionConfig::from_toml_str("timeout = 0")), "timeout");
-        assert_eq!(field_of(SessionConfig::from_toml_str("[cookie]\nname = \"a b\"")), "cookie.name");
+        assert_eq!(
+            field_of(SessionConfig::from_toml_str("timeout = 0")),
+            "timeout"
+        );
+        assert_eq!(
+            field_of(SessionConfig::from_toml_str("[cookie]\nname = \"a b\"")),
+            "cookie.name"
+        );
     }
 
     #[test]
@@ -439,7 +462,9 @@ mod tests {
 
     #[test]
     fn redis_timeout_is_the_idle_timeout_for_redis() -> Result<(), Error> {
-        let c = SessionConfig::from_toml_str("default = \"redis\"\ntimeout = 10\n[redis]\ntimeout = 20")?;
+        let c = SessionConfig::from_toml_str(
+            "default = \"redis\"\ntimeout = 10\n[redis]\ntimeout = 20",
+        )?;
         assert_eq!(c.expiry().idle(), Duration::from_secs(20));
         let c = SessionConfig::from_toml_str("timeout = 10\nlifetime = 30\n[redis]\ntimeout = 20")?;
         assert_eq!(c.expiry().idle(), Duration::from_secs(10));

@@ -67,7 +67,9 @@ impl MemoryStore {
     fn sessions(&self) -> MutexGuard<'_, Sessions> {
         // A panic elsewhere while holding the lock leaves consistent data (every
         // mutation is a single map operation), so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -148,7 +150,11 @@ mod tests {
     use std::collections::BTreeSet;
     use std::time::Duration;
 
-    fn full_save<'a>(record: &'a Record, expiry: &'a Expiry, none: &'a BTreeSet<String>) -> SaveRequest<'a> {
+    fn full_save<'a>(
+        record: &'a Record,
+        expiry: &'a Expiry,
+        none: &'a BTreeSet<String>,
+    ) -> SaveRequest<'a> {
         SaveRequest {
             token: None,
             replaces: None,
@@ -167,7 +173,8 @@ mod tests {
         let expiry = Expiry::new(Duration::from_millis(1));
         let none = BTreeSet::new();
         let mut dead = Record::new(0, 1);
-        dead.entries.insert("k".into(), crate::StoredValue::persistent("1"));
+        dead.entries
+            .insert("k".into(), crate::StoredValue::persistent("1"));
         for _ in 0..FIRST_PURGE_AT {
             store.save(full_save(&dead, &expiry, &none)).await?;
         }

@@ -313,7 +313,11 @@ impl Session {
 
     /// Commit of a request that loaded. `found` is the creation time of the stored
     /// session, `None` when the token named no live session.
-    async fn commit_loaded(&self, st: &mut State, found: Option<u64>) -> Result<TokenUpdate, Error> {
+    async fn commit_loaded(
+        &self,
+        st: &mut State,
+        found: Option<u64>,
+    ) -> Result<TokenUpdate, Error> {
         let now = now_ms();
         let created = found.unwrap_or(now);
         // Flash data that ages out in this save is a removal like any other.
@@ -448,7 +452,12 @@ impl Session {
         record
     }
 
-    async fn write<T: Serialize + ?Sized>(&self, key: &str, value: &T, life: Life) -> Result<(), Error> {
+    async fn write<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        life: Life,
+    ) -> Result<(), Error> {
         let json = encode(key, value)?;
         let mut st = self.writing().await?;
         st.view.insert(key.to_owned(), Slot { json, life });
@@ -475,7 +484,13 @@ impl Session {
             Some(slot) if slot.life.is_flash() => Life::Flashed,
             _ => Life::Persistent,
         };
-        st.view.insert(key.to_owned(), Slot { json: next.to_string(), life });
+        st.view.insert(
+            key.to_owned(),
+            Slot {
+                json: next.to_string(),
+                life,
+            },
+        );
         st.removed.remove(key);
         st.changed.insert(key.to_owned());
         Ok(next)

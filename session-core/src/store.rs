@@ -124,6 +124,13 @@ impl Capabilities {
         self
     }
 
+    /// Sets [`shares_state`](Self::shares_state). A store that saves whole records
+    /// (no merge) does not share state: the last save wins whole.
+    pub const fn with_shares_state(mut self, yes: bool) -> Self {
+        self.shares_state = yes;
+        self
+    }
+
     /// Sets [`refreshes_on_load`](Self::refreshes_on_load).
     pub const fn with_refreshes_on_load(mut self, yes: bool) -> Self {
         self.refreshes_on_load = yes;

@@ -4,8 +4,8 @@
 //! the value; the session refuses such values instead (SPEC section 7). The check is a
 //! second, allocation-free pass that only runs when the JSON contains `null`.
 
-use serde::ser::{self, Serialize};
 use serde::de::DeserializeOwned;
+use serde::ser::{self, Serialize};
 
 use crate::Error;
 
@@ -112,7 +112,12 @@ impl ser::Serializer for FiniteFloats {
     fn serialize_unit(self) -> Result<(), Refused> {
         Ok(())
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Refused> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+    ) -> Result<(), Refused> {
         Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(

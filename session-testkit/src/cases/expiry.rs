@@ -1,0 +1,70 @@
+//! Idle timeout and absolute lifetime (SPEC section 5), with short timeouts.
+
+use std::time::Duration;
+
+use session_core::{Error, Expiry};
+use tokio::time::sleep;
+
+use crate::Kit;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A session left idle past its timeout is gone; the next request starts fresh.
+pub async fn idle_timeout_expires_the_session(kit: Kit) -> Result<(), Error> {
+    let kit = kit.with_expiry(Expiry::new(ms(400)));
+    let mut c = kit.client();
+    c.request(|s| async move { s.set("user", "ada").await })
+        .await?;
+    sleep(ms(800)).await;
+    let v = c
+        .request(|s| async move { s.get::<String>("user").await })
+        .await?;
+    assert_eq!(v, None);
+    Ok(())
+}
+
+/// Every request that loads the session pushes the idle deadline back.
+pub async fn each_load_refreshes_the_idle_timeout(kit: Kit) -> Result<(), Error> {
+    let kit = kit.with_expiry(Expiry::new(ms(800)));
+    let mut c = kit.client();
+    c.request(|s| async move { s.set("user", "ada").await })
+        .await?;
+    for _ in 0..4 {
+        sleep(ms(350)).await;
+        let v = c
+            .request(|s| async move { s.get::<String>("user").await })
+            .await?;
+        assert_eq!(
+            v.as_deref(),
+            Some("ada"),
+            "an active session stays alive past its idle timeout"
+        );
+    }
+    Ok(())
+}
+
+/// The absolute lifetime ends even an active session.
+pub async fn lifetime_caps_an_active_session(kit: Kit) -> Result<(), Error> {
+    let kit = kit.with_expiry(Expiry::new(ms(800)).with_lifetime(ms(1200)));
+    let mut c = kit.client();
+    c.request(|s| async move { s.set("user", "ada").await })
+        .await?;
+    for _ in 0..2 {
+        sleep(ms(400)).await;
+        let v = c
+            .request(|s| async move { s.get::<String>("user").await })
+            .await?;
+        assert_eq!(v.as_deref(), Some("ada"));
+    }
+    sleep(ms(700)).await;
+    let v = c
+        .request(|s| async move { s.get::<String>("user").await })
+        .await?;
+    assert_eq!(
+        v, None,
+        "past the lifetime the session is gone although it was active"
+    );
+    Ok(())
+}
