@@ -63,7 +63,7 @@ mod id;
 mod memory;
 mod record;
 mod session;
-mod store;
+pub mod store;
 mod value;
 
 pub use config::{CookieSettings, Driver, RedisOptions, RedisSettings, SameSite, SessionConfig};

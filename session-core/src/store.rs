@@ -190,7 +190,7 @@ impl SaveRequest<'_> {
 /// A session backend.
 ///
 /// Object safe: the HTTP layer holds an `Arc<dyn SessionStore>`. See the
-/// [module docs](self) for a complete example store and the
+/// [module docs](crate::store) for a complete example store and the
 /// `session-testkit` crate for the conformance suite every store should pass.
 ///
 /// Bad tokens (malformed, unknown, expired, tampered) are not errors: `load` answers
