@@ -1,0 +1,54 @@
+//! The cookie session store: all session data sealed in the client's cookie, so an
+//! app needs no server at all. This is the default driver.
+//!
+//! Sealing is XChaCha20-Poly1305 with random 192-bit nonces; the version byte and key
+//! id are in the clear, the cookie name is bound as associated data, and the idle and
+//! absolute deadlines live inside the ciphertext. A [`Keyring`] rotates keys: the
+//! first key seals, every key opens, and a cookie opened with an old key is re-sealed
+//! with the current one on that response. See [`CookieStore`] for what it guarantees
+//! and, importantly, what it does not (a copied cookie cannot be revoked before it
+//! expires).
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use session_core::{Expiry, Session, TokenUpdate};
+//! use session_cookie::{CookieStore, Key, Keyring};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Make a key once and keep it in session.toml (`[cookie] key = "..."`) or APP_KEY:
+//! let key = Key::generate()?;
+//! println!("APP_KEY={}", key.to_base64());
+//!
+//! let store = Arc::new(CookieStore::new(Keyring::new(key, [])));
+//! let session = Session::new(store.clone(), Expiry::default(), None);
+//! session.set("user", "ada").await?;
+//! let TokenUpdate::Send(cookie_value) = session.commit().await? else { unreachable!() };
+//!
+//! let next = Session::new(store, Expiry::default(), Some(cookie_value));
+//! assert_eq!(next.get::<String>("user").await?.as_deref(), Some("ada"));
+//! # Ok(()) }
+//! ```
+//!
+//! # Stored format
+//!
+//! See the [`format`] module: a byte table and a test vector.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod key;
+mod seal;
+mod store;
+
+/// The stored format, version 1.
+pub mod format {
+    #![doc = include_str!("format.md")]
+    pub use crate::seal::VERSION;
+}
+
+pub use error::Error;
+pub use key::{Key, Keyring, KEY_BYTES};
+pub use store::{cookie_name, CookieStore};

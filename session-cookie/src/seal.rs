@@ -1,0 +1,152 @@
+//! Sealing a record into cookie text and opening it again.
+//!
+#![doc = include_str!("format.md")]
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use session_core::Record;
+
+use crate::key::Keyring;
+
+/// The format version this crate writes.
+pub const VERSION: u8 = 1;
+const HEADER: usize = 1 + 4;
+const NONCE: usize = 24;
+const TAG: usize = 16;
+
+/// Why a cookie did not open (for debug logs; all mean "no session").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejected {
+    NotBase64,
+    TooShort,
+    UnknownVersion,
+    UnknownKey,
+    Forged,
+    Undecodable,
+}
+
+/// Seals `record` for the cookie `name` with the keyring's current key.
+pub(crate) fn seal(
+    keyring: &Keyring,
+    name: &str,
+    record: &Record,
+) -> Result<String, session_core::Error> {
+    let mut nonce = [0u8; NONCE];
+    getrandom::fill(&mut nonce).map_err(|e| session_core::Error::Random(e.to_string()))?;
+    let (key, cipher) = keyring.current();
+    seal_with_nonce(cipher, key.id(), name, record, &nonce)
+}
+
+/// Seals with a given nonce. Only [`seal`] (random nonces) and the test vector call it.
+pub(crate) fn seal_with_nonce(
+    cipher: &XChaCha20Poly1305,
+    key_id: [u8; 4],
+    name: &str,
+    record: &Record,
+    nonce: &[u8; NONCE],
+) -> Result<String, session_core::Error> {
+    let mut buf = Vec::with_capacity(HEADER + NONCE + 64 + TAG);
+    buf.push(VERSION);
+    buf.extend_from_slice(&key_id);
+    buf.extend_from_slice(nonce);
+    let buf = postcard::to_extend(record, buf).map_err(|e| session_core::Error::Encode {
+        key: String::new(),
+        reason: format!("cannot encode the session record: {e}"),
+    })?;
+    let mut buf = buf;
+    let (head, body) = buf.split_at_mut(HEADER + NONCE);
+    let aad = associated_data(&head[..HEADER], name);
+    let tag = cipher
+        .encrypt_in_place_detached(XNonce::from_slice(&head[HEADER..]), &aad, body)
+        .map_err(|_| session_core::Error::Encode {
+            key: String::new(),
+            reason: "the session record is too large to encrypt".into(),
+        })?;
+    buf.extend_from_slice(&tag);
+    Ok(URL_SAFE_NO_PAD.encode(&buf))
+}
+
+/// Opens cookie text sealed for the cookie `name`. Returns the record and whether it
+/// was sealed with a previous key (so it should be re-sealed).
+pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<(Record, bool), Rejected> {
+    let mut buf = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| Rejected::NotBase64)?;
+    if buf.len() < HEADER + NONCE + TAG {
+        return Err(Rejected::TooShort);
+    }
+    if buf[0] != VERSION {
+        return Err(Rejected::UnknownVersion);
+    }
+    let cipher = keyring.find(&buf[1..HEADER]).ok_or(Rejected::UnknownKey)?;
+    let old_key = keyring.current().0.id()[..] != buf[1..HEADER];
+    let tag_at = buf.len() - TAG;
+    let (rest, tag) = buf.split_at_mut(tag_at);
+    let (head, body) = rest.split_at_mut(HEADER + NONCE);
+    let aad = associated_data(&head[..HEADER], name);
+    cipher
+        .decrypt_in_place_detached(
+            XNonce::from_slice(&head[HEADER..]),
+            &aad,
+            body,
+            chacha20poly1305::Tag::from_slice(tag),
+        )
+        .map_err(|_| Rejected::Forged)?;
+    let record: Record = postcard::from_bytes(body).map_err(|_| Rejected::Undecodable)?;
+    Ok((record, old_key))
+}
+
+fn associated_data(header: &[u8], name: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + name.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(name.as_bytes());
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Key;
+    use session_core::StoredValue;
+
+    fn record() -> Record {
+        let mut r = Record::new(1_700_000_000_000, 1_700_003_600_000);
+        r.entries
+            .insert("user".into(), StoredValue::persistent("\"ada\""));
+        r.entries.insert("msg".into(), StoredValue::flash("\"hi\""));
+        r
+    }
+
+    /// The test vector: a fixed key, nonce and record give these exact bytes. If this
+    /// test fails, the stored format changed: bump `VERSION` and keep opening v1.
+    #[test]
+    fn test_vector_v1() -> Result<(), session_core::Error> {
+        let key = Key::from_bytes([0x42; 32]);
+        let sealed = seal_with_nonce(&key.cipher(), key.id(), "session", &record(), &[7u8; NONCE])?;
+        assert_eq!(sealed, TEST_VECTOR);
+        let ring = Keyring::new(key, []);
+        assert_eq!(open(&ring, "session", TEST_VECTOR), Ok((record(), false)));
+        Ok(())
+    }
+
+    const TEST_VECTOR: &str =
+        "AU-TTEQHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd33BCX33AeDrgkQHpHzm1f_99dTgNPZtMDxE5C5jnecK8J26SHeqZly8vEpO8f78I5HQ0";
+
+    #[test]
+    fn the_plaintext_is_not_visible() -> Result<(), session_core::Error> {
+        let ring = Keyring::new(Key::from_bytes([1; 32]), []);
+        let sealed = seal(&ring, "session", &record())?;
+        let raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap_or_default();
+        assert!(!raw.windows(3).any(|w| w == b"ada"));
+        Ok(())
+    }
+
+    #[test]
+    fn two_seals_of_one_record_differ() -> Result<(), session_core::Error> {
+        let ring = Keyring::new(Key::from_bytes([1; 32]), []);
+        assert_ne!(seal(&ring, "s", &record())?, seal(&ring, "s", &record())?);
+        Ok(())
+    }
+}

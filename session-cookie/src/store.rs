@@ -1,0 +1,153 @@
+//! [`CookieStore`]: the session sealed in the client's cookie.
+
+use async_trait::async_trait;
+use session_core::{
+    chunks, now_ms, Capabilities, CookieSettings, Expiry, Record, SaveRequest, SessionStore,
+};
+
+use crate::key::{Key, Keyring};
+use crate::seal::{open, seal};
+use crate::Error;
+
+/// Sessions sealed in the client's cookie with XChaCha20-Poly1305.
+///
+/// # What it guarantees
+///
+/// - **Confidentiality**: the client cannot read what is in its session.
+/// - **Integrity and authenticity**: the client cannot change, forge, or splice a
+///   session, move it to another cookie name, or extend its deadlines (they are sealed
+///   inside); any such cookie opens as "no session".
+/// - **Expiry**: the idle `timeout` and absolute `lifetime` are enforced on open.
+///
+/// # What it does not guarantee
+///
+/// - **Revocation**: a copied cookie stays valid until its idle or absolute deadline.
+///   `invalidate` and `regenerate` send the client a new cookie, but cannot make a copy
+///   of the old one stop working. Keep `timeout` short, or use a server-side store
+///   (Redis) when you must be able to revoke sessions.
+/// - **Concurrency**: two concurrent requests each send a whole cookie; the one the
+///   browser receives last wins.
+/// - **Size**: at most `max_chunks` cookies of 4096 bytes; larger sessions are refused
+///   with [`session_core::Error::TooLarge`], never silently cut.
+///
+/// ```
+/// use session_cookie::{CookieStore, Key, Keyring};
+///
+/// let store = CookieStore::new(Keyring::new(Key::generate()?, []))
+///     .with_name("session")
+///     .with_max_chunks(4);
+/// assert_eq!(store.name(), "session");
+/// # Ok::<(), session_cookie::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct CookieStore {
+    name: String,
+    keyring: Keyring,
+    max_chunks: usize,
+}
+
+impl CookieStore {
+    /// A store with the default cookie name (`session`) and 4 chunks at most.
+    pub fn new(keyring: Keyring) -> Self {
+        CookieStore {
+            name: "session".into(),
+            keyring,
+            max_chunks: 4,
+        }
+    }
+
+    /// Builds the store from `[cookie]` settings: `key` (or `APP_KEY`, which
+    /// `SessionConfig` copies into `key`), `previous_keys`, `name`, `max_chunks`.
+    pub fn from_settings(settings: &CookieSettings) -> Result<Self, Error> {
+        let key = settings.key.as_deref().ok_or(Error::MissingKey)?;
+        let current = Key::from_base64("cookie.key (or APP_KEY)", key)?;
+        let previous = settings
+            .previous_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Key::from_base64(&format!("cookie.previous_keys[{i}]"), k))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CookieStore::new(Keyring::new(current, previous))
+            .with_name(cookie_name(settings))
+            .with_max_chunks(settings.max_chunks))
+    }
+
+    /// Sets the cookie name. It is bound into every seal: a cookie sealed under one
+    /// name does not open under another.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets how many cookies a session may be split over (at least 1).
+    pub fn with_max_chunks(mut self, max_chunks: usize) -> Self {
+        self.max_chunks = max_chunks.max(1);
+        self
+    }
+
+    /// The cookie name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The most bytes of sealed text a session may take.
+    pub fn limit(&self) -> usize {
+        chunks::capacity(&self.name, self.max_chunks)
+    }
+}
+
+/// The cookie's name on the wire, with the `__Host-` prefix when configured.
+pub fn cookie_name(settings: &CookieSettings) -> String {
+    if settings.host_prefix {
+        format!("__Host-{}", settings.name)
+    } else {
+        settings.name.clone()
+    }
+}
+
+#[async_trait]
+impl SessionStore for CookieStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::client_side()
+    }
+
+    async fn load(
+        &self,
+        token: &str,
+        expiry: &Expiry,
+    ) -> Result<Option<Record>, session_core::Error> {
+        match open(&self.keyring, &self.name, token) {
+            Ok((record, old_key)) => {
+                if !expiry.is_live(record.created_ms, record.expires_ms, now_ms()) {
+                    tracing::debug!(cookie = %self.name, "session cookie has expired");
+                    return Ok(None);
+                }
+                if old_key {
+                    tracing::debug!(cookie = %self.name, "cookie sealed with a previous key; re-sealing with the current one");
+                }
+                Ok(Some(record))
+            }
+            Err(reason) => {
+                tracing::debug!(cookie = %self.name, ?reason, "session cookie rejected");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
+        let sealed = seal(&self.keyring, &self.name, request.record)?;
+        let limit = self.limit();
+        if sealed.len() > limit {
+            return Err(session_core::Error::TooLarge {
+                size: sealed.len(),
+                limit,
+            });
+        }
+        Ok(Some(sealed))
+    }
+
+    async fn destroy(&self, _token: &str) -> Result<(), session_core::Error> {
+        // Nothing is kept server-side; the HTTP layer sends the removal cookie.
+        Ok(())
+    }
+}
