@@ -13,7 +13,7 @@
 //! assert_eq!(parts.len(), 2);
 //! assert_eq!(parts[0].0, "session");
 //! assert_eq!(parts[1].0, "session.1");
-//! assert!(parts.iter().all(|(name, value)| name.len() + value.len() <= 4096));
+//! assert!(parts.iter().all(|(name, value)| name.len() + 1 + value.len() <= 4096));
 //! assert_eq!(parts.concat_values(), token);
 //! ```
 
@@ -29,11 +29,15 @@ pub fn chunk_name(name: &str, index: usize) -> String {
     }
 }
 
+/// Token bytes one cookie named `chunk_name` can carry: 4096 less the name and the
+/// `=` between name and value (counting the `=` keeps us clear of browsers that do).
+fn room(chunk_name: &str) -> usize {
+    COOKIE_BYTES.saturating_sub(chunk_name.len() + 1)
+}
+
 /// How many token bytes `max_chunks` cookies named after `name` can carry.
 pub fn capacity(name: &str, max_chunks: usize) -> usize {
-    (0..max_chunks)
-        .map(|i| COOKIE_BYTES.saturating_sub(chunk_name(name, i).len()))
-        .sum()
+    (0..max_chunks).map(|i| room(&chunk_name(name, i))).sum()
 }
 
 /// The chunks of one token, in order: `(cookie name, value)`.
@@ -80,8 +84,7 @@ pub fn split<'a>(name: &str, token: &'a str, max_chunks: usize) -> Option<Chunks
     let mut index = 0;
     loop {
         let chunk_name = chunk_name(name, index);
-        let room = COOKIE_BYTES.saturating_sub(chunk_name.len());
-        let (head, tail) = rest.split_at(room.min(rest.len()));
+        let (head, tail) = rest.split_at(room(&chunk_name).min(rest.len()));
         out.push((chunk_name, head));
         rest = tail;
         index += 1;
@@ -104,7 +107,7 @@ mod tests {
     #[test]
     fn a_token_at_capacity_fits_and_one_byte_more_does_not() {
         let cap = capacity("session", 3);
-        assert_eq!(cap, 3 * 4096 - "session".len() - 2 * "session.1".len());
+        assert_eq!(cap, 3 * 4096 - "session=".len() - 2 * "session.1=".len());
         let token = "a".repeat(cap);
         let parts = split("session", &token, 3);
         assert_eq!(parts.as_ref().map(Chunks::len), Some(3));

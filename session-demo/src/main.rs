@@ -1,0 +1,71 @@
+//! `cargo run -p session-demo [-- --addr 127.0.0.1:8000 --config session.toml]`
+
+#![forbid(unsafe_code)]
+
+use session_core::SessionConfig;
+use session_demo::{router, session_layer, Args, Error};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Error> {
+    let args = Args::parse(
+        std::env::args().skip(1),
+        std::env::var("SESSION_DEMO_ADDR").ok(),
+    )?;
+    let config = SessionConfig::load(args.config.as_deref())?;
+    let layer = session_layer(config).await?;
+    let listener = tokio::net::TcpListener::bind(&args.addr).await?;
+    tracing::info!(
+        "session demo listening on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, router(layer))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("session demo stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

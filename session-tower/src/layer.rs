@@ -1,0 +1,197 @@
+//! [`SessionLayer`] and [`SessionService`]: a session on every request, saved once
+//! after the handler.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response, StatusCode};
+use session_core::{Expiry, Session, SessionConfig, SessionStore, TokenUpdate};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::cookies::CookieOptions;
+use crate::Error;
+
+/// Adds a lazily loaded [`Session`] to every request's extensions and saves it after
+/// the handler.
+///
+/// - A route that never touches the session costs no store call and sends no cookie.
+/// - A changed session is saved once, in one store call, and the token is sent in
+///   `Set-Cookie` (split over numbered cookies when large).
+/// - An emptied or invalidated session that was stored gets a removal cookie.
+/// - When the store is down or slow, the answer is **503** with no `Set-Cookie`, so
+///   the client keeps its cookie; the cause is logged.
+/// - By default a **5xx answer from the handler is not saved** (a failed request
+///   should not half-apply its session changes); see
+///   [`save_on_server_error`](Self::save_on_server_error).
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use session_core::MemoryStore;
+/// use session_tower::{Session, SessionLayer};
+///
+/// async fn visits(session: Session) -> Result<String, session_tower::Error> {
+///     let n = session.increment("visits", 1).await?;
+///     Ok(format!("visit number {n}"))
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/", get(visits))
+///     .layer(SessionLayer::new(MemoryStore::new()));
+/// ```
+#[derive(Clone)]
+pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    store: Arc<dyn SessionStore>,
+    expiry: Expiry,
+    cookie: CookieOptions,
+    save_on_server_error: bool,
+}
+
+impl std::fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("expiry", &self.shared.expiry)
+            .field("cookie", &self.shared.cookie)
+            .field("save_on_server_error", &self.shared.save_on_server_error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionLayer {
+    /// A layer over `store` with the default expiry (one hour idle) and cookie.
+    pub fn new(store: impl SessionStore) -> Self {
+        SessionLayer::from_arc(Arc::new(store))
+    }
+
+    /// A layer over a shared store.
+    pub fn from_arc(store: Arc<dyn SessionStore>) -> Self {
+        SessionLayer {
+            shared: Arc::new(Shared {
+                store,
+                expiry: Expiry::default(),
+                cookie: CookieOptions::default(),
+                save_on_server_error: false,
+            }),
+        }
+    }
+
+    /// Builds the store named by `config.default` (Masonite's driver name) and the
+    /// layer around it, with the configured expiry and cookie. Each driver is behind
+    /// a cargo feature (`cookie-store`, `redis-store`); naming a driver that was not
+    /// compiled in is a configuration error.
+    pub async fn from_config(config: &SessionConfig) -> Result<Self, Error> {
+        let store = crate::drivers::store_from_config(config).await?;
+        Ok(SessionLayer::from_arc(store)
+            .with_expiry(config.expiry())
+            .with_cookie(CookieOptions::from_settings(&config.cookie)))
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut Shared)) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        f(shared);
+        self
+    }
+
+    /// Sets the expiry policy.
+    pub fn with_expiry(self, expiry: Expiry) -> Self {
+        self.edit(|s| s.expiry = expiry)
+    }
+
+    /// Sets the cookie's name and attributes.
+    pub fn with_cookie(self, cookie: CookieOptions) -> Self {
+        self.edit(|s| s.cookie = cookie)
+    }
+
+    /// Save the session even when the handler answers 5xx (default: false).
+    pub fn save_on_server_error(self, yes: bool) -> Self {
+        self.edit(|s| s.save_on_server_error = yes)
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around an inner service.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let shared = self.shared.clone();
+        // The clone that was made ready is the one to call (tower's contract).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (token, sent) = shared.cookie.read(request.headers());
+            let session = Session::new(shared.store.clone(), shared.expiry, token);
+            request.extensions_mut().insert(session.clone());
+            let mut response = inner.call(request).await?;
+            if response.status().is_server_error() && !shared.save_on_server_error {
+                return Ok(response);
+            }
+            match session.commit().await {
+                Ok(TokenUpdate::Keep) => {}
+                Ok(TokenUpdate::Send(token)) => {
+                    if !shared.cookie.send(response.headers_mut(), &token, sent) {
+                        tracing::error!(
+                            size = token.len(),
+                            "session token does not fit the configured cookies"
+                        );
+                        return Ok(status_only(StatusCode::INTERNAL_SERVER_ERROR));
+                    }
+                }
+                Ok(TokenUpdate::Remove) => shared.cookie.remove(response.headers_mut(), sent),
+                Err(e) => {
+                    let error = Error::from(e);
+                    tracing::error!(error = %error, "saving the session failed");
+                    return Ok(status_only(error.status()));
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+fn status_only<B: Default>(status: StatusCode) -> Response<B> {
+    let mut response = Response::new(B::default());
+    *response.status_mut() = status;
+    response
+}

@@ -1,0 +1,55 @@
+//! Sessions for tower services and axum: [`SessionLayer`] puts a lazily loaded
+//! session on every request and saves it once after the handler; [`Session`] is the
+//! axum extractor.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use session_core::SessionConfig;
+//! use session_tower::{Session, SessionLayer};
+//!
+//! async fn index(session: Session) -> Result<String, session_tower::Error> {
+//!     let visits = session.increment("visits", 1).await?;
+//!     let notice: Option<String> = session.get("notice").await?;
+//!     Ok(format!("visit {visits}, notice: {notice:?}"))
+//! }
+//!
+//! # async fn build() -> Result<Router, session_tower::Error> {
+//! // The driver comes from session.toml / SESSION_DRIVER (cookie by default).
+//! let config = SessionConfig::load(None)?;
+//! let app = Router::new()
+//!     .route("/", get(index))
+//!     .layer(SessionLayer::from_config(&config).await?);
+//! # Ok(app) }
+//! ```
+//!
+//! # What the layer does
+//!
+//! See [`SessionLayer`]: no store call for routes that never touch the session, one
+//! save after the handler, `Set-Cookie` with `HttpOnly`, `SameSite=Lax`, `Path=/` by
+//! default (`Secure`, `Domain`, the `__Host-` prefix configurable), a removal cookie
+//! when a stored session is emptied or invalidated, 503 with the cookie untouched when
+//! the store fails, and no save on 5xx answers unless asked.
+//!
+//! # Features
+//!
+//! - `axum` (default): the [`Session`] extractor.
+//! - `cookie-store` (default): [`SessionLayer::from_config`] can build the cookie store.
+//! - `redis-store`: it can build the Redis store.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cookies;
+mod drivers;
+mod error;
+#[cfg(feature = "axum")]
+mod extract;
+mod layer;
+
+pub use cookies::CookieOptions;
+pub use error::Error;
+#[cfg(feature = "axum")]
+pub use extract::Session;
+pub use layer::{SessionLayer, SessionService};
