@@ -57,6 +57,7 @@
 
 pub mod cases;
 mod kit;
+pub mod servers;
 
 pub use kit::{run, Calls, Client, Kit};
 

@@ -1,0 +1,50 @@
+//! The one error type of `session-redis`.
+
+use std::time::Duration;
+
+/// What can go wrong setting up or talking to Redis.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `[redis]` setting is unusable.
+    #[error("invalid `{field}`: {reason}")]
+    Config {
+        /// The setting (`redis.url`, `redis.cluster[0]`, ...).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Redis could not be reached or answered with an error.
+    #[error("redis at {target} failed: {source}; is redis-server running there? (start one with `redis-server --port PORT`)")]
+    Redis {
+        /// Where we tried to connect.
+        target: String,
+        /// What the client said.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// Redis did not answer in time.
+    #[error("redis at {target} did not answer within {after:?}")]
+    Timeout {
+        /// Where we tried to connect.
+        target: String,
+        /// The configured limit.
+        after: Duration,
+    },
+}
+
+impl From<Error> for session_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Config { field, reason } => session_core::Error::config(field, reason),
+            Error::Timeout { after, .. } => session_core::Error::Timeout {
+                store: "redis",
+                after,
+            },
+            e @ Error::Redis { .. } => session_core::Error::Unavailable {
+                store: "redis",
+                source: Box::new(e),
+            },
+        }
+    }
+}
