@@ -28,6 +28,15 @@ fn cookie(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
     Err(not_compiled("cookie", "cookie-store"))
 }
 
+#[cfg(feature = "redis-store")]
+async fn redis(config: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
+    let store = session_redis::RedisStore::connect(&config.redis)
+        .await
+        .map_err(session_core::Error::from)?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "redis-store"))]
 async fn redis(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
     Err(not_compiled("redis", "redis-store"))
 }

@@ -1,0 +1,391 @@
+//! The Redis driver against real servers: isolation, TTLs, no tokens at rest,
+//! concurrency, garbage, outages, and the round-trip budget.
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use session_core::{Error, Expiry, Session, SessionStore, TokenUpdate};
+use session_redis::RedisStore;
+use session_testkit::servers::RedisServer;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+async fn save_new(
+    store: &Arc<dyn SessionStore>,
+    expiry: Expiry,
+    pairs: &[(&str, &str)],
+) -> Result<String, Error> {
+    let s = Session::new(store.clone(), expiry, None);
+    for (k, v) in pairs {
+        s.set(k, v).await?;
+    }
+    match s.commit().await? {
+        TokenUpdate::Send(token) => Ok(token),
+        other => Err(Error::config(
+            "test",
+            format!("expected a token, got {other:?}"),
+        )),
+    }
+}
+
+async fn read(
+    store: &Arc<dyn SessionStore>,
+    token: &str,
+    key: &str,
+) -> Result<Option<String>, Error> {
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
+    let v = s.get::<String>(key).await?;
+    s.commit().await?;
+    Ok(v)
+}
+
+#[tokio::test]
+async fn namespaces_and_databases_are_isolated() -> TestResult {
+    let server = common::node();
+    let a: Arc<dyn SessionStore> = Arc::new(common::connect(&common::settings_for(server)).await);
+    let b: Arc<dyn SessionStore> = Arc::new(common::connect(&common::settings_for(server)).await);
+    let token = save_new(&a, Expiry::default(), &[("user", "ada")]).await?;
+    assert_eq!(read(&a, &token, "user").await?.as_deref(), Some("ada"));
+    assert_eq!(
+        read(&b, &token, "user").await?,
+        None,
+        "namespace b saw namespace a's session"
+    );
+
+    let mut db0 = common::settings_for(server);
+    let mut db1 = db0.clone();
+    db0.options.db = 0;
+    db1.options.db = 1;
+    let db0: Arc<dyn SessionStore> = Arc::new(common::connect(&db0).await);
+    let db1: Arc<dyn SessionStore> = Arc::new(common::connect(&db1).await);
+    let token = save_new(&db1, Expiry::default(), &[("user", "bob")]).await?;
+    assert_eq!(read(&db1, &token, "user").await?.as_deref(), Some("bob"));
+    assert_eq!(
+        read(&db0, &token, "user").await?,
+        None,
+        "db 0 saw db 1's session"
+    );
+    Ok(())
+}
+
+fn pttl(server: &RedisServer, key: &str) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(server.cli(&["pttl", key])?.trim().parse()?)
+}
+
+#[tokio::test]
+async fn ttl_is_the_timeout_after_a_write_and_after_a_read() -> TestResult {
+    let server = common::node();
+    let settings = common::settings_for(server);
+    let store = common::connect(&settings).await;
+    let key_of = |token: &str| session_core::SessionId::parse(token).map(|id| store.key_of(&id));
+    let shared: Arc<dyn SessionStore> = Arc::new(store.clone());
+    let expiry = Expiry::new(Duration::from_secs(100));
+    let token = save_new(&shared, expiry, &[("a", "1")]).await?;
+    let key = key_of(&token).ok_or("bad token")?;
+    let after_write = pttl(server, &key)?;
+    assert!(
+        (99_000..=100_000).contains(&after_write),
+        "PTTL after write: {after_write}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(pttl(server, &key)? < 99_000, "the TTL runs down while idle");
+    let s = Session::new(shared.clone(), expiry, Some(token.clone()));
+    s.get::<String>("a").await?;
+    assert_eq!(
+        s.commit().await?,
+        TokenUpdate::Keep,
+        "a read needs no save on redis"
+    );
+    let after_read = pttl(server, &key)?;
+    assert!(
+        (99_000..=100_000).contains(&after_read),
+        "PTTL after read: {after_read}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_raw_token_is_stored_in_any_key_or_value() -> TestResult {
+    let server = common::node();
+    let settings = common::settings_for(server);
+    let store: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
+    let mut tokens = Vec::new();
+    for i in 0..5 {
+        let token = save_new(
+            &store,
+            Expiry::default(),
+            &[("user", "ada"), ("n", &i.to_string())],
+        )
+        .await?;
+        tokens.push(token);
+    }
+    let keys = server.cli(&["--scan", "--pattern", &format!("{}:*", settings.namespace)])?;
+    let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+    assert_eq!(keys.len(), 5);
+    let mut dump = keys.join("\n");
+    for key in &keys {
+        dump.push_str(&server.cli(&["hgetall", key])?);
+    }
+    for token in &tokens {
+        assert!(
+            !dump.contains(token.as_str()),
+            "a raw token is stored in redis"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn fifty_rounds_of_concurrent_saves_to_different_keys_lose_nothing() -> TestResult {
+    let store: Arc<dyn SessionStore> =
+        Arc::new(common::connect(&common::settings_for(common::node())).await);
+    let token = save_new(&store, Expiry::default(), &[("base", "0")]).await?;
+    for round in 0..50 {
+        let a = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+        let b = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+        let (ra, rb) = tokio::join!(
+            async {
+                a.get::<String>("base").await?;
+                a.set(&format!("a{round}"), &round).await?;
+                a.commit().await
+            },
+            async {
+                b.get::<String>("base").await?;
+                b.set(&format!("b{round}"), &round).await?;
+                b.commit().await
+            }
+        );
+        ra?;
+        rb?;
+    }
+    let s = Session::new(store.clone(), Expiry::default(), Some(token));
+    let all: BTreeMap<String, serde_json::Value> = s.all().await?;
+    for round in 0..50 {
+        assert_eq!(
+            all.get(&format!("a{round}")),
+            Some(&serde_json::json!(round)),
+            "lost a{round}"
+        );
+        assert_eq!(
+            all.get(&format!("b{round}")),
+            Some(&serde_json::json!(round)),
+            "lost b{round}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_session_destroyed_mid_request_is_not_brought_back() -> TestResult {
+    let server = common::node();
+    let store = common::connect(&common::settings_for(server)).await;
+    let shared: Arc<dyn SessionStore> = Arc::new(store.clone());
+    let token = save_new(&shared, Expiry::default(), &[("user", "ada")]).await?;
+    let slow = Session::new(shared.clone(), Expiry::default(), Some(token.clone()));
+    assert!(slow.has("user").await?);
+    // Another request destroys it (logout in another tab).
+    shared.destroy(&token).await?;
+    slow.set("cart", "apple").await?;
+    let TokenUpdate::Send(new_token) = slow.commit().await? else {
+        return Err("the slow request's write should start a fresh session".into());
+    };
+    assert_ne!(new_token, token);
+    assert_eq!(read(&shared, &token, "user").await?, None);
+    assert_eq!(
+        read(&shared, &new_token, "user").await?,
+        None,
+        "destroyed data came back"
+    );
+    assert_eq!(
+        read(&shared, &new_token, "cart").await?.as_deref(),
+        Some("apple")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn garbage_under_a_session_key_gives_a_fresh_session() -> TestResult {
+    let server = common::node();
+    let store = common::connect(&common::settings_for(server)).await;
+    let shared: Arc<dyn SessionStore> = Arc::new(store.clone());
+    let writers: [&[&str]; 4] = [
+        &["set", "KEY", "garbage"],
+        &["hset", "KEY", "=k", "p1"],
+        &["hset", "KEY", "#c", "1", "=k", "xnot-a-kind"],
+        &["rpush", "KEY", "a", "b"],
+    ];
+    for writer in writers {
+        let token = session_core::SessionId::generate()?.to_string();
+        let key = session_core::SessionId::parse(&token)
+            .map(|id| store.key_of(&id))
+            .ok_or("bad id")?;
+        let args: Vec<&str> = writer
+            .iter()
+            .map(|a| if *a == "KEY" { key.as_str() } else { a })
+            .collect();
+        server.cli(&args)?;
+        let s = Session::new(shared.clone(), Expiry::default(), Some(token.clone()));
+        assert_eq!(s.keys().await?, Vec::<String>::new(), "{writer:?}");
+        s.set("k", &1).await?;
+        let TokenUpdate::Send(fresh) = s.commit().await? else {
+            return Err("expected a fresh session".into());
+        };
+        assert_ne!(
+            fresh, token,
+            "garbage was adopted as a session ({writer:?})"
+        );
+    }
+    Ok(())
+}
+
+/// A store with short timeouts against a server of its own.
+async fn short_timeout_store(server: &RedisServer) -> RedisStore {
+    let mut settings = common::settings_for(server);
+    settings.connect_timeout_ms = 300;
+    settings.response_timeout_ms = 300;
+    common::connect(&settings).await
+}
+
+#[tokio::test]
+async fn redis_killed_mid_run_fails_fast_then_recovers_without_a_new_store() -> TestResult {
+    let mut server = RedisServer::start()?;
+    let store: Arc<dyn SessionStore> = Arc::new(short_timeout_store(&server).await);
+    let token = save_new(&store, Expiry::default(), &[("user", "ada")]).await?;
+    server.kill()?;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+        let err = s
+            .get::<String>("user")
+            .await
+            .err()
+            .ok_or("a read from a dead redis succeeded")?;
+        assert!(err.is_unavailable(), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "waited {:?}",
+            started.elapsed()
+        );
+    }
+    server.restart()?;
+    let mut recovered = false;
+    for _ in 0..40 {
+        let s = Session::new(store.clone(), Expiry::default(), None);
+        if s.set("again", &1).await.is_ok() && matches!(s.commit().await, Ok(TokenUpdate::Send(_)))
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the store did not recover after redis came back");
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_pause_longer_than_the_response_timeout_is_a_timeout_not_a_hang() -> TestResult {
+    let server = RedisServer::start()?;
+    let store: Arc<dyn SessionStore> = Arc::new(short_timeout_store(&server).await);
+    let token = save_new(&store, Expiry::default(), &[("user", "ada")]).await?;
+    server.cli(&["client", "pause", "3000", "all"])?;
+    let started = Instant::now();
+    let s = Session::new(store.clone(), Expiry::default(), Some(token));
+    let err = s
+        .get::<String>("user")
+        .await
+        .err()
+        .ok_or("a paused redis answered")?;
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "waited {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// Client-issued calls since the last `CONFIG RESETSTAT`: commands a script runs
+/// inside Redis are counted by Redis too, so they are left out by name.
+fn client_calls(
+    server: &RedisServer,
+) -> Result<BTreeMap<String, u64>, Box<dyn std::error::Error + Send + Sync>> {
+    let inside_scripts = [
+        "type",
+        "hget",
+        "pexpireat",
+        "hgetall",
+        "exists",
+        "hset",
+        "hdel",
+    ];
+    let mut calls = BTreeMap::new();
+    for line in server.cli(&["info", "commandstats"])?.lines() {
+        let Some(rest) = line.strip_prefix("cmdstat_") else {
+            continue;
+        };
+        let Some((name, stats)) = rest.split_once(':') else {
+            continue;
+        };
+        if name == "info" || name.starts_with("config") || inside_scripts.contains(&name) {
+            continue;
+        }
+        let n: u64 = stats
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("calls="))
+            .ok_or("no calls=")?
+            .parse()?;
+        calls.insert(name.to_owned(), n);
+    }
+    Ok(calls)
+}
+
+#[tokio::test]
+async fn round_trips_load_1_save_1_untouched_0() -> TestResult {
+    let server = RedisServer::start()?;
+    let store: Arc<dyn SessionStore> =
+        Arc::new(common::connect(&common::settings_for(&server)).await);
+    // Warm up: connection handshake and script loading happen once per store.
+    let token = save_new(&store, Expiry::default(), &[("a", "1")]).await?;
+    read(&store, &token, "a").await?;
+
+    let one_evalsha: BTreeMap<String, u64> = [("evalsha".to_owned(), 1)].into_iter().collect();
+    server.cli(&["config", "resetstat"])?;
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    s.get::<String>("a").await?;
+    s.commit().await?;
+    assert_eq!(
+        client_calls(&server)?,
+        one_evalsha,
+        "a load (with its TTL refresh)"
+    );
+
+    server.cli(&["config", "resetstat"])?;
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    s.set("b", &2).await?;
+    s.delete("a").await?;
+    s.commit().await?;
+    assert_eq!(
+        client_calls(&server)?,
+        one_evalsha,
+        "a write-only request: one save, no load"
+    );
+
+    server.cli(&["config", "resetstat"])?;
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    s.get::<i32>("b").await?;
+    s.set("c", &3).await?;
+    s.commit().await?;
+    let two: BTreeMap<String, u64> = [("evalsha".to_owned(), 2)].into_iter().collect();
+    assert_eq!(client_calls(&server)?, two, "load + save");
+
+    server.cli(&["config", "resetstat"])?;
+    let s = Session::new(store.clone(), Expiry::default(), Some(token));
+    s.commit().await?;
+    assert!(
+        client_calls(&server)?.is_empty(),
+        "an untouched session calls redis"
+    );
+    Ok(())
+}
