@@ -1,0 +1,342 @@
+//! The demo as a newcomer meets it: the real binary started with no configuration,
+//! then driven by headless Chromium through WebDriver (Debian's `chromium` and
+//! `chromium-driver`; `.ci/run` installs them).
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use session_testkit::servers::free_port;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+/// A child process stopped when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `cargo run -p session-demo` as built by cargo for this test: no session.toml, no
+/// session environment variables.
+fn start_demo(port: u16) -> Result<(Running, tempdir::Dir), Boxed> {
+    let dir = tempdir::Dir::new("session-demo-zero-config")?;
+    let child = Command::new(env!("CARGO_BIN_EXE_session-demo"))
+        .current_dir(dir.path())
+        .env("SESSION_DEMO_ADDR", format!("127.0.0.1:{port}"))
+        .env_remove("APP_KEY")
+        .env_remove("SESSION_DRIVER")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    Ok((Running(child), dir))
+}
+
+async fn wait_for(url: &str) -> Result<(), Boxed> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("nothing answered at {url} within 20 s").into())
+}
+
+#[tokio::test]
+async fn zero_config_demo_serves_the_page_says_so_and_stops_on_sigterm() -> TestResult {
+    let port = free_port()?;
+    let (mut demo, _dir) = start_demo(port)?;
+    wait_for(&format!("http://127.0.0.1:{port}/health")).await?;
+    let page = reqwest::get(format!("http://127.0.0.1:{port}/"))
+        .await?
+        .text()
+        .await?;
+    assert!(page.contains("Session demo") && page.contains(r#"<span id="visits">1</span>"#));
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(demo.0.id().to_string())
+        .status()?;
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = demo.0.try_wait()? {
+            break exit;
+        }
+        if Instant::now() > deadline {
+            return Err("the demo did not stop within 10 s of SIGTERM".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+    let mut log = String::new();
+    if let Some(mut out) = demo.0.stdout.take() {
+        out.read_to_string(&mut log)?;
+    }
+    assert!(
+        log.contains("random key"),
+        "the log must say a random key is in use:\n{log}"
+    );
+    assert!(log.contains("shutting down"), "{log}");
+    Ok(())
+}
+
+/// A minimal WebDriver client over reqwest.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    _driver: Running,
+    _profile: tempdir::Dir,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    async fn start() -> Result<Browser, Boxed> {
+        for program in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            if !std::path::Path::new(program).exists() {
+                return Err(format!(
+                    "{program} is missing: `apt-get install chromium chromium-driver` (or run `bash .ci/run`, which does)"
+                )
+                .into());
+            }
+        }
+        let port = free_port()?;
+        let driver = Running(
+            Command::new("/usr/bin/chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+        let root = format!("http://127.0.0.1:{port}");
+        wait_for(&format!("{root}/status")).await?;
+        let profile = tempdir::Dir::new("session-demo-chromium")?;
+        let http = reqwest::Client::new();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let v: Value = http
+            .post(format!("{root}/session"))
+            .json(&caps)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = v["value"]["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("chromedriver did not start a session: {v}"))?;
+        Ok(Browser {
+            http,
+            base: format!("{root}/session/{id}"),
+            _driver: driver,
+            _profile: profile,
+        })
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value, Boxed> {
+        let v: Value = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if v["value"]["error"].is_string() {
+            return Err(format!("webdriver {path}: {v}").into());
+        }
+        Ok(v["value"].clone())
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, Boxed> {
+        let v: Value = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(v["value"].clone())
+    }
+
+    async fn open(&self, url: &str) -> Result<(), Boxed> {
+        self.post("/url", json!({ "url": url })).await.map(|_| ())
+    }
+
+    async fn element(&self, css: &str) -> Result<String, Boxed> {
+        let v = self
+            .post("/element", json!({"using": "css selector", "value": css}))
+            .await?;
+        v[ELEMENT]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no element {css}").into())
+    }
+
+    async fn text(&self, css: &str) -> Result<String, Boxed> {
+        let id = self.element(css).await?;
+        Ok(self
+            .get(&format!("/element/{id}/text"))
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// The text of `css` once the page shows `expected` there (navigation after a
+    /// click may still be under way), or what it showed last after 5 s.
+    async fn text_when(&self, css: &str, expected: &str) -> Result<String, Boxed> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = self.text(css).await.unwrap_or_default();
+            if text == expected || Instant::now() > deadline {
+                return Ok(text);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn has(&self, css: &str) -> Result<bool, Boxed> {
+        let v = self
+            .post("/elements", json!({"using": "css selector", "value": css}))
+            .await?;
+        Ok(v.as_array().is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn type_into(&self, css: &str, text: &str) -> Result<(), Boxed> {
+        let id = self.element(css).await?;
+        self.post(&format!("/element/{id}/value"), json!({ "text": text }))
+            .await
+            .map(|_| ())
+    }
+
+    async fn click(&self, css: &str) -> Result<(), Boxed> {
+        let id = self.element(css).await?;
+        self.post(&format!("/element/{id}/click"), json!({}))
+            .await
+            .map(|_| ())
+    }
+
+    async fn reload(&self) -> Result<(), Boxed> {
+        self.post("/refresh", json!({})).await.map(|_| ())
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Closing the WebDriver session ends Chromium; chromedriver is killed after.
+        let url = self.base.clone();
+        let _ = std::thread::spawn(move || {
+            let _ = Command::new("curl")
+                .args(["-s", "-X", "DELETE", &url])
+                .output();
+        })
+        .join();
+    }
+}
+
+#[tokio::test]
+async fn a_real_browser_counts_flashes_signs_in_and_out() -> TestResult {
+    let port = free_port()?;
+    let (_demo, _dir) = start_demo(port)?;
+    let home = format!("http://127.0.0.1:{port}/");
+    wait_for(&home).await?;
+    let b = Browser::start().await?;
+
+    b.open(&home).await?;
+    assert_eq!(b.text_when("#visits", "1").await?, "1");
+    b.reload().await?;
+    assert_eq!(
+        b.text_when("#visits", "2").await?,
+        "2",
+        "the counter goes up on reload"
+    );
+
+    b.type_into("#message", "Hello from Chromium").await?;
+    b.click("#send").await?;
+    assert_eq!(
+        b.text_when("#flash", "Hello from Chromium").await?,
+        "Hello from Chromium",
+        "the flash shows after the redirect"
+    );
+    assert_eq!(b.text_when("#visits", "3").await?, "3");
+    b.reload().await?;
+    assert_eq!(b.text_when("#visits", "4").await?, "4");
+    assert!(
+        !b.has("#flash").await?,
+        "the flash is gone on the next reload"
+    );
+
+    b.type_into("#username", "ada").await?;
+    b.click("#login").await?;
+    assert_eq!(
+        b.text_when("#user", "Signed in as ada").await?,
+        "Signed in as ada"
+    );
+    assert_eq!(
+        b.text_when("#flash", "Signed in as ada").await?,
+        "Signed in as ada"
+    );
+    b.click("#logout").await?;
+    assert_eq!(
+        b.text_when("#user", "Not signed in").await?,
+        "Not signed in"
+    );
+    assert_eq!(b.text_when("#flash", "Signed out").await?, "Signed out");
+    assert_eq!(
+        b.text_when("#visits", "1").await?,
+        "1",
+        "signing out starts a new session"
+    );
+    Ok(())
+}
+
+/// A temporary directory removed on drop.
+mod tempdir {
+    use std::path::{Path, PathBuf};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new(prefix: &str) -> std::io::Result<Dir> {
+            let path = std::env::temp_dir().join(format!(
+                "{prefix}-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            ));
+            std::fs::create_dir_all(&path)?;
+            Ok(Dir(path))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
