@@ -44,13 +44,17 @@ pub struct CookieStore {
     name: String,
     keyring: Keyring,
     max_chunks: usize,
+    /// `chunks::capacity(name, max_chunks)`, kept current by the setters.
+    limit: usize,
 }
 
 impl CookieStore {
     /// A store with the default cookie name (`session`) and 4 chunks at most.
     pub fn new(keyring: Keyring) -> Self {
+        let name = String::from("session");
         CookieStore {
-            name: "session".into(),
+            limit: chunks::capacity(&name, 4),
+            name,
             keyring,
             max_chunks: 4,
         }
@@ -76,12 +80,14 @@ impl CookieStore {
     /// name does not open under another.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self.limit = chunks::capacity(&self.name, self.max_chunks);
         self
     }
 
     /// Sets how many cookies a session may be split over (at least 1).
     pub fn with_max_chunks(mut self, max_chunks: usize) -> Self {
         self.max_chunks = max_chunks.max(1);
+        self.limit = chunks::capacity(&self.name, self.max_chunks);
         self
     }
 
@@ -92,7 +98,7 @@ impl CookieStore {
 
     /// The most bytes of sealed text a session may take.
     pub fn limit(&self) -> usize {
-        chunks::capacity(&self.name, self.max_chunks)
+        self.limit
     }
 }
 
@@ -136,7 +142,7 @@ impl SessionStore for CookieStore {
 
     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
         let sealed = seal(&self.keyring, &self.name, request.record)?;
-        let limit = self.limit();
+        let limit = self.limit;
         if sealed.len() > limit {
             return Err(session_core::Error::TooLarge {
                 size: sealed.len(),

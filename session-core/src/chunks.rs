@@ -37,7 +37,13 @@ fn room(chunk_name: &str) -> usize {
 
 /// How many token bytes `max_chunks` cookies named after `name` can carry.
 pub fn capacity(name: &str, max_chunks: usize) -> usize {
-    (0..max_chunks).map(|i| room(&chunk_name(name, i))).sum()
+    (0..max_chunks)
+        .map(|i| {
+            // The length of `chunk_name(name, i)`, without building it.
+            let suffix = if i == 0 { 0 } else { 1 + i.to_string().len() };
+            COOKIE_BYTES.saturating_sub(name.len() + suffix + 1)
+        })
+        .sum()
 }
 
 /// The chunks of one token, in order: `(cookie name, value)`.
@@ -113,6 +119,14 @@ mod tests {
         assert_eq!(parts.as_ref().map(Chunks::len), Some(3));
         assert_eq!(parts.map(|p| p.concat_values()), Some(token));
         assert_eq!(split("session", &"a".repeat(cap + 1), 3), None);
+    }
+
+    #[test]
+    fn capacity_matches_the_chunk_names() {
+        for chunks in [1, 2, 9, 10, 11, 32] {
+            let by_name: usize = (0..chunks).map(|i| room(&chunk_name("s", i))).sum();
+            assert_eq!(capacity("s", chunks), by_name, "{chunks} chunks");
+        }
     }
 
     #[test]

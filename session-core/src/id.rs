@@ -63,12 +63,15 @@ impl SessionId {
     /// digest of the id. A dump of the store holds no usable token.
     pub fn storage_key(&self) -> String {
         let digest = Sha256::digest(self.0);
-        let mut out = String::with_capacity(64);
-        for byte in digest {
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
         }
-        out
+        // Hex digits are ASCII, so this never takes the `unwrap_or_default` branch.
+        std::str::from_utf8(&out)
+            .map(str::to_owned)
+            .unwrap_or_default()
     }
 }
 

@@ -294,7 +294,7 @@ impl Session {
             return Ok(TokenUpdate::Keep);
         }
         let now = now_ms();
-        let record = self.settled(st, now, now, Some(&st.changed));
+        let record = Self::take_settled(st, self.inner.expiry, now, now, true);
         let Some(token) = st.token.as_deref() else {
             if record.is_empty() {
                 return Ok(TokenUpdate::Keep);
@@ -328,12 +328,16 @@ impl Session {
             .map(|(key, _)| key.clone())
             .collect();
         st.removed.extend(aged);
-        let full = self.settled(st, created, now, None);
+        let survives = st
+            .view
+            .values()
+            .any(|slot| settle(slot.life, st.read).is_some());
         let token = match (found, st.token.as_deref()) {
-            (Some(_), Some(token)) => token,
+            (Some(_), Some(token)) => token.to_owned(),
             // A bad or expired token: a fresh session, or a cookie to clear.
             (_, token) => {
-                if !full.is_empty() {
+                if survives {
+                    let full = Self::take_settled(st, self.inner.expiry, created, now, false);
                     return self.create(st, &full, None).await;
                 }
                 return Ok(match token {
@@ -342,23 +346,23 @@ impl Session {
                 });
             }
         };
-        if full.is_empty() {
-            self.inner.store.destroy(token).await?;
+        if !survives {
+            self.inner.store.destroy(&token).await?;
             return Ok(TokenUpdate::Remove);
         }
         if st.renew {
-            return self.create(st, &full, Some(token)).await;
+            let full = Self::take_settled(st, self.inner.expiry, created, now, false);
+            return self.create(st, &full, Some(&token)).await;
         }
         let dirty = st.cleared || !st.changed.is_empty() || !st.removed.is_empty();
         if !dirty && self.inner.caps.refreshes_on_load {
             return Ok(TokenUpdate::Keep);
         }
-        if self.inner.caps.merges_writes {
-            let partial = self.settled(st, created, now, Some(&st.changed));
-            self.update(st, token, &partial, true).await
-        } else {
-            self.update(st, token, &full, false).await
-        }
+        // A store that merges gets only this request's writes, so concurrent requests
+        // that change other keys keep theirs; any other store gets the whole session.
+        let merge = self.inner.caps.merges_writes;
+        let record = Self::take_settled(st, self.inner.expiry, created, now, merge);
+        self.update(st, &token, &record, merge).await
     }
 
     /// Saves into the existing session `token`; if it is gone, starts a fresh one with
@@ -389,7 +393,13 @@ impl Session {
             None => {
                 tracing::debug!("session vanished during the request; starting a fresh one");
                 let now = now_ms();
-                let fresh = self.settled(st, now, now, Some(&st.changed));
+                let mut fresh = Record::new(now, self.inner.expiry.deadline(now, now));
+                fresh.entries = record
+                    .entries
+                    .iter()
+                    .filter(|(key, _)| st.changed.contains(*key))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect();
                 if fresh.is_empty() {
                     return Ok(TokenUpdate::Remove);
                 }
@@ -428,27 +438,34 @@ impl Session {
         }
     }
 
-    /// The record this request leaves behind: every visible value (or only `only`)
-    /// that survives the flash rules.
-    fn settled(
-        &self,
-        st: &State,
+    /// Moves what this request leaves behind out of the view into a record: every
+    /// value that survives the flash rules (only the ones this request wrote, with
+    /// `only_changed`). The view is spent: `commit` runs once.
+    fn take_settled(
+        st: &mut State,
+        expiry: Expiry,
         created_ms: u64,
         now_ms: u64,
-        only: Option<&BTreeSet<String>>,
+        only_changed: bool,
     ) -> Record {
-        let mut record = Record::new(created_ms, self.inner.expiry.deadline(created_ms, now_ms));
-        for (key, slot) in &st.view {
-            if only.is_some_and(|keys| !keys.contains(key)) {
-                continue;
-            }
-            if let Some(flash) = settle(slot.life, st.read) {
-                let json = slot.json.clone();
-                record
-                    .entries
-                    .insert(key.clone(), StoredValue { json, flash });
-            }
-        }
+        let mut record = Record::new(created_ms, expiry.deadline(created_ms, now_ms));
+        let read = st.read;
+        let changed = &st.changed;
+        record.entries = std::mem::take(&mut st.view)
+            .into_iter()
+            .filter(|(key, _)| !only_changed || changed.contains(key))
+            .filter_map(|(key, slot)| {
+                settle(slot.life, read).map(|flash| {
+                    (
+                        key,
+                        StoredValue {
+                            json: slot.json,
+                            flash,
+                        },
+                    )
+                })
+            })
+            .collect();
         record
     }
 
