@@ -11,11 +11,9 @@ use base64::Engine as _;
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use session_benches::text_of;
+use session_benches::{session_of, SIZES};
 use session_cookie::{CookieStore, Key, Keyring};
 use session_core::{Expiry, Session, SessionStore, TokenUpdate};
-
-const SIZES: [(&str, usize); 3] = [("250B", 250), ("1KiB", 1024), ("3KiB", 3072)];
 
 fn runtime() -> tokio::runtime::Runtime {
     match tokio::runtime::Builder::new_current_thread()
@@ -29,11 +27,10 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// A 10-key session of about `bytes` bytes; returns its token and its sealed size.
 fn seeded(rt: &tokio::runtime::Runtime, store: &Arc<dyn SessionStore>, bytes: usize) -> String {
-    let per_key = bytes.saturating_sub(10 * 12) / 10;
     let result = rt.block_on(async {
         let s = Session::new(store.clone(), Expiry::default(), None);
-        for i in 0..10 {
-            s.set(&format!("key{i}"), &text_of(per_key)).await?;
+        for (key, value) in session_of(bytes) {
+            s.set(&key, &value).await?;
         }
         s.commit().await
     });
@@ -100,8 +97,75 @@ fn cookie_cycle(c: &mut Criterion) {
             &plaintext,
             |b, p| b.iter(|| black_box(bare_seal_open(&cipher, p))),
         );
+        let rival = ActixCookie::new(size);
+        group.bench_with_input(
+            BenchmarkId::new("actix_session_cookie", label),
+            &rival,
+            |b, r| b.to_async(&rt).iter(|| r.cycle()),
+        );
     }
     group.finish();
+}
+
+/// actix-session 0.11's cookie pipeline, as its middleware runs it: the private
+/// (AES-256-GCM) cookie jar opens the cookie, `CookieSessionStore` loads the state,
+/// one key changes, the store updates, the jar seals the new cookie.
+struct ActixCookie {
+    key: actix_web::cookie::Key,
+    store: actix_session::storage::CookieSessionStore,
+    sealed: String,
+}
+
+impl ActixCookie {
+    fn new(bytes: usize) -> Self {
+        use actix_web::cookie::{Cookie, CookieJar, Key};
+        let key = Key::generate();
+        let state: std::collections::HashMap<String, String> = session_of(bytes)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::to_string(&v).unwrap_or_default()))
+            .collect();
+        let mut jar = CookieJar::new();
+        jar.private_mut(&key).add(Cookie::new(
+            "id",
+            serde_json::to_string(&state).unwrap_or_default(),
+        ));
+        let sealed = jar
+            .get("id")
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        ActixCookie {
+            key,
+            store: actix_session::storage::CookieSessionStore::default(),
+            sealed,
+        }
+    }
+
+    async fn cycle(&self) {
+        use actix_session::storage::{SessionKey, SessionStore};
+        use actix_web::cookie::{Cookie, CookieJar};
+        let mut jar = CookieJar::new();
+        jar.add_original(Cookie::new("id", self.sealed.clone()));
+        let Some(plain) = jar.private(&self.key).get("id") else {
+            return;
+        };
+        let Ok(session_key) = SessionKey::try_from(plain.value().to_owned()) else {
+            return;
+        };
+        let Ok(Some(mut state)) = self.store.load(&session_key).await else {
+            return;
+        };
+        state.insert(
+            "key0".into(),
+            serde_json::to_string("changed").unwrap_or_default(),
+        );
+        let ttl = actix_web::cookie::time::Duration::hours(1);
+        let Ok(new_key) = self.store.update(session_key, state, &ttl).await else {
+            return;
+        };
+        jar.private_mut(&self.key)
+            .add(Cookie::new("id", String::from(new_key)));
+        black_box(jar.delta().next().map(|c| c.value().len()));
+    }
 }
 
 criterion_group!(benches, cookie_cycle);

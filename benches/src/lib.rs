@@ -3,6 +3,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// The session sizes every driver bench runs: about 250 B, 1 KiB and 3 KiB of values.
+pub const SIZES: [(&str, usize); 3] = [("250B", 250), ("1KiB", 1024), ("3KiB", 3072)];
+
 /// A value of about `bytes` bytes of JSON text, for sized sessions.
 pub fn text_of(bytes: usize) -> String {
     (0..bytes)
@@ -13,4 +16,47 @@ pub fn text_of(bytes: usize) -> String {
 /// The keys of a 10-key session: `key0` .. `key9`.
 pub fn ten_keys() -> impl Iterator<Item = String> {
     (0..10).map(|i| format!("key{i}"))
+}
+
+/// The 10 values of a session of about `bytes` bytes, as `(key, value)`.
+pub fn session_of(bytes: usize) -> Vec<(String, String)> {
+    let per_key = bytes.saturating_sub(10 * 12) / 10;
+    ten_keys().map(|k| (k, text_of(per_key))).collect()
+}
+
+/// The Redis the benches use: `REDIS_URL`, or `redis://127.0.0.1:6379`.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `host` and `port` of a `redis://host:port[/db]` URL.
+pub fn redis_host_port(url: &str) -> Option<(String, u16)> {
+    let rest = url.split("://").nth(1)?;
+    let rest = rest.rsplit('@').next()?;
+    let hostport = rest.split('/').next()?;
+    let (host, port) = hostport.rsplit_once(':')?;
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
+/// True when something answers PING at `url` within a second.
+pub fn redis_answers(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let Some((host, port)) = redis_host_port(url) else {
+        return false;
+    };
+    let Ok(addrs) = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)) else {
+        return false;
+    };
+    for addr in addrs {
+        if let Ok(mut s) =
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1))
+        {
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+            let mut buf = [0u8; 64];
+            if s.write_all(b"PING\r\n").is_ok() && s.read(&mut buf).is_ok_and(|n| n > 0) {
+                return true;
+            }
+        }
+    }
+    false
 }

@@ -88,6 +88,8 @@ struct State {
     /// `None` until loaded. Once loaded: `Some(None)` when the token named no live
     /// session, `Some(Some(created_ms))` when it did.
     loaded: Option<Option<u64>>,
+    /// The deadline the loaded session had (0 before loading or when none was found).
+    loaded_expires_ms: u64,
     /// Before loading: only the values this request wrote. After: everything visible.
     view: BTreeMap<String, Slot>,
     /// Keys written by this request (present in `view`).
@@ -358,11 +360,28 @@ impl Session {
         if !dirty && self.inner.caps.refreshes_on_load {
             return Ok(TokenUpdate::Keep);
         }
+        if !dirty && !self.refresh_is_due(st.loaded_expires_ms, created, now) {
+            return Ok(TokenUpdate::Keep);
+        }
         // A store that merges gets only this request's writes, so concurrent requests
         // that change other keys keep theirs; any other store gets the whole session.
         let merge = self.inner.caps.merges_writes;
         let record = Self::take_settled(st, self.inner.expiry, created, now, merge);
         self.update(st, &token, &record, merge).await
+    }
+
+    /// For a store that refreshes the idle deadline by saving (the cookie store): is
+    /// the new deadline worth a save? Saves are skipped while it would move by less
+    /// than 1% of the idle timeout, so a session may end up to that much earlier than
+    /// a strict reading of `timeout` says, and read-only requests mostly cost no seal
+    /// and no `Set-Cookie`.
+    fn refresh_is_due(&self, loaded_expires_ms: u64, created_ms: u64, now_ms: u64) -> bool {
+        let expiry = &self.inner.expiry;
+        let step = expiry.idle_ms() / 100;
+        expiry
+            .deadline(created_ms, now_ms)
+            .saturating_sub(loaded_expires_ms)
+            > step
     }
 
     /// Saves into the existing session `token`; if it is gone, starts a fresh one with
@@ -547,6 +566,7 @@ impl Session {
                 live
             });
             let found = live.as_ref().map(|r| r.created_ms);
+            st.loaded_expires_ms = live.as_ref().map_or(0, |r| r.expires_ms);
             let mut view: BTreeMap<String, Slot> = match live {
                 Some(r) if !st.cleared => r
                     .entries

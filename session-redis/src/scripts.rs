@@ -13,15 +13,20 @@ pub(crate) const CREATED: &str = "#c";
 /// Prefix of value fields.
 pub(crate) const VALUE_PREFIX: char = '=';
 
-/// Load and refresh. KEYS[1] session; ARGV: now, idle, lifetime (0: none).
+/// Load and refresh, for sessions with an absolute lifetime (without one, a load is
+/// a plain `HGETALL` + `PEXPIRE` pipeline). KEYS[1] session; ARGV: now, idle,
+/// lifetime.
 /// Returns nil (no session), the string `corrupt`, or [deadline, field, value, ...].
 pub(crate) fn load() -> Script {
     Script::new(
         r#"
-local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'none' then return false end
-if t ~= 'hash' then return 'corrupt' end
-local created = tonumber(redis.call('HGET', KEYS[1], '#c'))
+local h = redis.pcall('HGETALL', KEYS[1])
+if h.err then return 'corrupt' end
+if #h == 0 then return false end
+local created
+for i = 1, #h, 2 do
+  if h[i] == '#c' then created = tonumber(h[i + 1]) break end
+end
 if not created then return 'corrupt' end
 local now, idle, life = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local deadline = now + idle
@@ -30,7 +35,6 @@ if life > 0 then
   deadline = math.min(deadline, created + life)
 end
 redis.call('PEXPIREAT', KEYS[1], deadline)
-local h = redis.call('HGETALL', KEYS[1])
 table.insert(h, 1, tostring(deadline))
 return h
 "#,
@@ -54,8 +58,9 @@ if mode == 'new' then
   created = tonumber(ARGV[5])
   redis.call('HSET', key, '#c', ARGV[5])
 else
-  if redis.call('TYPE', key).ok ~= 'hash' then return 0 end
-  created = tonumber(redis.call('HGET', key, '#c'))
+  local c = redis.pcall('HGET', key, '#c')
+  if type(c) ~= 'string' then return 0 end
+  created = tonumber(c)
   if not created then return 0 end
   if life > 0 and now >= created + life then redis.call('DEL', key) return 0 end
   if ARGV[6] == '1' then

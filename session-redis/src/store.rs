@@ -228,6 +228,37 @@ impl RedisStore {
         .await
     }
 
+    /// `HGETALL key` and `PEXPIRE key idle` in one pipeline.
+    async fn fetch_and_touch(
+        &self,
+        key: &str,
+        idle_ms: u64,
+    ) -> Result<Fetched, session_core::Error> {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors()
+            .cmd("HGETALL")
+            .arg(key)
+            .cmd("PEXPIRE")
+            .arg(key)
+            .arg(idle_ms);
+        let replies = self
+            .call(|backend| async move {
+                match backend {
+                    Backend::Single(mut c) => pipe.query_async::<Vec<Value>>(&mut c).await,
+                    Backend::Cluster(mut c) => pipe.query_async::<Vec<Value>>(&mut c).await,
+                }
+            })
+            .await?;
+        Ok(match replies.into_iter().next() {
+            Some(Value::Array(fields)) => Fetched::Fields(fields),
+            Some(Value::Map(pairs)) => {
+                Fetched::Fields(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())
+            }
+            // WRONGTYPE, or anything else that is not a hash.
+            _ => Fetched::WrongType,
+        })
+    }
+
     async fn del(&self, key: String) -> Result<(), session_core::Error> {
         self.call(|backend| async move {
             let mut cmd = redis::cmd("DEL");
@@ -239,6 +270,14 @@ impl RedisStore {
         })
         .await
     }
+}
+
+/// What a plain load found under a session key.
+enum Fetched {
+    /// The hash's fields and values, flat (empty: no session).
+    Fields(Vec<Value>),
+    /// Something that is not a hash.
+    WrongType,
 }
 
 async fn invoke_on<C: ConnectionLike + Send>(
@@ -320,13 +359,33 @@ impl SessionStore for RedisStore {
             return Ok(None);
         };
         let key = self.key_of(&id);
-        let mut invocation = self.load.prepare_invoke();
-        invocation
-            .key(&key)
-            .arg(now_ms())
-            .arg(expiry.idle_ms())
-            .arg(lifetime_arg(expiry));
-        match self.invoke(invocation).await? {
+        let now = now_ms();
+        let reply = match expiry.lifetime_ms() {
+            // No absolute cap: the deadline is `now + idle`, and two native commands
+            // in one pipeline (one round trip) do the load and the refresh.
+            None => {
+                let idle = expiry.idle_ms();
+                match self.fetch_and_touch(&key, idle).await? {
+                    Fetched::Fields(fields) if fields.is_empty() => return Ok(None),
+                    Fetched::Fields(mut fields) => {
+                        fields.insert(0, Value::BulkString((now + idle).to_string().into_bytes()));
+                        Value::Array(fields)
+                    }
+                    Fetched::WrongType => Value::Okay,
+                }
+            }
+            // With a cap, the deadline needs the creation time: one script.
+            Some(life) => {
+                let mut invocation = self.load.prepare_invoke();
+                invocation
+                    .key(&key)
+                    .arg(now)
+                    .arg(expiry.idle_ms())
+                    .arg(life);
+                self.invoke(invocation).await?
+            }
+        };
+        match reply {
             Value::Nil => Ok(None),
             Value::Array(values) => match decode_record(values) {
                 Ok(record) => Ok(Some(record)),

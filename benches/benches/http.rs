@@ -1,0 +1,471 @@
+//! The HTTP benchmark: a load generator with U virtual users, each with its own
+//! cookie jar, against our demo (cookie and Redis drivers) and small rival servers
+//! with the same routes (axum + tower-sessions with its Redis store, actix-web +
+//! actix-session with its cookie and Redis stores), for three workloads:
+//!
+//! - `read`: GET of one key from a 10-key (about 1 KiB) session;
+//! - `write`: PUT of a counter (the server increments it and answers the new value);
+//! - `mixed`: 9 reads to 1 write.
+//!
+//! Every answer is checked (status and value); errors are counted. Results are printed
+//! and written to `target/bench-http.json` for `BENCHMARKS.md`.
+//!
+//! Settings: `BENCH_USERS` (50), `BENCH_SECONDS` per workload (5), `REDIS_URL`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use session_benches::{redis_answers, redis_host_port, redis_url, session_of};
+
+/// One server under test.
+struct Target {
+    name: &'static str,
+    base: String,
+}
+
+fn listener() -> TcpListener {
+    match TcpListener::bind("127.0.0.1:0") {
+        Ok(l) => l,
+        Err(e) => panic!("cannot bind a loopback port: {e}"),
+    }
+}
+
+fn base_of(l: &TcpListener) -> String {
+    match l.local_addr() {
+        Ok(a) => format!("http://{a}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Serves an axum router on its own 2-thread runtime, on its own OS thread.
+fn serve_axum(l: TcpListener, router: axum::Router) {
+    std::thread::spawn(move || {
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => panic!("{e}"),
+        };
+        rt.block_on(async move {
+            let _ = l.set_nonblocking(true);
+            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+                return;
+            };
+            let _ = axum::serve(l, router).await;
+        });
+    });
+}
+
+fn ours(name: &'static str, layer: session_tower::SessionLayer) -> Target {
+    let l = listener();
+    let base = base_of(&l);
+    serve_axum(l, session_demo::router(layer));
+    Target { name, base }
+}
+
+mod tower_rival {
+    //! axum + tower-sessions 0.14 with tower-sessions-redis-store.
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, put};
+    use axum::{Json, Router};
+    use serde_json::Value;
+    use tower_sessions::{Session, SessionManagerLayer};
+
+    async fn get_key(session: Session, Path(key): Path<String>) -> Response {
+        match session.get::<Value>(&key).await {
+            Ok(Some(v)) => Json(v).into_response(),
+            Ok(None) => StatusCode::NOT_FOUND.into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+
+    async fn set_key(
+        session: Session,
+        Path(key): Path<String>,
+        Json(v): Json<Value>,
+    ) -> StatusCode {
+        match session.insert(&key, v).await {
+            Ok(()) => StatusCode::NO_CONTENT,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    async fn counter(session: Session, Path(key): Path<String>, Json(by): Json<i64>) -> Response {
+        let n = session.get::<i64>(&key).await.ok().flatten().unwrap_or(0) + by;
+        match session.insert(&key, n).await {
+            Ok(()) => Json(n).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+
+    pub async fn router(url: &str) -> Option<Router> {
+        use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+        let pool = Pool::new(Config::from_url(url).ok()?, None, None, None, 2).ok()?;
+        let _connection = pool.connect();
+        pool.wait_for_connect().await.ok()?;
+        let store = tower_sessions_redis_store::RedisStore::new(pool);
+        Some(
+            Router::new()
+                .route("/api/session/{key}", get(get_key).put(set_key))
+                .route("/api/counter/{key}", put(counter))
+                .layer(SessionManagerLayer::new(store).with_secure(false)),
+        )
+    }
+}
+
+mod actix_rival {
+    //! actix-web 4 + actix-session 0.11, cookie or Redis store.
+    use actix_session::storage::{CookieSessionStore, RedisSessionStore};
+    use actix_session::{Session, SessionMiddleware};
+    use actix_web::cookie::Key;
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    use serde_json::Value;
+
+    async fn get_key(session: Session, key: web::Path<String>) -> HttpResponse {
+        match session.get::<Value>(&key) {
+            Ok(Some(v)) => HttpResponse::Ok().json(v),
+            Ok(None) => HttpResponse::NotFound().finish(),
+            Err(_) => HttpResponse::InternalServerError().finish(),
+        }
+    }
+
+    async fn set_key(
+        session: Session,
+        key: web::Path<String>,
+        v: web::Json<Value>,
+    ) -> HttpResponse {
+        match session.insert(key.into_inner(), v.into_inner()) {
+            Ok(()) => HttpResponse::NoContent().finish(),
+            Err(_) => HttpResponse::InternalServerError().finish(),
+        }
+    }
+
+    async fn counter(session: Session, key: web::Path<String>, by: web::Json<i64>) -> HttpResponse {
+        let n = session.get::<i64>(&key).ok().flatten().unwrap_or(0) + by.into_inner();
+        match session.insert(key.into_inner(), n) {
+            Ok(()) => HttpResponse::Ok().json(n),
+            Err(_) => HttpResponse::InternalServerError().finish(),
+        }
+    }
+
+    async fn run<S, F>(l: std::net::TcpListener, store: F)
+    where
+        S: actix_session::storage::SessionStore + 'static,
+        F: Fn() -> S + Clone + Send + 'static,
+    {
+        let key = Key::generate();
+        let server = HttpServer::new(move || {
+            App::new()
+                .route("/api/session/{key}", web::get().to(get_key))
+                .route("/api/session/{key}", web::put().to(set_key))
+                .route("/api/counter/{key}", web::put().to(counter))
+                .wrap(
+                    SessionMiddleware::builder(store(), key.clone())
+                        .cookie_secure(false)
+                        .build(),
+                )
+        })
+        .workers(2)
+        .disable_signals()
+        .listen(l);
+        if let Ok(server) = server {
+            let _ = server.run().await;
+        }
+    }
+
+    /// Runs the server on its own actix system thread, 2 workers: the Redis store
+    /// when `redis` names one, else the cookie store.
+    pub fn serve(l: std::net::TcpListener, redis: Option<String>) {
+        std::thread::spawn(move || {
+            let system = actix_web::rt::System::new();
+            system.block_on(async move {
+                match redis {
+                    Some(url) => match RedisSessionStore::new(url).await {
+                        Ok(store) => run(l, move || store.clone()).await,
+                        Err(e) => eprintln!("SKIPPED actix_session_redis: {e}"),
+                    },
+                    None => run(l, CookieSessionStore::default).await,
+                }
+            });
+        });
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Workload {
+    Read,
+    Write,
+    Mixed,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Read => "read",
+            Workload::Write => "write",
+            Workload::Mixed => "mixed",
+        }
+    }
+    /// Whether request number `i` of a user is a write.
+    fn is_write(self, i: u64) -> bool {
+        match self {
+            Workload::Read => false,
+            Workload::Write => true,
+            Workload::Mixed => i % 10 == 9,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    errors: u64,
+    latencies_us: Vec<u32>,
+}
+
+/// One virtual user: its own cookie jar, its own session.
+async fn user(base: Arc<String>, workload: Workload, warmup: Duration, run: Duration) -> Tally {
+    let mut t = Tally::default();
+    let Ok(client) = reqwest::Client::builder().cookie_store(true).build() else {
+        t.errors += 1;
+        return t;
+    };
+    let values = session_of(1024);
+    for (k, v) in &values {
+        let ok = client
+            .put(format!("{base}/api/session/{k}"))
+            .json(v)
+            .send()
+            .await;
+        if !ok.is_ok_and(|r| r.status() == StatusCode::NO_CONTENT) {
+            t.errors += 1;
+        }
+    }
+    let expected: Value = json!(values[3].1);
+    let mut counter: i64 = 0;
+    let started = Instant::now();
+    let mut i = 0u64;
+    loop {
+        let now = Instant::now();
+        if now - started > warmup + run {
+            break;
+        }
+        let measuring = now - started > warmup;
+        let sent = Instant::now();
+        let good = if workload.is_write(i) {
+            let r = client
+                .put(format!("{base}/api/counter/n"))
+                .json(&1)
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status() == StatusCode::OK => {
+                    counter += 1;
+                    r.json::<i64>().await.is_ok_and(|n| n == counter)
+                }
+                _ => false,
+            }
+        } else {
+            let r = client.get(format!("{base}/api/session/key3")).send().await;
+            match r {
+                Ok(r) if r.status() == StatusCode::OK => {
+                    r.json::<Value>().await.is_ok_and(|v| v == expected)
+                }
+                _ => false,
+            }
+        };
+        if measuring {
+            if good {
+                t.ok += 1;
+                let us = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
+                t.latencies_us.push(us);
+            } else {
+                t.errors += 1;
+            }
+        }
+        i += 1;
+    }
+    t
+}
+
+fn run_load(target: &Target, workload: Workload, users: usize, seconds: u64) -> Value {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("{e}"),
+    };
+    let base = Arc::new(target.base.clone());
+    let run = Duration::from_secs(seconds);
+    let tallies = rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..users {
+            set.spawn(user(base.clone(), workload, Duration::from_secs(1), run));
+        }
+        let mut all = Vec::new();
+        while let Some(t) = set.join_next().await {
+            if let Ok(t) = t {
+                all.push(t);
+            }
+        }
+        all
+    });
+    let ok: u64 = tallies.iter().map(|t| t.ok).sum();
+    let errors: u64 = tallies.iter().map(|t| t.errors).sum();
+    let mut lat: Vec<u32> = tallies.into_iter().flat_map(|t| t.latencies_us).collect();
+    lat.sort_unstable();
+    let pick = |q: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    let rps = ok as f64 / run.as_secs_f64();
+    println!(
+        "http/{:<22} {:<5}  {:>8.0} req/s  median {:>6} us  p99 {:>6} us  errors {}",
+        target.name,
+        workload.name(),
+        rps,
+        pick(0.5),
+        pick(0.99),
+        errors
+    );
+    json!({
+        "server": target.name, "workload": workload.name(), "users": users,
+        "seconds": seconds, "rps": rps, "median_us": pick(0.5), "p99_us": pick(0.99),
+        "ok": ok, "errors": errors,
+    })
+}
+
+fn wait_until_up(base: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(base.trim_start_matches("http://")).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn main() {
+    // `cargo bench` passes flags like `--bench`; a name filter as the first free
+    // argument selects servers (e.g. `cargo bench --bench http -- redis`).
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let users: usize = std::env::var("BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let url = redis_url();
+    let redis_up = redis_answers(&url);
+    if !redis_up {
+        eprintln!("SKIPPED http Redis servers: nothing answers at {url}; start redis-server or set REDIS_URL");
+    }
+
+    let mut targets = Vec::new();
+    let key = match session_cookie::Key::generate() {
+        Ok(k) => k,
+        Err(e) => panic!("{e}"),
+    };
+    let cookie = session_cookie::CookieStore::new(session_cookie::Keyring::new(key, []));
+    targets.push(ours(
+        "ours_cookie",
+        session_tower::SessionLayer::new(cookie),
+    ));
+    let l = listener();
+    let base = base_of(&l);
+    actix_rival::serve(l, None);
+    targets.push(Target {
+        name: "actix_session_cookie",
+        base,
+    });
+
+    if redis_up {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => panic!("{e}"),
+        };
+        if let Some((host, port)) = redis_host_port(&url) {
+            let mut settings = session_core::RedisSettings::default();
+            settings.host = host;
+            settings.port = port;
+            settings.namespace = "bench-http".into();
+            match rt.block_on(session_redis::RedisStore::connect(&settings)) {
+                Ok(store) => {
+                    targets.push(ours("ours_redis", session_tower::SessionLayer::new(store)))
+                }
+                Err(e) => eprintln!("SKIPPED ours_redis: {e}"),
+            }
+        }
+        // The rival's pool must live on the runtime that serves it.
+        let l = listener();
+        let base = base_of(&l);
+        let tower_url = url.clone();
+        std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => panic!("{e}"),
+            };
+            rt.block_on(async move {
+                let Some(router) = tower_rival::router(&tower_url).await else {
+                    eprintln!("SKIPPED tower_sessions_redis: its store could not connect");
+                    return;
+                };
+                let _ = l.set_nonblocking(true);
+                let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+                    return;
+                };
+                let _ = axum::serve(l, router).await;
+            });
+        });
+        targets.push(Target {
+            name: "tower_sessions_redis",
+            base,
+        });
+        let l = listener();
+        let base = base_of(&l);
+        actix_rival::serve(l, Some(url.clone()));
+        targets.push(Target {
+            name: "actix_session_redis",
+            base,
+        });
+    }
+
+    let mut results = Vec::new();
+    for target in &targets {
+        if filter.as_deref().is_some_and(|f| !target.name.contains(f)) {
+            continue;
+        }
+        if !wait_until_up(&target.base) {
+            eprintln!("SKIPPED {}: the server did not start", target.name);
+            continue;
+        }
+        for workload in [Workload::Read, Workload::Write, Workload::Mixed] {
+            results.push(run_load(target, workload, users, seconds));
+        }
+    }
+    let out = json!({ "users": users, "seconds": seconds, "results": results });
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-http.json");
+    if let Err(e) = std::fs::write(&path, out.to_string()) {
+        eprintln!("cannot write {}: {e}", path.display());
+    }
+}
