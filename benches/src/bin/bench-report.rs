@@ -1,0 +1,197 @@
+//! Writes `BENCHMARKS.md` from the last `cargo bench` run: criterion's estimates in
+//! `target/criterion` and the HTTP load results in `target/bench-http.json`.
+//! Run by `bash benches/run.sh`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Criterion's median (ns) for `group/function/param`, if that bench ran.
+fn median_ns(id: &str) -> Option<f64> {
+    let path = root().join("target/criterion").join(id).join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+fn time(ns: Option<f64>) -> String {
+    match ns {
+        None => "not run".into(),
+        Some(ns) if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
+        Some(ns) if ns >= 1e3 => format!("{:.2} µs", ns / 1e3),
+        Some(ns) => format!("{ns:.0} ns"),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "–".into(),
+    }
+}
+
+fn command(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!(
+        "{cores} cores ({cpu}), {}, {}, Redis {} on loopback, run on {}",
+        command("rustc", &["--version"]),
+        command("uname", &["-sr"]),
+        command("redis-server", &["--version"])
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("v="))
+            .unwrap_or("?"),
+        command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+    )
+}
+
+const SIZES: [&str; 3] = ["250B", "1KiB", "3KiB"];
+
+fn main() {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# Benchmarks\n\nRegenerate everything (criterion groups, the HTTP load test, this file) with one command:\n\n```sh\nbash benches/run.sh          # Redis from REDIS_URL or 127.0.0.1:6379; without one the Redis rows say 'not run'\n```\n\nMachine: {}.\nAll numbers are medians of one run; every row of a table ran in the same run.\nTimes are per request cycle; lower is better. Ratios above 1.00x mean we are slower.\n",
+        machine()
+    );
+
+    let _ = writeln!(md, "## Core hot path (MemoryStore, no I/O)\n\n| bench | median |\n|---|---|");
+    for (name, id) in [
+        ("load 10-key record, get, set, flash, save", "core/load_get_set_flash_save_10_keys"),
+        ("untouched request (no store call)", "core/untouched_request"),
+    ] {
+        let _ = writeln!(md, "| {name} | {} |", time(median_ns(id)));
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## Cookie driver: full cycle (open, decode, change one key, encode, seal)\n\nBare limit: XChaCha20-Poly1305 seal + open of the same bytes with a random nonce, plus base64url encode + decode. Rival: actix-session 0.11's cookie pipeline (private AES-256-GCM jar + `CookieSessionStore`).\n\n| size | ours | bare limit | actix-session cookie | ours / bare | ours / actix |\n|---|---|---|---|---|---|"
+    );
+    for size in SIZES {
+        let ours = median_ns(&format!("cookie/cycle/{size}"));
+        let bare = median_ns(&format!("cookie/bare_aead_base64/{size}"));
+        let actix = median_ns(&format!("cookie/actix_session_cookie/{size}"));
+        let _ = writeln!(
+            md,
+            "| {size} | {} | {} | {} | {} | {} |",
+            time(ours),
+            time(bare),
+            time(actix),
+            ratio(ours, bare),
+            ratio(ours, actix)
+        );
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## Redis driver: load + change one key + save (10-key session)\n\nBare limit: `GETEX` + `SET EX` of a value of the same size on one multiplexed connection. Rivals on the same Redis: tower-sessions 0.14 + tower-sessions-redis-store 0.16, actix-session 0.11 `RedisSessionStore`.\n\n| size | ours | bare limit | tower-sessions | actix-session | ours / bare | ours / best rival |\n|---|---|---|---|---|---|---|"
+    );
+    for size in SIZES {
+        let ours = median_ns(&format!("redis/cycle/{size}"));
+        let bare = median_ns(&format!("redis/bare_getex_setex/{size}"));
+        let tower = median_ns(&format!("redis/tower_sessions_redis/{size}"));
+        let actix = median_ns(&format!("redis/actix_session_redis/{size}"));
+        let best = match (tower, actix) {
+            (Some(t), Some(a)) => Some(t.min(a)),
+            (t, a) => t.or(a),
+        };
+        let _ = writeln!(
+            md,
+            "| {size} | {} | {} | {} | {} | {} | {} |",
+            time(ours),
+            time(bare),
+            time(tower),
+            time(actix),
+            ratio(ours, bare),
+            ratio(ours, best)
+        );
+    }
+    let ours = median_ns("redis/cycle_x50_concurrent/1KiB");
+    let bare = median_ns("redis/bare_getex_setex_x50_concurrent/1KiB");
+    let _ = writeln!(
+        md,
+        "| 50 concurrent, 1KiB (time for all 50) | {} | {} | | | {} | |",
+        time(ours),
+        time(bare),
+        ratio(ours, bare)
+    );
+
+    let http = std::fs::read_to_string(root().join("target/bench-http.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    let _ = writeln!(md, "\n## HTTP: requests per second through a real server and client\n");
+    match http {
+        None => {
+            let _ = writeln!(md, "Not run (`cargo bench --bench http`).");
+        }
+        Some(http) => {
+            let _ = writeln!(
+                md,
+                "{} virtual users, each with its own cookie jar, {} s per workload after 1 s of warm-up; the load generator runs in the same process and shares the 2 cores with the servers (and Redis), the same for every server. Every answer is checked (status and value).\n\n| workload | server | req/s | median | p99 | errors | ours / best rival (same storage) |\n|---|---|---|---|---|---|---|",
+                http["users"], http["seconds"]
+            );
+            let rows = http["results"].as_array().cloned().unwrap_or_default();
+            let rps_of = |server: &str, workload: &str| {
+                rows.iter()
+                    .find(|r| r["server"] == server && r["workload"] == workload)
+                    .and_then(|r| r["rps"].as_f64())
+            };
+            for workload in ["read", "write", "mixed"] {
+                for r in rows.iter().filter(|r| r["workload"] == workload) {
+                    let server = r["server"].as_str().unwrap_or("?");
+                    let versus = match server {
+                        "ours_cookie" => ratio(rps_of("ours_cookie", workload), rps_of("actix_session_cookie", workload)),
+                        "ours_redis" => {
+                            let best = [rps_of("tower_sessions_redis", workload), rps_of("actix_session_redis", workload)]
+                                .into_iter()
+                                .flatten()
+                                .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
+                            ratio(rps_of("ours_redis", workload), best)
+                        }
+                        _ => String::new(),
+                    };
+                    let _ = writeln!(
+                        md,
+                        "| {workload} | {server} | {:.0} | {:.2} ms | {:.2} ms | {} | {versus} |",
+                        r["rps"].as_f64().unwrap_or(0.0),
+                        r["median_us"].as_f64().unwrap_or(0.0) / 1000.0,
+                        r["p99_us"].as_f64().unwrap_or(0.0) / 1000.0,
+                        r["errors"]
+                    );
+                }
+            }
+            let _ = writeln!(md, "\nIn the HTTP table the ratio is requests per second, so above 1.00x means we are faster.");
+        }
+    }
+    let notes = root().join("benches/NOTES.md");
+    if let Ok(text) = std::fs::read_to_string(&notes) {
+        let _ = writeln!(md, "\n{}", text.trim_end());
+    }
+    let out = root().join("BENCHMARKS.md");
+    match std::fs::write(&out, md) {
+        Ok(()) => println!("wrote {}", out.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", out.display()),
+    }
+}
