@@ -15,16 +15,6 @@ use session_benches::{session_of, SIZES};
 use session_cookie::{CookieStore, Key, Keyring};
 use session_core::{Expiry, Session, SessionStore, TokenUpdate};
 
-fn runtime() -> tokio::runtime::Runtime {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("cannot build a tokio runtime: {e}"),
-    }
-}
-
 /// A 10-key session of about `bytes` bytes; returns its token and its sealed size.
 fn seeded(rt: &tokio::runtime::Runtime, store: &Arc<dyn SessionStore>, bytes: usize) -> String {
     let result = rt.block_on(async {
@@ -68,7 +58,7 @@ fn bare_seal_open(cipher: &XChaCha20Poly1305, plaintext: &[u8]) -> usize {
 }
 
 fn cookie_cycle(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = session_benches::runtime(false);
     let key = match Key::generate() {
         Ok(k) => k,
         Err(e) => panic!("{e}"),

@@ -8,18 +8,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use session_benches::{ten_keys, text_of};
 use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
 
-fn runtime() -> tokio::runtime::Runtime {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("cannot build a tokio runtime: {e}"),
-    }
-}
-
 fn core_hot_path(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = session_benches::runtime(false);
     let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
     let token = rt.block_on(async {
         let s = Session::new(store.clone(), Expiry::default(), None);

@@ -18,17 +18,6 @@ use session_redis::RedisStore;
 
 const CONCURRENT: usize = 50;
 
-fn runtime() -> tokio::runtime::Runtime {
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("cannot build a tokio runtime: {e}"),
-    }
-}
-
 async fn ours_seed(store: &Arc<dyn SessionStore>, bytes: usize) -> String {
     let s = Session::new(store.clone(), Expiry::default(), None);
     for (k, v) in session_of(bytes) {
@@ -167,7 +156,8 @@ fn redis_cycle(c: &mut Criterion) {
         eprintln!("SKIPPED redis benches: cannot read host and port from REDIS_URL={url}");
         return;
     };
-    let rt = runtime();
+    // Two worker threads, as a server runs; the same runtime for every contender.
+    let rt = session_benches::runtime(true);
     let mut settings = RedisSettings::default();
     settings.host = host;
     settings.port = port;

@@ -24,6 +24,21 @@ pub fn session_of(bytes: usize) -> Vec<(String, String)> {
     ten_keys().map(|k| (k, text_of(per_key))).collect()
 }
 
+/// A tokio runtime for a bench: two worker threads when `multi_thread`, else one.
+pub fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    let mut builder = if multi_thread {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("cannot build a tokio runtime: {e}"),
+    }
+}
+
 /// The Redis the benches use: `REDIS_URL`, or `redis://127.0.0.1:6379`.
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())

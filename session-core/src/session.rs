@@ -393,21 +393,8 @@ impl Session {
         record: &Record,
         merge: bool,
     ) -> Result<TokenUpdate, Error> {
-        let saved = self
-            .inner
-            .store
-            .save(SaveRequest {
-                token: Some(token),
-                replaces: None,
-                record,
-                merge: merge && self.inner.caps.merges_writes,
-                cleared: st.cleared,
-                changed: &st.changed,
-                removed: &st.removed,
-                expiry: &self.inner.expiry,
-            })
-            .await?;
-        match saved {
+        let merge = merge && self.inner.caps.merges_writes;
+        match self.save(st, Some(token), None, record, merge).await? {
             Some(token) => Ok(TokenUpdate::Send(token)),
             None => {
                 tracing::debug!("session vanished during the request; starting a fresh one");
@@ -434,27 +421,38 @@ impl Session {
         record: &Record,
         replaces: Option<&str>,
     ) -> Result<TokenUpdate, Error> {
-        let saved = self
-            .inner
-            .store
-            .save(SaveRequest {
-                token: None,
-                replaces,
-                record,
-                merge: false,
-                cleared: false,
-                changed: &st.changed,
-                removed: &st.removed,
-                expiry: &self.inner.expiry,
-            })
-            .await?;
-        match saved {
+        match self.save(st, None, replaces, record, false).await? {
             Some(token) => Ok(TokenUpdate::Send(token)),
             None => Err(Error::Unavailable {
                 store: "session store",
                 source: "the store refused to create a new session".into(),
             }),
         }
+    }
+
+    /// The one call to the store's `save`. A merge carries `flush`'s `cleared`; a
+    /// whole-record save replaces everything anyway.
+    async fn save(
+        &self,
+        st: &State,
+        token: Option<&str>,
+        replaces: Option<&str>,
+        record: &Record,
+        merge: bool,
+    ) -> Result<Option<String>, Error> {
+        self.inner
+            .store
+            .save(SaveRequest {
+                token,
+                replaces,
+                record,
+                merge,
+                cleared: merge && st.cleared,
+                changed: &st.changed,
+                removed: &st.removed,
+                expiry: &self.inner.expiry,
+            })
+            .await
     }
 
     /// Moves what this request leaves behind out of the view into a record: every

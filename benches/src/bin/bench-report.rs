@@ -13,7 +13,10 @@ fn root() -> PathBuf {
 
 /// Criterion's median (ns) for `group/function/param`, if that bench ran.
 fn median_ns(id: &str) -> Option<f64> {
-    let path = root().join("target/criterion").join(id).join("new/estimates.json");
+    let path = root()
+        .join("target/criterion")
+        .join(id)
+        .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     v["median"]["point_estimate"].as_f64()
@@ -54,7 +57,9 @@ fn machine() -> String {
                 .map(|s| s.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     format!(
         "{cores} cores ({cpu}), {}, {}, Redis {} on loopback, run on {}",
         command("rustc", &["--version"]),
@@ -77,10 +82,19 @@ fn main() {
         machine()
     );
 
-    let _ = writeln!(md, "## Core hot path (MemoryStore, no I/O)\n\n| bench | median |\n|---|---|");
+    let _ = writeln!(
+        md,
+        "## Core hot path (MemoryStore, no I/O)\n\n| bench | median |\n|---|---|"
+    );
     for (name, id) in [
-        ("load 10-key record, get, set, flash, save", "core/load_get_set_flash_save_10_keys"),
-        ("untouched request (no store call)", "core/untouched_request"),
+        (
+            "load 10-key record, get, set, flash, save",
+            "core/load_get_set_flash_save_10_keys",
+        ),
+        (
+            "untouched request (no store call)",
+            "core/untouched_request",
+        ),
     ] {
         let _ = writeln!(md, "| {name} | {} |", time(median_ns(id)));
     }
@@ -141,7 +155,10 @@ fn main() {
     let http = std::fs::read_to_string(root().join("target/bench-http.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok());
-    let _ = writeln!(md, "\n## HTTP: requests per second through a real server and client\n");
+    let _ = writeln!(
+        md,
+        "\n## HTTP: requests per second through a real server and client\n"
+    );
     match http {
         None => {
             let _ = writeln!(md, "Not run (`cargo bench --bench http`).");
@@ -162,12 +179,18 @@ fn main() {
                 for r in rows.iter().filter(|r| r["workload"] == workload) {
                     let server = r["server"].as_str().unwrap_or("?");
                     let versus = match server {
-                        "ours_cookie" => ratio(rps_of("ours_cookie", workload), rps_of("actix_session_cookie", workload)),
+                        "ours_cookie" => ratio(
+                            rps_of("ours_cookie", workload),
+                            rps_of("actix_session_cookie", workload),
+                        ),
                         "ours_redis" => {
-                            let best = [rps_of("tower_sessions_redis", workload), rps_of("actix_session_redis", workload)]
-                                .into_iter()
-                                .flatten()
-                                .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
+                            let best = [
+                                rps_of("tower_sessions_redis", workload),
+                                rps_of("actix_session_redis", workload),
+                            ]
+                            .into_iter()
+                            .flatten()
+                            .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
                             ratio(rps_of("ours_redis", workload), best)
                         }
                         _ => String::new(),
