@@ -194,6 +194,11 @@ async fn a_session_destroyed_mid_request_is_not_brought_back() -> TestResult {
         return Err("the slow request's write should start a fresh session".into());
     };
     assert_ne!(new_token, token);
+    // Nothing is left under the destroyed session's key, not even a fragment.
+    let old_key = session_core::SessionId::parse(&token)
+        .map(|id| store.key_of(&id))
+        .ok_or("bad id")?;
+    assert_eq!(server.cli(&["exists", &old_key])?.trim(), "0");
     assert_eq!(read(&shared, &token, "user").await?, None);
     assert_eq!(
         read(&shared, &new_token, "user").await?,
