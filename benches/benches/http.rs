@@ -43,14 +43,7 @@ fn base_of(l: &TcpListener) -> String {
 /// Serves an axum router on its own 2-thread runtime, on its own OS thread.
 fn serve_axum(l: TcpListener, router: axum::Router) {
     std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => panic!("{e}"),
-        };
+        let rt = session_benches::runtime(true);
         rt.block_on(async move {
             let _ = l.set_nonblocking(true);
             let Ok(l) = tokio::net::TcpListener::from_std(l) else {
@@ -393,13 +386,7 @@ fn main() {
     });
 
     if redis_up {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => panic!("{e}"),
-        };
+        let rt = session_benches::runtime(false);
         if let Some((host, port)) = redis_host_port(&url) {
             let mut settings = session_core::RedisSettings::default();
             settings.host = host;
@@ -417,14 +404,7 @@ fn main() {
         let base = base_of(&l);
         let tower_url = url.clone();
         std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => panic!("{e}"),
-            };
+            let rt = session_benches::runtime(true);
             rt.block_on(async move {
                 let Some(router) = tower_rival::router(&tower_url).await else {
                     eprintln!("SKIPPED tower_sessions_redis: its store could not connect");
