@@ -25,8 +25,19 @@ impl Drop for Running {
 /// `cargo run -p session-demo` as built by cargo for this test: no session.toml, no
 /// session environment variables.
 fn start_demo(port: u16) -> Result<(Running, tempdir::Dir), Boxed> {
+    start_demo_with(port, None)
+}
+
+/// The demo binary in an empty directory; with `config`, that text is written to
+/// `custom.toml` there and passed as `--config custom.toml`.
+fn start_demo_with(port: u16, config: Option<&str>) -> Result<(Running, tempdir::Dir), Boxed> {
     let dir = tempdir::Dir::new("session-demo-zero-config")?;
-    let child = Command::new(env!("CARGO_BIN_EXE_session-demo"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_session-demo"));
+    if let Some(text) = config {
+        std::fs::write(dir.path().join("custom.toml"), text)?;
+        command.args(["--config", "custom.toml"]);
+    }
+    let child = command
         .current_dir(dir.path())
         .env("SESSION_DEMO_ADDR", format!("127.0.0.1:{port}"))
         .env_remove("APP_KEY")
@@ -88,6 +99,31 @@ async fn zero_config_demo_serves_the_page_says_so_and_stops_on_sigterm() -> Test
         "the log must say a random key is in use:\n{log}"
     );
     assert!(log.contains("shutting down"), "{log}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_binary_reads_its_config_file_and_switches_to_redis() -> TestResult {
+    let redis = session_testkit::servers::RedisServer::start()?;
+    let config = format!(
+        "default = \"redis\"\n\n[redis]\nhost = \"127.0.0.1\"\nport = {}\npassword = \"\"\noptions = {{ db = 2 }}\ntimeout = 60\nnamespace = \"masonite4\"\n",
+        redis.port()
+    );
+    let port = free_port()?;
+    let (_demo, _dir) = start_demo_with(port, Some(&config))?;
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for(&format!("{base}/health")).await?;
+    let client = reqwest::Client::builder().cookie_store(true).build()?;
+    let r = client.put(format!("{base}/api/session/user")).body("\"ada\"").send().await?;
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    let r = client.get(format!("{base}/api/session/user")).send().await?;
+    assert_eq!(r.json::<Value>().await?, json!("ada"));
+    // The session is in that Redis, in db 2, under the namespace, with the timeout.
+    let keys = redis.cli(&["-n", "2", "--scan", "--pattern", "masonite4:*"])?;
+    let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let ttl: i64 = redis.cli(&["-n", "2", "ttl", keys[0]])?.trim().parse()?;
+    assert!((55..=60).contains(&ttl), "TTL {ttl}");
     Ok(())
 }
 
