@@ -114,9 +114,16 @@ async fn the_binary_reads_its_config_file_and_switches_to_redis() -> TestResult 
     let base = format!("http://127.0.0.1:{port}");
     wait_for(&format!("{base}/health")).await?;
     let client = reqwest::Client::builder().cookie_store(true).build()?;
-    let r = client.put(format!("{base}/api/session/user")).body("\"ada\"").send().await?;
+    let r = client
+        .put(format!("{base}/api/session/user"))
+        .body("\"ada\"")
+        .send()
+        .await?;
     assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
-    let r = client.get(format!("{base}/api/session/user")).send().await?;
+    let r = client
+        .get(format!("{base}/api/session/user"))
+        .send()
+        .await?;
     assert_eq!(r.json::<Value>().await?, json!("ada"));
     // The session is in that Redis, in db 2, under the namespace, with the timeout.
     let keys = redis.cli(&["-n", "2", "--scan", "--pattern", "masonite4:*"])?;

@@ -66,7 +66,7 @@ impl CookieOptions {
     }
 
     /// The token the request carries, joined from its chunk cookies, and how many
-    /// chunk cookies it sent.
+    /// chunk cookie names it may have (one past the highest index sent).
     pub(crate) fn read(&self, headers: &HeaderMap) -> (Option<String>, usize) {
         let mut parts: Vec<Option<String>> = vec![None; self.max_chunks];
         for header in headers.get_all(COOKIE) {
@@ -79,7 +79,9 @@ impl CookieOptions {
                 }
             }
         }
-        let sent = parts.iter().filter(|p| p.is_some()).count();
+        // Chunk cookies to clear later: up to the highest index the client sent, so a
+        // stray `session.2` goes even when `session.1` is missing.
+        let sent = parts.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
         let mut token = String::new();
         for part in parts.iter().map_while(Option::as_deref) {
             token.push_str(part);
@@ -180,7 +182,7 @@ mod tests {
     fn a_missing_chunk_ends_the_token_and_odd_names_are_ignored() {
         let o = CookieOptions::default();
         let h = headers(&["session=AAA; session.2=CCC; session.01=X; session.x=Y; sessionx=Z"]);
-        assert_eq!(o.read(&h), (Some("AAA".into()), 2));
+        assert_eq!(o.read(&h), (Some("AAA".into()), 3));
         assert_eq!(o.read(&headers(&["other=1"])), (None, 0));
     }
 
