@@ -10,10 +10,10 @@ use redis::cluster_async::ClusterConnection;
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, ScriptInvocation, Value};
 use session_core::{
     now_ms, Capabilities, Expiry, Record, RedisSettings, SaveRequest, SessionId, SessionStore,
-    StoredValue,
 };
 
-use crate::scripts::{self, CREATED, VALUE_PREFIX};
+use crate::format;
+use crate::scripts;
 use crate::Error;
 
 /// The connection: a `ConnectionManager` for one node (it reconnects by itself) or
@@ -24,7 +24,8 @@ enum Backend {
     Cluster(ClusterConnection),
 }
 
-/// Sessions in Redis: one hash per session under `{namespace}:{digest of the id}`.
+/// Sessions in Redis: one MessagePack value per session under
+/// `{namespace}:{digest of the id}` (see [`format`](crate::format)).
 ///
 /// - **One round trip** per load (which also refreshes the idle deadline) and per
 ///   save, each an atomic Lua script; a request that never touches its session costs
@@ -228,35 +229,24 @@ impl RedisStore {
         .await
     }
 
-    /// `HGETALL key` and `PEXPIRE key idle` in one pipeline.
-    async fn fetch_and_touch(
-        &self,
-        key: &str,
-        idle_ms: u64,
-    ) -> Result<Fetched, session_core::Error> {
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors()
-            .cmd("HGETALL")
-            .arg(key)
-            .cmd("PEXPIRE")
-            .arg(key)
-            .arg(idle_ms);
-        let replies = self
-            .call(|backend| async move {
-                match backend {
-                    Backend::Single(mut c) => pipe.query_async::<Vec<Value>>(&mut c).await,
-                    Backend::Cluster(mut c) => pipe.query_async::<Vec<Value>>(&mut c).await,
-                }
-            })
-            .await?;
-        Ok(match replies.into_iter().next() {
-            Some(Value::Array(fields)) => Fetched::Fields(fields),
-            Some(Value::Map(pairs)) => {
-                Fetched::Fields(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())
+    /// `GETEX key PX idle`: the stored bytes, with the idle deadline refreshed.
+    async fn get_and_touch(&self, key: &str, idle_ms: u64) -> Result<Fetched, session_core::Error> {
+        let mut cmd = redis::cmd("GETEX");
+        cmd.arg(key).arg("PX").arg(idle_ms);
+        self.call(|backend| async move {
+            let reply = match backend {
+                Backend::Single(mut c) => cmd.query_async::<Value>(&mut c).await,
+                Backend::Cluster(mut c) => cmd.query_async::<Value>(&mut c).await,
+            };
+            match reply {
+                Ok(Value::Nil) => Ok(Fetched::Missing),
+                Ok(Value::BulkString(bytes)) => Ok(Fetched::Bytes(bytes)),
+                Ok(_) => Ok(Fetched::WrongType),
+                Err(e) if e.code() == Some("WRONGTYPE") => Ok(Fetched::WrongType),
+                Err(e) => Err(e),
             }
-            // WRONGTYPE, or anything else that is not a hash.
-            _ => Fetched::WrongType,
         })
+        .await
     }
 
     async fn del(&self, key: String) -> Result<(), session_core::Error> {
@@ -274,9 +264,11 @@ impl RedisStore {
 
 /// What a plain load found under a session key.
 enum Fetched {
-    /// The hash's fields and values, flat (empty: no session).
-    Fields(Vec<Value>),
-    /// Something that is not a hash.
+    /// No key.
+    Missing,
+    /// The stored bytes.
+    Bytes(Vec<u8>),
+    /// A key of another type.
     WrongType,
 }
 
@@ -285,59 +277,6 @@ async fn invoke_on<C: ConnectionLike + Send>(
     connection: &mut C,
 ) -> redis::RedisResult<Value> {
     invocation.invoke_async(connection).await
-}
-
-/// A session field's stored value: `p` or `f`, then the JSON.
-fn encode_value(value: &StoredValue) -> String {
-    let mut out = String::with_capacity(value.json.len() + 1);
-    out.push(if value.flash { 'f' } else { 'p' });
-    out.push_str(&value.json);
-    out
-}
-
-fn field(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 1);
-    out.push(VALUE_PREFIX);
-    out.push_str(key);
-    out
-}
-
-/// Parses what the load script returned. `Err(reason)` for data that is not a session
-/// written by this crate.
-fn decode_record(values: Vec<Value>) -> Result<Record, &'static str> {
-    let mut items = values.into_iter().map(|v| match v {
-        Value::BulkString(bytes) => String::from_utf8(bytes).map_err(|_| "not UTF-8"),
-        Value::SimpleString(s) => Ok(s),
-        _ => Err("unexpected reply type"),
-    });
-    let deadline: u64 = items
-        .next()
-        .ok_or("empty reply")??
-        .parse()
-        .map_err(|_| "bad deadline")?;
-    let mut record = Record::new(0, deadline);
-    let mut created = None;
-    while let Some(name) = items.next() {
-        let name = name?;
-        let value = items.next().ok_or("odd number of hash fields")??;
-        if name == CREATED {
-            created = Some(value.parse::<u64>().map_err(|_| "bad creation time")?);
-        } else if let Some(key) = name.strip_prefix(VALUE_PREFIX) {
-            let flash = match value.as_bytes().first() {
-                Some(b'p') => false,
-                Some(b'f') => true,
-                _ => return Err("value without a kind"),
-            };
-            let json = value.get(1..).ok_or("value without JSON")?.to_owned();
-            record
-                .entries
-                .insert(key.to_owned(), StoredValue { json, flash });
-        } else {
-            return Err("unknown field");
-        }
-    }
-    record.created_ms = created.ok_or("no creation time")?;
-    Ok(record)
 }
 
 fn lifetime_arg(expiry: &Expiry) -> u64 {
@@ -360,18 +299,18 @@ impl SessionStore for RedisStore {
         };
         let key = self.key_of(&id);
         let now = now_ms();
-        let reply = match expiry.lifetime_ms() {
-            // No absolute cap: the deadline is `now + idle`, and two native commands
-            // in one pipeline (one round trip) do the load and the refresh.
+        let (bytes, deadline) = match expiry.lifetime_ms() {
+            // No absolute cap: the deadline is `now + idle`; one native command loads
+            // and refreshes.
             None => {
                 let idle = expiry.idle_ms();
-                match self.fetch_and_touch(&key, idle).await? {
-                    Fetched::Fields(fields) if fields.is_empty() => return Ok(None),
-                    Fetched::Fields(mut fields) => {
-                        fields.insert(0, Value::BulkString((now + idle).to_string().into_bytes()));
-                        Value::Array(fields)
+                match self.get_and_touch(&key, idle).await? {
+                    Fetched::Missing => return Ok(None),
+                    Fetched::Bytes(bytes) => (bytes, now + idle),
+                    Fetched::WrongType => {
+                        tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+                        return Ok(None);
                     }
-                    Fetched::WrongType => Value::Okay,
                 }
             }
             // With a cap, the deadline needs the creation time: one script.
@@ -382,20 +321,32 @@ impl SessionStore for RedisStore {
                     .arg(now)
                     .arg(expiry.idle_ms())
                     .arg(life);
-                self.invoke(invocation).await?
+                match self.invoke(invocation).await? {
+                    Value::Nil => return Ok(None),
+                    Value::Array(mut reply) if reply.len() == 2 => {
+                        let deadline = match reply.first() {
+                            Some(Value::BulkString(d)) => std::str::from_utf8(d)
+                                .ok()
+                                .and_then(|d| d.parse::<u64>().ok())
+                                .unwrap_or(now),
+                            _ => now,
+                        };
+                        match reply.pop() {
+                            Some(Value::BulkString(bytes)) => (bytes, deadline),
+                            _ => (Vec::new(), deadline),
+                        }
+                    }
+                    _ => {
+                        tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+                        return Ok(None);
+                    }
+                }
             }
         };
-        match reply {
-            Value::Nil => Ok(None),
-            Value::Array(values) => match decode_record(values) {
-                Ok(record) => Ok(Some(record)),
-                Err(reason) => {
-                    tracing::warn!(%key, reason, "undecodable session in redis; starting a fresh one");
-                    Ok(None)
-                }
-            },
-            _ => {
-                tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+        match format::decode(&bytes, deadline) {
+            Ok(record) => Ok(Some(record)),
+            Err(reason) => {
+                tracing::warn!(%key, reason, "undecodable session in redis; starting a fresh one");
                 Ok(None)
             }
         }
@@ -415,20 +366,14 @@ impl SessionStore for RedisStore {
                 self.del(old).await?;
             }
         }
-        let (removed, cleared): (Vec<String>, bool) = if request.merge {
-            (
-                request.removed.iter().map(|k| field(k)).collect(),
-                request.cleared,
-            )
+        // A merge sends only this request's writes and removals; a whole-record save
+        // of an existing session is a merge into a cleared one.
+        let cleared = !request.merge || request.cleared;
+        let removed: Vec<&String> = if request.merge {
+            request.removed.iter().collect()
         } else {
-            (Vec::new(), true)
+            Vec::new()
         };
-        let pairs: Vec<(String, String)> = request
-            .record
-            .entries
-            .iter()
-            .map(|(k, v)| (field(k), encode_value(v)))
-            .collect();
         let build = |key: &str, mode: &str| {
             let mut invocation = self.save.prepare_invoke();
             invocation.key(key);
@@ -439,15 +384,21 @@ impl SessionStore for RedisStore {
                 .arg(mode)
                 .arg(now)
                 .arg(expiry.idle_ms())
-                .arg(lifetime_arg(expiry))
-                .arg(request.record.created_ms)
-                .arg(if cleared { "1" } else { "0" })
-                .arg(removed.len());
-            for f in &removed {
-                invocation.arg(f);
-            }
-            for (f, v) in &pairs {
-                invocation.arg(f).arg(v);
+                .arg(lifetime_arg(expiry));
+            if mode == "new" {
+                invocation
+                    .arg(request.record.created_ms)
+                    .arg(format::encode(request.record));
+            } else {
+                invocation
+                    .arg(if cleared { "1" } else { "0" })
+                    .arg(removed.len());
+                for key in &removed {
+                    invocation.arg(key.as_str());
+                }
+                for (key, value) in &request.record.entries {
+                    invocation.arg(key).arg(format::value_arg(value));
+                }
             }
             invocation
         };
