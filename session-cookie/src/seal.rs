@@ -47,15 +47,21 @@ pub(crate) fn seal_with_nonce(
     record: &Record,
     nonce: &[u8; NONCE],
 ) -> Result<String, session_core::Error> {
-    let mut buf = Vec::with_capacity(HEADER + NONCE + 64 + TAG);
+    // Room for the whole sealed cookie up front: postcard writes at most a few length
+    // bytes per string beyond the strings themselves.
+    let body: usize = record
+        .entries
+        .iter()
+        .map(|(k, v)| k.len() + v.json.len() + 11)
+        .sum();
+    let mut buf = Vec::with_capacity(HEADER + NONCE + 24 + body + TAG);
     buf.push(VERSION);
     buf.extend_from_slice(&key_id);
     buf.extend_from_slice(nonce);
-    let buf = postcard::to_extend(record, buf).map_err(|e| session_core::Error::Encode {
+    let mut buf = postcard::to_extend(record, buf).map_err(|e| session_core::Error::Encode {
         key: String::new(),
         reason: format!("cannot encode the session record: {e}"),
     })?;
-    let mut buf = buf;
     let (head, body) = buf.split_at_mut(HEADER + NONCE);
     let aad = associated_data(&head[..HEADER], name);
     let tag = cipher
