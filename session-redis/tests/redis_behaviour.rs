@@ -88,11 +88,11 @@ async fn ttl_is_the_timeout_after_a_write_and_after_a_read() -> TestResult {
     let key = key_of(&token).ok_or("bad token")?;
     let after_write = pttl(server, &key)?;
     assert!(
-        (99_000..=100_000).contains(&after_write),
+        (97_000..=100_000).contains(&after_write),
         "PTTL after write: {after_write}"
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(pttl(server, &key)? < 99_000, "the TTL runs down while idle");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(pttl(server, &key)? < 97_000, "the TTL runs down while idle");
     let s = Session::new(shared.clone(), expiry, Some(token.clone()));
     s.get::<String>("a").await?;
     assert_eq!(
@@ -102,7 +102,7 @@ async fn ttl_is_the_timeout_after_a_write_and_after_a_read() -> TestResult {
     );
     let after_read = pttl(server, &key)?;
     assert!(
-        (99_000..=100_000).contains(&after_read),
+        (97_000..=100_000).contains(&after_read),
         "PTTL after read: {after_read}"
     );
     Ok(())

@@ -38,7 +38,7 @@ pub async fn never_written_session_is_not_stored(kit: Kit) -> Result<(), Error> 
 /// by more than 1% of the idle timeout.
 pub async fn unchanged_session_writes_only_the_idle_refresh(kit: Kit) -> Result<(), Error> {
     let kit = kit.with_expiry(session_core::Expiry::new(std::time::Duration::from_secs(
-        10,
+        60,
     )));
     let mut c = kit.client();
     c.request(|s| async move { s.set("a", &1).await }).await?;
@@ -52,8 +52,8 @@ pub async fn unchanged_session_writes_only_the_idle_refresh(kit: Kit) -> Result<
         "an immediate re-read needs no save"
     );
     assert_eq!(after.destroys, before.destroys);
-    // 1% of 10 s is 100 ms: past that, a store that cannot refresh on load saves.
-    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    // 1% of 60 s is 600 ms: past that, a store that cannot refresh on load saves.
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
     c.request(|s| async move { s.get::<i32>("a").await })
         .await?;
     let later = kit.calls();
