@@ -52,6 +52,13 @@
 //! # }
 //! ```
 
+//!
+//! # Throwaway servers
+//!
+//! [`servers`] starts `redis-server` processes on free loopback ports (a plain node, one
+//! with `requirepass`, one to kill and restart, a 3-master Redis Cluster) and stops
+//! them when the test process exits, for driver tests that need servers of their own.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
