@@ -334,8 +334,10 @@ impl Session {
             .view
             .values()
             .any(|slot| settle(slot.life, st.read).is_some());
-        let token = match (found, st.token.as_deref()) {
-            (Some(_), Some(token)) => token.to_owned(),
+        // Commit runs once, so the token can move out of the state (no copy of what
+        // may be a whole sealed cookie).
+        let token = match (found, st.token.take()) {
+            (Some(_), Some(token)) => token,
             // A bad or expired token: a fresh session, or a cookie to clear.
             (_, token) => {
                 if survives {
