@@ -67,8 +67,7 @@ pub async fn concurrent_writes_to_one_key_last_writer_wins(kit: Kit) -> Result<(
 /// another tab) does not bring the destroyed data back.
 pub async fn save_never_brings_back_a_destroyed_session(kit: Kit) -> Result<(), Error> {
     let mut c = kit.client();
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     let old = c.token().map(str::to_owned);
     let mut slow = c.clone();
     let slow_session = slow.begin();
@@ -97,9 +96,7 @@ pub async fn save_never_brings_back_a_destroyed_session(kit: Kit) -> Result<(), 
         );
         let mut thief = kit.client();
         thief.set_token(old);
-        let user = thief
-            .request(|s| async move { s.get::<String>("user").await })
-            .await?;
+        let user = super::user_of(&mut thief).await?;
         assert_eq!(user, None);
     } else {
         // A client-side store cannot know another request destroyed the session: the

@@ -15,12 +15,9 @@ fn ms(n: u64) -> Duration {
 pub async fn idle_timeout_expires_the_session(kit: Kit) -> Result<(), Error> {
     let kit = kit.with_expiry(Expiry::new(ms(400)));
     let mut c = kit.client();
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     sleep(ms(800)).await;
-    let v = c
-        .request(|s| async move { s.get::<String>("user").await })
-        .await?;
+    let v = super::user_of(&mut c).await?;
     assert_eq!(v, None);
     Ok(())
 }
@@ -29,14 +26,11 @@ pub async fn idle_timeout_expires_the_session(kit: Kit) -> Result<(), Error> {
 pub async fn each_load_refreshes_the_idle_timeout(kit: Kit) -> Result<(), Error> {
     let kit = kit.with_expiry(Expiry::new(ms(1200)));
     let mut c = kit.client();
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     // 4 x 400 ms = 1.6 s in all, past the 1.2 s timeout; 800 ms of slack per step.
     for _ in 0..4 {
         sleep(ms(400)).await;
-        let v = c
-            .request(|s| async move { s.get::<String>("user").await })
-            .await?;
+        let v = super::user_of(&mut c).await?;
         assert_eq!(
             v.as_deref(),
             Some("ada"),
@@ -50,21 +44,16 @@ pub async fn each_load_refreshes_the_idle_timeout(kit: Kit) -> Result<(), Error>
 pub async fn lifetime_caps_an_active_session(kit: Kit) -> Result<(), Error> {
     let kit = kit.with_expiry(Expiry::new(ms(1500)).with_lifetime(ms(2000)));
     let mut c = kit.client();
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     // Reads at about 0.5 s and 1 s (alive), then at about 2.3 s: past the lifetime,
     // although never idle for the 1.5 s timeout.
     for _ in 0..2 {
         sleep(ms(500)).await;
-        let v = c
-            .request(|s| async move { s.get::<String>("user").await })
-            .await?;
+        let v = super::user_of(&mut c).await?;
         assert_eq!(v.as_deref(), Some("ada"));
     }
     sleep(ms(1300)).await;
-    let v = c
-        .request(|s| async move { s.get::<String>("user").await })
-        .await?;
+    let v = super::user_of(&mut c).await?;
     assert_eq!(
         v, None,
         "past the lifetime the session is gone although it was active"

@@ -56,9 +56,7 @@ pub async fn flash_is_gone_two_requests_later(kit: Kit) -> Result<(), Error> {
     flash_hello(&mut c).await?;
     assert_eq!(msg(&mut c).await?.as_deref(), Some("hello"));
     assert_eq!(msg(&mut c).await?, None);
-    let user = c
-        .request(|s| async move { s.get::<String>("user").await })
-        .await?;
+    let user = super::user_of(&mut c).await?;
     assert_eq!(
         user.as_deref(),
         Some("ada"),

@@ -21,3 +21,19 @@ pub use lifecycle::*;
 pub use renew::*;
 pub use tokens::*;
 pub use values::*;
+
+use session_core::Error;
+
+use crate::Client;
+
+/// One request that stores `user` = `ada`.
+pub(crate) async fn sign_in(c: &mut Client) -> Result<(), Error> {
+    c.request(|s| async move { s.set("user", "ada").await })
+        .await
+}
+
+/// One request that reads `user`.
+pub(crate) async fn user_of(c: &mut Client) -> Result<Option<String>, Error> {
+    c.request(|s| async move { s.get::<String>("user").await })
+        .await
+}

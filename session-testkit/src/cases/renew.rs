@@ -36,8 +36,7 @@ pub async fn regenerate_changes_the_token_and_keeps_the_data(kit: Kit) -> Result
 /// client-side store declares it cannot, and the old token still opens its old data.
 pub async fn regenerate_destroys_the_old_token(kit: Kit) -> Result<(), Error> {
     let mut c = kit.client();
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     let old = c.token().map(str::to_owned);
     c.request(|s| async move { s.regenerate().await }).await?;
     assert_old_token_state(&kit, old, "regenerate").await?;
@@ -48,8 +47,7 @@ pub async fn regenerate_destroys_the_old_token(kit: Kit) -> Result<(), Error> {
 /// cookie.
 pub async fn invalidate_empties_and_destroys_the_session(kit: Kit) -> Result<(), Error> {
     let mut c = kit.client();
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     let old = c.token().map(str::to_owned);
     let s = c.begin();
     s.invalidate().await?;
@@ -63,8 +61,7 @@ pub async fn invalidate_empties_and_destroys_the_session(kit: Kit) -> Result<(),
 /// Writes after `invalidate` in the same request go to a new session.
 pub async fn writes_after_invalidate_go_to_a_new_session(kit: Kit) -> Result<(), Error> {
     let mut c = kit.client();
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     let old = c.token().map(str::to_owned);
     c.request(|s| async move {
         s.invalidate().await?;
@@ -90,9 +87,7 @@ pub async fn writes_after_invalidate_go_to_a_new_session(kit: Kit) -> Result<(),
 async fn assert_old_token_state(kit: &Kit, old: Option<String>, after: &str) -> Result<(), Error> {
     let mut thief = kit.client();
     thief.set_token(old);
-    let v = thief
-        .request(|s| async move { s.get::<String>("user").await })
-        .await?;
+    let v = super::user_of(&mut thief).await?;
     if kit.capabilities().revokes_tokens {
         assert_eq!(v, None, "the old token must be dead after {after}");
     } else {

@@ -27,12 +27,9 @@ pub async fn malformed_tokens_give_a_fresh_session(kit: Kit) -> Result<(), Error
             .request(|s| async move { Ok((s.get::<String>("user").await?, s.keys().await?)) })
             .await?;
         assert_eq!(v, (None, vec![]), "token {token:?}");
-        c.request(|s| async move { s.set("user", "ada").await })
-            .await?;
+        super::sign_in(&mut c).await?;
         assert_ne!(c.token(), Some(token.as_str()));
-        let v = c
-            .request(|s| async move { s.get::<String>("user").await })
-            .await?;
+        let v = super::user_of(&mut c).await?;
         assert_eq!(
             v.as_deref(),
             Some("ada"),
@@ -48,12 +45,9 @@ pub async fn unknown_token_gives_a_fresh_session_under_a_new_token(kit: Kit) -> 
     let forged = SessionId::generate()?.to_string();
     let mut c = kit.client();
     c.set_token(Some(forged.clone()));
-    let v = c
-        .request(|s| async move { s.get::<String>("user").await })
-        .await?;
+    let v = super::user_of(&mut c).await?;
     assert_eq!(v, None);
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     assert!(c.token().is_some());
     assert_ne!(
         c.token(),
@@ -67,8 +61,7 @@ pub async fn unknown_token_gives_a_fresh_session_under_a_new_token(kit: Kit) -> 
 /// changed character makes it unknown.
 pub async fn altered_token_opens_nothing(kit: Kit) -> Result<(), Error> {
     let mut c = kit.client();
-    c.request(|s| async move { s.set("user", "ada").await })
-        .await?;
+    super::sign_in(&mut c).await?;
     let token = c.token().map(str::to_owned).unwrap_or_default();
     let mut bytes = token.into_bytes();
     let mid = bytes.len() / 2;
@@ -76,9 +69,7 @@ pub async fn altered_token_opens_nothing(kit: Kit) -> Result<(), Error> {
     let altered = String::from_utf8_lossy(&bytes).into_owned();
     let mut thief = kit.client();
     thief.set_token(Some(altered));
-    let v = thief
-        .request(|s| async move { s.get::<String>("user").await })
-        .await?;
+    let v = super::user_of(&mut thief).await?;
     assert_eq!(v, None);
     Ok(())
 }
