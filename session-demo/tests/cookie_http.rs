@@ -13,30 +13,7 @@ async fn server() -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     Ok(serve(SessionLayer::new(store)).await?)
 }
 
-#[tokio::test]
-async fn every_route() -> TestResult {
-    every_route_answers_as_specified(&server().await?).await
-}
-
-#[tokio::test]
-async fn flash_life_cycle() -> TestResult {
-    flash_lives_exactly_one_reading_request(&server().await?).await
-}
-
-#[tokio::test]
-async fn malformed_bodies() -> TestResult {
-    malformed_bodies_get_400_with_a_json_error(&server().await?).await
-}
-
-#[tokio::test]
-async fn bad_cookies() -> TestResult {
-    bad_cookies_give_a_fresh_session(&server().await?).await
-}
-
-#[tokio::test]
-async fn html_page() -> TestResult {
-    the_page_counts_flashes_and_signs_in(&server().await?).await
-}
+http_scenarios!(async { server().await.map(|base| ((), base)) });
 
 #[tokio::test]
 async fn a_large_session_is_split_over_numbered_cookies() -> TestResult {

@@ -29,35 +29,11 @@ async fn server(redis: &RedisServer) -> Result<String, Boxed> {
     Ok(serve(session_demo::session_layer(config).await?).await?)
 }
 
-#[tokio::test]
-async fn every_route() -> TestResult {
+http_scenarios!(async {
     let redis = RedisServer::start()?;
-    every_route_answers_as_specified(&server(&redis).await?).await
-}
-
-#[tokio::test]
-async fn flash_life_cycle() -> TestResult {
-    let redis = RedisServer::start()?;
-    flash_lives_exactly_one_reading_request(&server(&redis).await?).await
-}
-
-#[tokio::test]
-async fn malformed_bodies() -> TestResult {
-    let redis = RedisServer::start()?;
-    malformed_bodies_get_400_with_a_json_error(&server(&redis).await?).await
-}
-
-#[tokio::test]
-async fn bad_cookies() -> TestResult {
-    let redis = RedisServer::start()?;
-    bad_cookies_give_a_fresh_session(&server(&redis).await?).await
-}
-
-#[tokio::test]
-async fn html_page() -> TestResult {
-    let redis = RedisServer::start()?;
-    the_page_counts_flashes_and_signs_in(&server(&redis).await?).await
-}
+    let base = server(&redis).await?;
+    Ok::<_, Boxed>((redis, base))
+});
 
 #[tokio::test]
 async fn regenerate_and_invalidate_kill_the_old_token() -> TestResult {

@@ -7,6 +7,27 @@ use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
 use session_tower::SessionLayer;
 
+/// The scenarios every driver passes, as one `#[tokio::test]` each. `$setup` is an
+/// async block giving `(guard, base_url)`; the guard (a server process, or `()`) lives
+/// as long as the test.
+#[macro_export]
+macro_rules! http_scenarios {
+    ($setup:expr) => {
+        $crate::http_scenarios!(@one $setup; every_route, every_route_answers_as_specified);
+        $crate::http_scenarios!(@one $setup; flash_life_cycle, flash_lives_exactly_one_reading_request);
+        $crate::http_scenarios!(@one $setup; malformed_bodies, malformed_bodies_get_400_with_a_json_error);
+        $crate::http_scenarios!(@one $setup; bad_cookies, bad_cookies_give_a_fresh_session);
+        $crate::http_scenarios!(@one $setup; html_page, the_page_counts_flashes_and_signs_in);
+    };
+    (@one $setup:expr; $name:ident, $scenario:ident) => {
+        #[tokio::test]
+        async fn $name() -> TestResult {
+            let (_guard, base) = $setup.await?;
+            $scenario(&base).await
+        }
+    };
+}
+
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// Serves the demo router behind `layer` on 127.0.0.1 with an ephemeral port;
