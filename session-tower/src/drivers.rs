@@ -41,7 +41,7 @@ async fn redis(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
     Err(not_compiled("redis", "redis-store"))
 }
 
-#[allow(dead_code)]
+#[cfg(not(all(feature = "cookie-store", feature = "redis-store")))]
 fn not_compiled(driver: &str, feature: &str) -> Error {
     Error::Session(session_core::Error::config(
         "default",
