@@ -39,6 +39,7 @@ async fn seal(store: &CookieStore, record: &Record) -> Result<String, Error> {
             replaces: None,
             record,
             merge: false,
+            base: None,
             cleared: false,
             changed: &none,
             removed: &none,
@@ -248,6 +249,7 @@ fn arb_record() -> impl Strategy<Value = Record> {
         .prop_map(|(created, expires, entries)| Record {
             created_ms: created,
             expires_ms: expires,
+            revision: None,
             entries: entries
                 .into_iter()
                 .map(|(k, (v, flash))| {

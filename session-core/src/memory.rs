@@ -160,6 +160,7 @@ mod tests {
             replaces: None,
             record,
             merge: false,
+            base: None,
             cleared: false,
             changed: none,
             removed: none,

@@ -49,6 +49,11 @@ pub struct Record {
     pub expires_ms: u64,
     /// The values, by key.
     pub entries: BTreeMap<String, StoredValue>,
+    /// The stored revision this record was loaded at, for a store that keeps one
+    /// (see [`SaveRequest::base`](crate::SaveRequest::base)); `None` otherwise. Not
+    /// part of the record's stored form.
+    #[serde(skip)]
+    pub revision: Option<u64>,
 }
 
 impl Record {
@@ -58,6 +63,7 @@ impl Record {
             created_ms,
             expires_ms,
             entries: BTreeMap::new(),
+            revision: None,
         }
     }
 

@@ -30,6 +30,17 @@ pub enum TokenUpdate {
     Remove,
 }
 
+/// How a save writes an existing session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    /// The record replaces the stored session.
+    Whole,
+    /// The request's writes are merged into the stored session; `base` is the stored
+    /// revision the request loaded, when the store keeps revisions (the record is then
+    /// the whole session).
+    Merge { base: Option<u64> },
+}
+
 /// One request's session.
 ///
 /// Cheap to clone (an `Arc`); every clone is the same session. All methods are async
@@ -90,6 +101,8 @@ struct State {
     loaded: Option<Option<u64>>,
     /// The deadline the loaded session had (0 before loading or when none was found).
     loaded_expires_ms: u64,
+    /// The store's revision of the loaded session, if it keeps one.
+    loaded_revision: Option<u64>,
     /// Before loading: only the values this request wrote. After: everything visible.
     view: BTreeMap<String, Slot>,
     /// Keys written by this request (present in `view`).
@@ -310,7 +323,8 @@ impl Session {
         if st.renew {
             return self.create(st, &record, Some(token)).await;
         }
-        self.update(st, token, &record, true).await
+        self.update(st, token, &record, Write::Merge { base: None })
+            .await
     }
 
     /// Commit of a request that loaded. `found` is the creation time of the stored
@@ -365,11 +379,20 @@ impl Session {
         if !dirty && !self.refresh_is_due(st.loaded_expires_ms, created, now) {
             return Ok(TokenUpdate::Keep);
         }
-        // A store that merges gets only this request's writes, so concurrent requests
-        // that change other keys keep theirs; any other store gets the whole session.
-        let merge = self.inner.caps.merges_writes;
-        let record = Self::take_settled(st, self.inner.expiry, created, now, merge);
-        self.update(st, &token, &record, merge).await
+        // A store that merges applies only this request's writes, so concurrent
+        // requests that change other keys keep theirs; any other store gets the whole
+        // session. A merging store that keeps revisions gets the whole session too, to
+        // write at once when nobody else wrote since the load.
+        let write = if self.inner.caps.merges_writes {
+            Write::Merge {
+                base: st.loaded_revision,
+            }
+        } else {
+            Write::Whole
+        };
+        let only_changed = write == Write::Merge { base: None };
+        let record = Self::take_settled(st, self.inner.expiry, created, now, only_changed);
+        self.update(st, &token, &record, write).await
     }
 
     /// For a store that refreshes the idle deadline by saving (the cookie store): is
@@ -393,10 +416,14 @@ impl Session {
         st: &State,
         token: &str,
         record: &Record,
-        merge: bool,
+        write: Write,
     ) -> Result<TokenUpdate, Error> {
-        let merge = merge && self.inner.caps.merges_writes;
-        match self.save(st, Some(token), None, record, merge).await? {
+        let write = if self.inner.caps.merges_writes {
+            write
+        } else {
+            Write::Whole
+        };
+        match self.save(st, Some(token), None, record, write).await? {
             Some(token) => Ok(TokenUpdate::Send(token)),
             None => {
                 tracing::debug!("session vanished during the request; starting a fresh one");
@@ -423,7 +450,7 @@ impl Session {
         record: &Record,
         replaces: Option<&str>,
     ) -> Result<TokenUpdate, Error> {
-        match self.save(st, None, replaces, record, false).await? {
+        match self.save(st, None, replaces, record, Write::Whole).await? {
             Some(token) => Ok(TokenUpdate::Send(token)),
             None => Err(Error::Unavailable {
                 store: "session store",
@@ -440,8 +467,12 @@ impl Session {
         token: Option<&str>,
         replaces: Option<&str>,
         record: &Record,
-        merge: bool,
+        write: Write,
     ) -> Result<Option<String>, Error> {
+        let (merge, base) = match write {
+            Write::Whole => (false, None),
+            Write::Merge { base } => (true, base),
+        };
         self.inner
             .store
             .save(SaveRequest {
@@ -449,6 +480,7 @@ impl Session {
                 replaces,
                 record,
                 merge,
+                base,
                 cleared: merge && st.cleared,
                 changed: &st.changed,
                 removed: &st.removed,
@@ -567,6 +599,7 @@ impl Session {
             });
             let found = live.as_ref().map(|r| r.created_ms);
             st.loaded_expires_ms = live.as_ref().map_or(0, |r| r.expires_ms);
+            st.loaded_revision = live.as_ref().and_then(|r| r.revision);
             let mut view: BTreeMap<String, Slot> = match live {
                 Some(r) if !st.cleared => r
                     .entries

@@ -76,7 +76,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
-use crate::{Error, Expiry, Record};
+use crate::{Error, Expiry, Record, StoredValue};
 
 /// What a store can do; the [`Session`](crate::Session) handle and the conformance
 /// kit read it.
@@ -147,12 +147,20 @@ pub struct SaveRequest<'a> {
     /// A token whose session must be destroyed in the same save (`regenerate`,
     /// `invalidate`). Stores that cannot revoke tokens ignore it.
     pub replaces: Option<&'a str>,
-    /// When `merge` is false, the whole session. When true, only the values this
-    /// request wrote; everything else stored stays as it is.
+    /// When `merge` is false, the whole session. When true, the values this request
+    /// wrote are the entries named in [`changed`](Self::changed) (see
+    /// [`writes`](Self::writes)); everything else stored stays as it is. With a
+    /// [`base`](Self::base), `record` is the whole session as this request leaves it.
     pub record: &'a Record,
     /// See [`record`](Self::record). Only sent to stores whose
     /// [`Capabilities::merges_writes`] is true.
     pub merge: bool,
+    /// With `merge`: the stored revision this request loaded the session at (the
+    /// [`Record::revision`] its store's `load` returned). `record` is then the whole
+    /// session derived from that revision, so a store whose session is still at `base`
+    /// may write `record` whole instead of merging; any other revision means another
+    /// request wrote meanwhile, and the store merges [`writes`](Self::writes) as usual.
+    pub base: Option<u64>,
     /// With `merge`: remove every stored value before applying `record` (`flush`).
     pub cleared: bool,
     /// Keys whose values this request wrote (all present in `record`).
@@ -163,7 +171,7 @@ pub struct SaveRequest<'a> {
     pub expiry: &'a Expiry,
 }
 
-impl SaveRequest<'_> {
+impl<'a> SaveRequest<'a> {
     /// Applies this save to `stored`, the record kept under the token (a default
     /// record for a new session), and stamps its deadline at `now_ms`.
     pub fn apply_to(&self, stored: &mut Record, now_ms: u64) {
@@ -180,10 +188,21 @@ impl SaveRequest<'_> {
         for key in self.removed {
             stored.entries.remove(key);
         }
-        for (key, value) in &self.record.entries {
+        for (key, value) in self.writes() {
             stored.entries.insert(key.clone(), value.clone());
         }
         stored.expires_ms = self.expiry.deadline(stored.created_ms, now_ms);
+    }
+
+    /// The values this request wrote: with `merge`, the entries of `record` named in
+    /// `changed`; without, every entry.
+    pub fn writes(&self) -> impl Iterator<Item = (&'a String, &'a StoredValue)> + '_ {
+        let merge = self.merge;
+        let changed = self.changed;
+        self.record
+            .entries
+            .iter()
+            .filter(move |(key, _)| !merge || changed.contains(*key))
     }
 }
 

@@ -1,32 +1,50 @@
-//! The stored form of a session: one MessagePack value per Redis key.
+//! The stored form of a session: one string value per Redis key.
 //!
-//! `[version, created_ms, {key: kind + json, ...}]`: a 3-element array holding the
-//! format version (1), the creation time in unix milliseconds, and a map from each
-//! session key to its value, a string of one kind byte (`p` persistent, `f` flash)
-//! followed by the value's JSON. MessagePack because Redis's Lua has it built in
+//! A 17-byte header, then MessagePack:
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 0 | format version, `02` |
+//! | 1..9 | revision: 8 bytes that change with every save |
+//! | 9..17 | creation time, unix milliseconds, big-endian `u64` |
+//! | 17.. | a MessagePack map from each session key to its value: a string of one kind byte (`p` persistent, `f` flash) followed by the value's JSON |
+//!
+//! The revision lets a save that loaded the session write it whole when nobody else
+//! wrote since (a cheap compare of bytes 0..9 in the save script) and merge key by key
+//! only when somebody did. MessagePack because Redis's Lua has it built in
 //! (`cmsgpack`), so the save script can merge a request's changes into the stored
 //! session without a round trip, and a load is a single native `GETEX`.
 //!
-//! The decoder accepts every integer and string encoding MessagePack allows and an
-//! empty array in place of an empty map (which is how `cmsgpack` packs an empty Lua
-//! table).
+//! The decoder accepts every string encoding MessagePack allows and an empty array in
+//! place of an empty map (which is how `cmsgpack` packs an empty Lua table). Values of
+//! format 1 (this crate before revisions) are not read: they load as no session.
 
 use session_core::{Record, StoredValue};
 
 /// The format version this crate writes and reads.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
-/// Encodes `record` (its entries and creation time; the deadline is the key's TTL).
-pub(crate) fn encode(record: &Record) -> Vec<u8> {
+/// The length of the header: version, revision, creation time.
+pub(crate) const HEADER: usize = 17;
+
+/// The first 9 bytes of a stored value: version and revision. The save script
+/// compares them with what the request loaded.
+pub(crate) fn head(revision: u64) -> [u8; 9] {
+    let mut head = [VERSION; 9];
+    head[1..].copy_from_slice(&revision.to_be_bytes());
+    head
+}
+
+/// Encodes `record` (its entries and creation time; the deadline is the key's TTL)
+/// at `revision`.
+pub(crate) fn encode(record: &Record, revision: u64) -> Vec<u8> {
     let size: usize = record
         .entries
         .iter()
         .map(|(k, v)| k.len() + v.json.len() + 11)
         .sum();
-    let mut out = Vec::with_capacity(size + 16);
-    out.push(0x93);
-    out.push(VERSION);
-    out.push(0xcf);
+    let mut out = Vec::with_capacity(size + HEADER + 5);
+    out.extend_from_slice(&head(revision));
     out.extend_from_slice(&record.created_ms.to_be_bytes());
     let n = record.entries.len();
     match n {
@@ -77,16 +95,15 @@ fn str_header(out: &mut Vec<u8>, len: usize) {
 }
 
 /// Decodes a stored session; `expires_ms` is the deadline the caller knows (the TTL
-/// it just set). `Err` says why the bytes are not a session of this format.
+/// it just set). The record carries the stored revision. `Err` says why the bytes are
+/// not a session of this format.
 pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static str> {
     let mut r = Reader { bytes, at: 0 };
-    if r.byte()? != 0x93 {
-        return Err("not a 3-element array");
-    }
-    if r.uint()? != u64::from(VERSION) {
+    if r.byte()? != VERSION {
         return Err("unknown format version");
     }
-    let created = r.uint()?;
+    let revision = r.u64()?;
+    let created = r.u64()?;
     let n = match r.byte()? {
         b @ 0x80..=0x8f => usize::from(b & 0x0f),
         0xde => usize::from(r.u16()?),
@@ -95,6 +112,7 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
         _ => return Err("values are not a map"),
     };
     let mut record = Record::new(created, expires_ms);
+    record.revision = Some(revision);
     for _ in 0..n {
         let key = std::str::from_utf8(r.str()?)
             .map_err(|_| "key is not UTF-8")?
@@ -143,33 +161,11 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A non-negative integer in any MessagePack encoding (Lua may also write an
-    /// integral double).
-    fn uint(&mut self) -> Result<u64, &'static str> {
-        match self.byte()? {
-            b @ 0x00..=0x7f => Ok(u64::from(b)),
-            0xcc => Ok(u64::from(self.byte()?)),
-            0xcd => Ok(u64::from(self.u16()?)),
-            0xce => Ok(u64::from(self.u32()?)),
-            0xcf | 0xd3 => {
-                let b = self.take(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                Ok(u64::from_be_bytes(a))
-            }
-            0xcb => {
-                let b = self.take(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                let f = f64::from_be_bytes(a);
-                if f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 {
-                    Ok(f as u64)
-                } else {
-                    Err("not a non-negative integer")
-                }
-            }
-            _ => Err("not an integer"),
-        }
+    fn u64(&mut self) -> Result<u64, &'static str> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_be_bytes(a))
     }
 
     /// A string or binary, in any MessagePack encoding.
@@ -191,6 +187,7 @@ mod tests {
 
     fn record(n: usize, value_len: usize) -> Record {
         let mut r = Record::new(1_795_000_000_123, 7);
+        r.revision = Some(0x0102_0304_0506_0708);
         for i in 0..n {
             let v = format!("\"{}\"", "é".repeat(value_len));
             let value = if i % 2 == 0 {
@@ -207,7 +204,8 @@ mod tests {
     fn records_of_every_size_round_trip() -> Result<(), &'static str> {
         for (n, len) in [(0, 0), (1, 0), (10, 5), (15, 20), (16, 200), (40, 40_000)] {
             let r = record(n, len);
-            assert_eq!(decode(&encode(&r), 7)?, r, "{n} entries of {len}");
+            let bytes = encode(&r, 0x0102_0304_0506_0708);
+            assert_eq!(decode(&bytes, 7)?, r, "{n} entries of {len}");
         }
         Ok(())
     }
@@ -217,32 +215,40 @@ mod tests {
         let mut r = Record::new(1, 0);
         r.entries.insert("a".into(), StoredValue::flash("1"));
         assert_eq!(
-            encode(&r),
-            [0x93, 1, 0xcf, 0, 0, 0, 0, 0, 0, 0, 1, 0x81, 0xa1, b'a', 0xa2, b'f', b'1']
+            encode(&r, 9),
+            [
+                2, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0x81, 0xa1, b'a', 0xa2, b'f',
+                b'1'
+            ]
         );
     }
 
     #[test]
     fn what_lua_cmsgpack_writes_is_read() -> Result<(), &'static str> {
-        // Small integers, an integral double and an empty array for the empty map.
-        assert_eq!(decode(&[0x93, 1, 0x05, 0x90], 0)?.created_ms, 5);
-        let mut double = vec![0x93, 1, 0xcb];
-        double.extend_from_slice(&1_795_000_000_123f64.to_be_bytes());
-        double.push(0x80);
-        assert_eq!(decode(&double, 0)?.created_ms, 1_795_000_000_123);
+        // An empty Lua table packs as an empty array.
+        let mut bytes = head(3).to_vec();
+        bytes.extend_from_slice(&5u64.to_be_bytes());
+        bytes.push(0x90);
+        let r = decode(&bytes, 0)?;
+        assert_eq!((r.created_ms, r.revision, r.entries.len()), (5, Some(3), 0));
         Ok(())
     }
 
     #[test]
     fn garbage_is_refused_not_panicked_on() {
-        let good = encode(&record(3, 10));
+        let good = encode(&record(3, 10), 1);
         for len in 0..good.len() {
             assert!(decode(&good[..len], 0).is_err(), "truncated to {len}");
         }
+        let mut old_format = vec![0x93, 1, 0xcf];
+        old_format.extend_from_slice(&[0; 8]);
+        old_format.push(0x80);
         for bad in [
             &b"garbage"[..],
-            &[0x93, 2, 0, 0x80],
-            &[0x93, 1, 0, 0x81, 0xa1, b'k', 0xa1, b'x'],
+            &old_format,
+            &[
+                2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0xa1, b'k', 0xa1, b'x',
+            ],
         ] {
             assert!(decode(bad, 0).is_err(), "{bad:?}");
         }

@@ -25,25 +25,31 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Stored format (version 1)
+//! # Stored format (version 2)
 //!
 //! One string value per session, key `{namespace}:{sha256(id) as 64 hex digits}`,
-//! expiring at the session's deadline (the key's TTL). The value is MessagePack:
+//! expiring at the session's deadline (the key's TTL). The value is a 17-byte header
+//! and a MessagePack map:
 //!
 //! | bytes | what |
 //! |---|---|
-//! | `93` | an array of 3 |
-//! | `01` | format version 1 |
-//! | `cf` + 8 bytes | creation time, unix milliseconds, big-endian |
+//! | `02` | format version 2 |
+//! | 8 bytes | revision: changes with every save |
+//! | 8 bytes | creation time, unix milliseconds, big-endian |
 //! | map header (`8N`, `de`, `df`) | the values |
 //! | per value: str, str | the key; `p` (persistent) or `f` (flash) then the value's JSON |
 //!
-//! Test vector: a session created at 1 ms holding flash `a` = `1` is
-//! `93 01 cf 00 00 00 00 00 00 00 01 81 a1 61 a2 66 31` (see [`format`](mod@format)). A load is one
-//! native `GETEX key PX idle`; a save is one Lua script that merges the request's
-//! changed and removed keys into the stored value with Redis's built-in `cmsgpack`.
-//! Anything else under a session key (another type, bytes that are not this format, a
-//! value without its kind byte) is logged at warn and treated as no session.
+//! Test vector: a session at revision 9, created at 1 ms, holding flash `a` = `1` is
+//! `02 00 00 00 00 00 00 00 09 00 00 00 00 00 00 00 01 81 a1 61 a2 66 31` (see
+//! [`format`](mod@format)).
+//!
+//! A load is one native `GETEX key PX idle`. A save is one Lua script: when the stored
+//! revision is still the one the request loaded, it writes the request's whole session
+//! (a compare of 9 bytes and a `SET`); when another request saved meanwhile, it merges
+//! this request's changed and removed keys into the stored value with Redis's
+//! built-in `cmsgpack`, so both requests keep their writes. Anything else under a
+//! session key (another type, bytes that are not this format, a value without its
+//! kind byte, a value of format 1) is logged at warn and treated as no session.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -1,13 +1,20 @@
 //! [`RedisStore`]: sessions in Redis or Redis Cluster.
 
+use std::collections::hash_map::RandomState;
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, ScriptInvocation, Value};
+use redis::{
+    Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, Script,
+    ServerErrorKind, Value,
+};
 use session_core::{
     now_ms, Capabilities, Expiry, Record, RedisSettings, SaveRequest, SessionId, SessionStore,
 };
@@ -24,14 +31,16 @@ enum Backend {
     Cluster(ClusterConnection),
 }
 
-/// Sessions in Redis: one MessagePack value per session under
-/// `{namespace}:{digest of the id}` (see [`format`](crate::format)).
+/// Sessions in Redis: one value per session under `{namespace}:{digest of the id}`
+/// (see [`format`](crate::format)).
 ///
-/// - **One round trip** per load (which also refreshes the idle deadline) and per
-///   save, each an atomic Lua script; a request that never touches its session costs
-///   none.
-/// - **Per-key merges**: a save writes only the keys the request changed or removed,
-///   so concurrent requests that change different keys both keep their writes.
+/// - **One round trip** per load (a native `GETEX`, which also refreshes the idle
+///   deadline) and per save (an atomic Lua script); a request that never touches its
+///   session costs none.
+/// - **Per-key merges**: when another request saved the session since this one
+///   loaded it, a save applies only the keys this request changed or removed, so
+///   concurrent requests that change different keys both keep their writes. When
+///   nobody did, the save writes the session whole, which is cheaper for Redis.
 /// - **Never revives** a session another request destroyed or that expired; a new id
 ///   never overwrites an existing session.
 /// - **Tokens are not stored**: the key is the SHA-256 digest of the id.
@@ -219,11 +228,22 @@ impl RedisStore {
         }
     }
 
-    async fn invoke(&self, invocation: ScriptInvocation<'_>) -> Result<Value, session_core::Error> {
-        self.call(|backend| async move {
-            match backend {
-                Backend::Single(mut c) => invoke_on(&invocation, &mut c).await,
-                Backend::Cluster(mut c) => invoke_on(&invocation, &mut c).await,
+    /// Sends `cmd`, within the time limit.
+    async fn query(&self, cmd: &Cmd) -> Result<Value, session_core::Error> {
+        self.call(|mut backend| async move { backend.send(cmd).await })
+            .await
+    }
+
+    /// Sends `cmd`, an `EVALSHA` of `script` (see [`evalsha`]), loading the script
+    /// first when Redis does not know it (after a restart or a `SCRIPT FLUSH`).
+    async fn run_script(&self, script: &Script, cmd: &Cmd) -> Result<Value, session_core::Error> {
+        self.call(|mut backend| async move {
+            match backend.send(cmd).await {
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    backend.load(script).await?;
+                    backend.send(cmd).await
+                }
+                reply => reply,
             }
         })
         .await
@@ -233,12 +253,8 @@ impl RedisStore {
     async fn get_and_touch(&self, key: &str, idle_ms: u64) -> Result<Fetched, session_core::Error> {
         let mut cmd = redis::cmd("GETEX");
         cmd.arg(key).arg("PX").arg(idle_ms);
-        self.call(|backend| async move {
-            let reply = match backend {
-                Backend::Single(mut c) => cmd.query_async::<Value>(&mut c).await,
-                Backend::Cluster(mut c) => cmd.query_async::<Value>(&mut c).await,
-            };
-            match reply {
+        self.call(|mut backend| async move {
+            match backend.send(&cmd).await {
                 Ok(Value::Nil) => Ok(Fetched::Missing),
                 Ok(Value::BulkString(bytes)) => Ok(Fetched::Bytes(bytes)),
                 Ok(_) => Ok(Fetched::WrongType),
@@ -249,17 +265,40 @@ impl RedisStore {
         .await
     }
 
-    async fn del(&self, key: String) -> Result<(), session_core::Error> {
-        self.call(|backend| async move {
-            let mut cmd = redis::cmd("DEL");
-            cmd.arg(&key);
-            match backend {
-                Backend::Single(mut c) => cmd.query_async::<()>(&mut c).await,
-                Backend::Cluster(mut c) => cmd.query_async::<()>(&mut c).await,
-            }
-        })
-        .await
+    async fn del(&self, key: &str) -> Result<(), session_core::Error> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(key);
+        self.query(&cmd).await.map(drop)
     }
+}
+
+impl Backend {
+    async fn send(&mut self, cmd: &Cmd) -> redis::RedisResult<Value> {
+        match self {
+            Backend::Single(c) => cmd.query_async(c).await,
+            Backend::Cluster(c) => cmd.query_async(c).await,
+        }
+    }
+
+    async fn load(&mut self, script: &Script) -> redis::RedisResult<String> {
+        match self {
+            Backend::Single(c) => script.load_async(c).await,
+            Backend::Cluster(c) => script.load_async(c).await,
+        }
+    }
+}
+
+/// An `EVALSHA` of `script` on `keys`, with room for `args` more arguments of about
+/// `bytes` bytes in all; the caller adds the arguments. One buffer for the whole
+/// command, where a `ScriptInvocation` copies every argument twice.
+fn evalsha(script: &Script, keys: &[&str], args: usize, bytes: usize) -> Cmd {
+    let size = 64 + bytes + keys.iter().map(|k| k.len()).sum::<usize>();
+    let mut cmd = Cmd::with_capacity(3 + keys.len() + args, size);
+    cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys.len());
+    for key in keys {
+        cmd.arg(*key);
+    }
+    cmd
 }
 
 /// What a plain load found under a session key.
@@ -272,11 +311,13 @@ enum Fetched {
     WrongType,
 }
 
-async fn invoke_on<C: ConnectionLike + Send>(
-    invocation: &ScriptInvocation<'_>,
-    connection: &mut C,
-) -> redis::RedisResult<Value> {
-    invocation.invoke_async(connection).await
+/// A revision for the next save: a per-process random start plus a counter, so every
+/// save writes a revision no other save wrote (it marks a change, it is no secret).
+fn next_revision() -> u64 {
+    static START: OnceLock<u64> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(|| RandomState::new().build_hasher().finish());
+    start.wrapping_add(COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn lifetime_arg(expiry: &Expiry) -> u64 {
@@ -315,13 +356,9 @@ impl SessionStore for RedisStore {
             }
             // With a cap, the deadline needs the creation time: one script.
             Some(life) => {
-                let mut invocation = self.load.prepare_invoke();
-                invocation
-                    .key(&key)
-                    .arg(now)
-                    .arg(expiry.idle_ms())
-                    .arg(life);
-                match self.invoke(invocation).await? {
+                let mut cmd = evalsha(&self.load, &[&key], 3, 40);
+                cmd.arg(now).arg(expiry.idle_ms()).arg(life);
+                match self.run_script(&self.load, &cmd).await? {
                     Value::Nil => return Ok(None),
                     Value::Array(mut reply) if reply.len() == 2 => {
                         let deadline = match reply.first() {
@@ -363,74 +400,93 @@ impl SessionStore for RedisStore {
         let mut same_call_replaces = replaces.clone();
         if self.is_cluster() {
             if let Some(old) = same_call_replaces.take() {
-                self.del(old).await?;
+                self.del(&old).await?;
             }
         }
-        // A merge sends only this request's writes and removals; a whole-record save
-        // of an existing session is a merge into a cleared one.
+        let revision = next_revision();
+        let Some(token) = request.token else {
+            // A fresh id collides with a live session with probability 2^-256; the
+            // script refuses to overwrite, and we draw again.
+            let value = format::encode(request.record, revision);
+            let deadline = expiry.deadline(request.record.created_ms, now);
+            for _ in 0..3 {
+                let id = SessionId::generate()?;
+                let key = self.key_of(&id);
+                let mut keys = vec![key.as_str()];
+                keys.extend(same_call_replaces.as_deref());
+                let mut cmd = evalsha(&self.save, &keys, 3, value.len() + 20);
+                cmd.arg("new").arg(&value).arg(deadline);
+                if self.run_script(&self.save, &cmd).await? == Value::Int(1) {
+                    return Ok(Some(id.to_string()));
+                }
+            }
+            return Err(session_core::Error::Unavailable {
+                store: "redis",
+                source: "three fresh session ids were all taken".into(),
+            });
+        };
+        let Some(id) = SessionId::parse(token) else {
+            return Ok(None);
+        };
+        let key = self.key_of(&id);
+        let mut keys = vec![key.as_str()];
+        keys.extend(same_call_replaces.as_deref());
+        // The request loaded the session at `base` and holds the whole of it: if the
+        // stored value is still that revision, the script writes it as it is.
+        let deadline = expiry.deadline(request.record.created_ms, now);
+        let whole = request
+            .base
+            .filter(|_| request.merge && deadline > now)
+            .map(|base| (format::head(base), format::encode(request.record, revision)));
+        // Otherwise, a merge of this request's writes and removals; a whole-record
+        // save of an existing session is a merge into a cleared one.
         let cleared = !request.merge || request.cleared;
-        let removed: Vec<&String> = if request.merge {
-            request.removed.iter().collect()
+        let removed = if request.merge {
+            request.removed.len()
         } else {
-            Vec::new()
+            0
         };
-        let build = |key: &str, mode: &str| {
-            let mut invocation = self.save.prepare_invoke();
-            invocation.key(key);
-            if let Some(old) = &same_call_replaces {
-                invocation.key(old);
-            }
-            invocation
-                .arg(mode)
-                .arg(now)
-                .arg(expiry.idle_ms())
-                .arg(lifetime_arg(expiry));
-            if mode == "new" {
-                invocation
-                    .arg(request.record.created_ms)
-                    .arg(format::encode(request.record));
-            } else {
-                invocation
-                    .arg(if cleared { "1" } else { "0" })
-                    .arg(removed.len());
-                for key in &removed {
-                    invocation.arg(key.as_str());
-                }
-                for (key, value) in &request.record.entries {
-                    invocation.arg(key).arg(format::value_arg(value));
-                }
-            }
-            invocation
+        let bytes = whole.as_ref().map_or(0, |(_, value)| value.len())
+            + request
+                .removed
+                .iter()
+                .take(removed)
+                .map(String::len)
+                .sum::<usize>()
+            + request
+                .writes()
+                .map(|(k, v)| k.len() + v.json.len() + 1)
+                .sum::<usize>();
+        let mut cmd = evalsha(
+            &self.save,
+            &keys,
+            10 + removed + 2 * request.changed.len(),
+            bytes,
+        );
+        cmd.arg("update");
+        match &whole {
+            Some((head, value)) => cmd.arg(&head[..]).arg(value).arg(deadline),
+            None => cmd.arg("").arg("").arg(0),
         };
-        match request.token {
-            Some(token) => {
-                let Some(id) = SessionId::parse(token) else {
-                    return Ok(None);
-                };
-                let saved = self.invoke(build(&self.key_of(&id), "update")).await?;
-                Ok((saved == Value::Int(1)).then(|| id.to_string()))
-            }
-            None => {
-                // A fresh id collides with a live session with probability 2^-256;
-                // the script refuses to overwrite, and we draw again.
-                for _ in 0..3 {
-                    let id = SessionId::generate()?;
-                    let saved = self.invoke(build(&self.key_of(&id), "new")).await?;
-                    if saved == Value::Int(1) {
-                        return Ok(Some(id.to_string()));
-                    }
-                }
-                Err(session_core::Error::Unavailable {
-                    store: "redis",
-                    source: "three fresh session ids were all taken".into(),
-                })
-            }
+        cmd.arg(now)
+            .arg(expiry.idle_ms())
+            .arg(lifetime_arg(expiry))
+            .arg(&format::head(revision)[..])
+            .arg(if cleared { "1" } else { "0" })
+            .arg(removed);
+        for key in request.removed.iter().take(removed) {
+            cmd.arg(key.as_str());
         }
+        for (key, value) in request.writes() {
+            cmd.arg(key.as_str()).arg(format::value_arg(value));
+        }
+        let saved = self.run_script(&self.save, &cmd).await?;
+        Ok((saved == Value::Int(1)).then(|| id.to_string()))
     }
 
     async fn destroy(&self, token: &str) -> Result<(), session_core::Error> {
         match SessionId::parse(token) {
-            Some(id) => self.del(self.key_of(&id)).await,
+            Some(id) => self.del(&self.key_of(&id)).await,
             None => Ok(()),
         }
     }

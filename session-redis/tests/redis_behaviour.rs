@@ -179,6 +179,67 @@ async fn fifty_rounds_of_concurrent_saves_to_different_keys_lose_nothing() -> Te
     Ok(())
 }
 
+/// How many times Redis ran `command`, scripts' calls included (`INFO commandstats`).
+fn calls(
+    server: &RedisServer,
+    command: &str,
+) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    let stats = server.cli(&["info", "commandstats"])?;
+    let prefix = format!("cmdstat_{command}:calls=");
+    Ok(stats
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
+#[tokio::test]
+async fn a_save_writes_whole_unless_another_request_saved_since_its_load() -> TestResult {
+    let server = RedisServer::start()?;
+    let store: Arc<dyn SessionStore> =
+        Arc::new(common::connect(&common::settings_for(&server)).await);
+    let token = save_new(
+        &store,
+        Expiry::default(),
+        &[("user", "ada"), ("theme", "dark")],
+    )
+    .await?;
+    let session = || Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+
+    // Alone: the save compares the stored head with the loaded one (GETRANGE) and
+    // writes the session whole, without reading or unpacking the stored value (GET).
+    server.cli(&["config", "resetstat"])?;
+    let alone = session();
+    assert_eq!(alone.get::<String>("user").await?.as_deref(), Some("ada"));
+    alone.set("theme", "light").await?;
+    alone.commit().await?;
+    assert_eq!(calls(&server, "getrange")?, 1);
+    assert_eq!(calls(&server, "get")?, 0, "an uncontended save merged");
+
+    // Interleaved: both load, b saves first, so a's loaded revision is stale and a's
+    // save merges its own writes into what b left.
+    let (a, b) = (session(), session());
+    assert!(a.has("user").await? && b.has("user").await?);
+    b.set("cart", "apple").await?;
+    b.delete("theme").await?;
+    b.commit().await?;
+    server.cli(&["config", "resetstat"])?;
+    a.set("lang", "en").await?;
+    a.commit().await?;
+    assert_eq!(calls(&server, "get")?, 1, "a stale save did not merge");
+
+    let after = session();
+    let all = after.all().await?;
+    let expected: BTreeMap<String, serde_json::Value> =
+        [("cart", "apple"), ("lang", "en"), ("user", "ada")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), serde_json::json!(v)))
+            .collect();
+    assert_eq!(all, expected, "b's delete or write, or a's write, was lost");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_session_destroyed_mid_request_is_not_brought_back() -> TestResult {
     let server = common::node();
