@@ -3,6 +3,7 @@
 //! open of the same number of bytes (with a fresh random nonce, as any secure seal
 //! needs) plus base64url encode + decode.
 
+use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use session_benches::{session_of, SIZES};
 use session_cookie::{CookieStore, Key, Keyring};
-use session_core::{Expiry, Session, SessionStore, TokenUpdate};
+use session_core::{Expiry, SaveRequest, Session, SessionStore, StoredValue, TokenUpdate};
 
 /// A 10-key session of about `bytes` bytes; returns its token and its sealed size.
 fn seeded(rt: &tokio::runtime::Runtime, store: &Arc<dyn SessionStore>, bytes: usize) -> String {
@@ -82,6 +83,37 @@ fn cookie_cycle(c: &mut Criterion) {
                 black_box(s.commit().await.ok());
             })
         });
+        // The driver alone, as the issue words the cycle: open + decode (load),
+        // change one key, encode + seal (save); no Session handle around it.
+        group.bench_with_input(
+            BenchmarkId::new("store_cycle", label),
+            &token,
+            |b, token| {
+                b.to_async(&rt).iter(|| async {
+                    let Ok(Some(mut record)) = store.load(token, &Expiry::default()).await else {
+                        return;
+                    };
+                    record
+                        .entries
+                        .insert("key0".into(), StoredValue::persistent("\"changed\""));
+                    let none = BTreeSet::new();
+                    let saved = store
+                        .save(SaveRequest {
+                            token: None,
+                            replaces: None,
+                            record: &record,
+                            merge: false,
+                            base: None,
+                            cleared: false,
+                            changed: &none,
+                            removed: &none,
+                            expiry: &Expiry::default(),
+                        })
+                        .await;
+                    black_box(saved.ok());
+                })
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new("bare_aead_base64", label),
             &plaintext,

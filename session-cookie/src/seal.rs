@@ -8,6 +8,7 @@ use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use session_core::Record;
 
+use crate::codec;
 use crate::key::Keyring;
 
 /// The format version this crate writes.
@@ -47,21 +48,12 @@ pub(crate) fn seal_with_nonce(
     record: &Record,
     nonce: &[u8; NONCE],
 ) -> Result<String, session_core::Error> {
-    // Room for the whole sealed cookie up front: postcard writes at most a few length
-    // bytes per string beyond the strings themselves.
-    let body: usize = record
-        .entries
-        .iter()
-        .map(|(k, v)| k.len() + v.json.len() + 11)
-        .sum();
-    let mut buf = Vec::with_capacity(HEADER + NONCE + 24 + body + TAG);
+    // Room for the whole sealed cookie up front.
+    let mut buf = Vec::with_capacity(HEADER + NONCE + codec::max_encoded_len(record) + TAG);
     buf.push(VERSION);
     buf.extend_from_slice(&key_id);
     buf.extend_from_slice(nonce);
-    let mut buf = postcard::to_extend(record, buf).map_err(|e| session_core::Error::Encode {
-        key: String::new(),
-        reason: format!("cannot encode the session record: {e}"),
-    })?;
+    codec::encode_into(record, &mut buf);
     let (head, body) = buf.split_at_mut(HEADER + NONCE);
     let aad = associated_data(&head[..HEADER], name);
     let tag = cipher
@@ -100,7 +92,7 @@ pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<(Record
             chacha20poly1305::Tag::from_slice(tag),
         )
         .map_err(|_| Rejected::Forged)?;
-    let record: Record = postcard::from_bytes(body).map_err(|_| Rejected::Undecodable)?;
+    let record = codec::decode(body).ok_or(Rejected::Undecodable)?;
     Ok((record, old_key))
 }
 

@@ -85,13 +85,6 @@ struct Inner {
     state: Mutex<State>,
 }
 
-/// One value as the request sees it.
-#[derive(Debug)]
-struct Slot {
-    json: String,
-    life: Life,
-}
-
 #[derive(Debug, Default)]
 struct State {
     /// The client's token as it arrived; `None` when the request carried none.
@@ -104,7 +97,13 @@ struct State {
     /// The store's revision of the loaded session, if it keeps one.
     loaded_revision: Option<u64>,
     /// Before loading: only the values this request wrote. After: everything visible.
-    view: BTreeMap<String, Slot>,
+    /// Values keep their stored form, so a loaded record becomes the view, and the
+    /// view the saved record, without copying.
+    view: BTreeMap<String, StoredValue>,
+    /// The [`Life`] of each value in `view` whose life is not the one its stored form
+    /// gives ([`Life::arriving`]): flash data this request wrote or kept, and
+    /// `flash_now` data.
+    lives: BTreeMap<String, Life>,
     /// Keys written by this request (present in `view`).
     changed: BTreeSet<String>,
     /// Keys removed by this request.
@@ -117,6 +116,83 @@ struct State {
     renew: bool,
     /// `commit` ran; later commits do nothing.
     committed: bool,
+}
+
+impl State {
+    /// The life of `value`, stored in `view` under `key`.
+    fn life_of(&self, key: &str, value: &StoredValue) -> Life {
+        life_in(&self.lives, key, value)
+    }
+
+    /// Puts a value this request wrote into the view, with its life.
+    fn put(&mut self, key: &str, json: String, life: Life) {
+        let value = StoredValue {
+            json,
+            flash: life != Life::Persistent,
+        };
+        match self.view.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                self.view.insert(key.to_owned(), value);
+            }
+        }
+        if life == Life::Persistent {
+            self.lives.remove(key);
+        } else {
+            set_life(&mut self.lives, key, life);
+        }
+        if life == Life::Now {
+            self.changed.remove(key);
+            mark(&mut self.removed, key);
+        } else {
+            self.removed.remove(key);
+            mark(&mut self.changed, key);
+        }
+    }
+
+    /// Removes `key` from the view and marks it removed.
+    fn forget(&mut self, key: &str) {
+        self.view.remove(key);
+        self.lives.remove(key);
+        self.changed.remove(key);
+        mark(&mut self.removed, key);
+    }
+
+    /// `keep` / `reflash` of one value: flash data that arrived gets one more reading
+    /// request.
+    fn keep(&mut self, key: &str) {
+        let Some(value) = self.view.get(key) else {
+            return;
+        };
+        let mut life = self.life_of(key, value);
+        if life.keep() {
+            set_life(&mut self.lives, key, life);
+            mark(&mut self.changed, key);
+        }
+    }
+}
+
+fn life_in(lives: &BTreeMap<String, Life>, key: &str, value: &StoredValue) -> Life {
+    lives
+        .get(key)
+        .copied()
+        .unwrap_or(Life::arriving(value.flash))
+}
+
+fn set_life(lives: &mut BTreeMap<String, Life>, key: &str, life: Life) {
+    match lives.get_mut(key) {
+        Some(slot) => *slot = life,
+        None => {
+            lives.insert(key.to_owned(), life);
+        }
+    }
+}
+
+/// Adds `key` to `set` (allocating only when it is not there yet).
+fn mark(set: &mut BTreeSet<String>, key: &str) {
+    if !set.contains(key) {
+        set.insert(key.to_owned());
+    }
 }
 
 impl fmt::Debug for Session {
@@ -151,7 +227,7 @@ impl Session {
         let st = self.reading().await?;
         st.view
             .get(key)
-            .map(|slot| decode(key, &slot.json))
+            .map(|value| decode(key, &value.json))
             .transpose()
     }
 
@@ -165,7 +241,7 @@ impl Session {
         let st = self.reading().await?;
         st.view
             .iter()
-            .map(|(key, slot)| Ok((key.clone(), decode(key, &slot.json)?)))
+            .map(|(key, value)| Ok((key.clone(), decode(key, &value.json)?)))
             .collect()
     }
 
@@ -198,10 +274,7 @@ impl Session {
 
     /// Removes `key` (persistent or flash), now and for every later request.
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
-        let mut st = self.writing().await?;
-        st.view.remove(key);
-        st.changed.remove(key);
-        st.removed.insert(key.to_owned());
+        self.writing().await?.forget(key);
         Ok(())
     }
 
@@ -209,6 +282,7 @@ impl Session {
     pub async fn flush(&self) -> Result<(), Error> {
         let mut st = self.writing().await?;
         st.view.clear();
+        st.lives.clear();
         st.changed.clear();
         st.removed.clear();
         st.cleared = true;
@@ -218,13 +292,11 @@ impl Session {
     /// [`get`](Self::get), then [`delete`](Self::delete) when the value was present.
     pub async fn pull<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let mut st = self.reading().await?;
-        let Some(slot) = st.view.get(key) else {
+        let Some(stored) = st.view.get(key) else {
             return Ok(None);
         };
-        let value = decode(key, &slot.json)?;
-        st.view.remove(key);
-        st.changed.remove(key);
-        st.removed.insert(key.to_owned());
+        let value = decode(key, &stored.json)?;
+        st.forget(key);
         Ok(Some(value))
     }
 
@@ -243,11 +315,9 @@ impl Session {
     /// Gives every current flash value one more reading request.
     pub async fn reflash(&self) -> Result<(), Error> {
         let mut st = self.loaded().await?;
-        let State { view, changed, .. } = &mut *st;
-        for (key, slot) in view.iter_mut() {
-            if slot.life.keep() {
-                changed.insert(key.clone());
-            }
+        let keys: Vec<String> = st.view.keys().cloned().collect();
+        for key in keys {
+            st.keep(&key);
         }
         Ok(())
     }
@@ -260,12 +330,7 @@ impl Session {
     {
         let mut st = self.loaded().await?;
         for key in keys {
-            let key = key.as_ref();
-            if let Some(slot) = st.view.get_mut(key) {
-                if slot.life.keep() {
-                    st.changed.insert(key.to_owned());
-                }
-            }
+            st.keep(key.as_ref());
         }
         Ok(())
     }
@@ -340,14 +405,17 @@ impl Session {
         let aged: Vec<String> = st
             .view
             .iter()
-            .filter(|(_, slot)| slot.life == Life::Arrived && settle(slot.life, st.read).is_none())
+            .filter(|(key, value)| {
+                let life = st.life_of(key, value);
+                life == Life::Arrived && settle(life, st.read).is_none()
+            })
             .map(|(key, _)| key.clone())
             .collect();
         st.removed.extend(aged);
         let survives = st
             .view
-            .values()
-            .any(|slot| settle(slot.life, st.read).is_some());
+            .iter()
+            .any(|(key, value)| settle(st.life_of(key, value), st.read).is_some());
         // Commit runs once, so the token can move out of the state (no copy of what
         // may be a whole sealed cookie).
         let token = match (found, st.token.take()) {
@@ -500,23 +568,26 @@ impl Session {
         only_changed: bool,
     ) -> Record {
         let mut record = Record::new(created_ms, expiry.deadline(created_ms, now_ms));
-        let read = st.read;
-        let changed = &st.changed;
-        record.entries = std::mem::take(&mut st.view)
-            .into_iter()
-            .filter(|(key, _)| !only_changed || changed.contains(key))
-            .filter_map(|(key, slot)| {
-                settle(slot.life, read).map(|flash| {
-                    (
-                        key,
-                        StoredValue {
-                            json: slot.json,
-                            flash,
-                        },
-                    )
-                })
-            })
-            .collect();
+        let State {
+            view,
+            lives,
+            changed,
+            read,
+            ..
+        } = st;
+        view.retain(|key, value| {
+            if only_changed && !changed.contains(key) {
+                return false;
+            }
+            match settle(life_in(lives, key, value), *read) {
+                Some(flash) => {
+                    value.flash = flash;
+                    true
+                }
+                None => false,
+            }
+        });
+        record.entries = std::mem::take(view);
         record
     }
 
@@ -527,40 +598,26 @@ impl Session {
         life: Life,
     ) -> Result<(), Error> {
         let json = encode(key, value)?;
-        let mut st = self.writing().await?;
-        st.view.insert(key.to_owned(), Slot { json, life });
-        if life == Life::Now {
-            st.changed.remove(key);
-            st.removed.insert(key.to_owned());
-        } else {
-            st.removed.remove(key);
-            st.changed.insert(key.to_owned());
-        }
+        self.writing().await?.put(key, json, life);
         Ok(())
     }
 
     async fn count(&self, key: &str, step: impl FnOnce(i64) -> Option<i64>) -> Result<i64, Error> {
         let mut st = self.reading().await?;
-        let current = match st.view.get(key) {
-            Some(slot) => decode::<i64>(key, &slot.json)?,
-            None => 0,
+        let (current, life) = match st.view.get(key) {
+            Some(value) => (decode::<i64>(key, &value.json)?, st.life_of(key, value)),
+            None => (0, Life::Persistent),
         };
         let next = step(current).ok_or_else(|| Error::CounterOverflow {
             key: key.to_owned(),
         })?;
-        let life = match st.view.get(key) {
-            Some(slot) if slot.life.is_flash() => Life::Flashed,
-            _ => Life::Persistent,
+        // A counter that was flash data stays flash data (one more reading request).
+        let life = if life.is_flash() {
+            Life::Flashed
+        } else {
+            Life::Persistent
         };
-        st.view.insert(
-            key.to_owned(),
-            Slot {
-                json: next.to_string(),
-                life,
-            },
-        );
-        st.removed.remove(key);
-        st.changed.insert(key.to_owned());
+        st.put(key, next.to_string(), life);
         Ok(next)
     }
 
@@ -600,20 +657,25 @@ impl Session {
             let found = live.as_ref().map(|r| r.created_ms);
             st.loaded_expires_ms = live.as_ref().map_or(0, |r| r.expires_ms);
             st.loaded_revision = live.as_ref().and_then(|r| r.revision);
-            let mut view: BTreeMap<String, Slot> = match live {
-                Some(r) if !st.cleared => r
-                    .entries
-                    .into_iter()
-                    .filter(|(key, _)| !st.removed.contains(key))
-                    .map(|(key, v)| {
-                        let life = Life::arriving(v.flash);
-                        (key, Slot { json: v.json, life })
-                    })
-                    .collect(),
-                _ => BTreeMap::new(),
-            };
-            view.append(&mut st.view);
-            st.view = view;
+            // The stored values become the view as they are; what this request wrote
+            // or removed before loading (only on a merging store) stays on top.
+            let State {
+                view,
+                removed,
+                cleared,
+                ..
+            } = &mut *st;
+            match live {
+                Some(r) if !*cleared => {
+                    let mut stored = r.entries;
+                    if !removed.is_empty() {
+                        stored.retain(|key, _| !removed.contains(key));
+                    }
+                    stored.append(view);
+                    *view = stored;
+                }
+                _ => {}
+            }
             st.loaded = Some(found);
         }
         Ok(st)

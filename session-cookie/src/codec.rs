@@ -1,0 +1,189 @@
+//! The record's plaintext encoding inside the seal: postcard's wire format for
+//! [`Record`], written and read by hand.
+//!
+//! `created_ms` and `expires_ms` (varint u64), the number of entries (varint), then per
+//! entry the key and the value's JSON (each a varint length and UTF-8 bytes) and the
+//! flash flag (one byte, 0 or 1). These are the bytes `postcard` writes for `Record`
+//! (a test checks that on random records), without serde's per-field calls between
+//! them: one exact-size buffer on the way out, one pass on the way back.
+
+use session_core::{Record, StoredValue};
+
+/// The most bytes a varint u64 takes.
+const VARINT_MAX: usize = 10;
+
+/// At least as many bytes as [`encode_into`] appends for `record` (each length is
+/// counted at its largest, which is cheaper than counting it exactly).
+pub(crate) fn max_encoded_len(record: &Record) -> usize {
+    3 * VARINT_MAX
+        + record
+            .entries
+            .iter()
+            .map(|(key, value)| key.len() + value.json.len() + 2 * VARINT_MAX + 1)
+            .sum::<usize>()
+}
+
+/// Appends the encoding of `record` to `out` (reserve [`max_encoded_len`] first to
+/// write it without growing `out`).
+pub(crate) fn encode_into(record: &Record, out: &mut Vec<u8>) {
+    put_varint(out, record.created_ms);
+    put_varint(out, record.expires_ms);
+    put_varint(out, record.entries.len() as u64);
+    for (key, value) in &record.entries {
+        put_str(out, key);
+        put_str(out, &value.json);
+        out.push(u8::from(value.flash));
+    }
+}
+
+/// Decodes a record; `None` when `bytes` are not exactly one encoded record.
+pub(crate) fn decode(bytes: &[u8]) -> Option<Record> {
+    let mut r = Reader { rest: bytes };
+    let created_ms = r.varint()?;
+    let expires_ms = r.varint()?;
+    let n = usize::try_from(r.varint()?).ok()?;
+    // UTF-8 is checked once over all the entries. That passes whenever every string
+    // is valid and every length is below 128 (lengths and flags are then ASCII), and
+    // each string is then a slice of it at char boundaries; otherwise each string is
+    // checked on its own.
+    let run = std::str::from_utf8(r.rest).ok();
+    let start = r.rest.len();
+    // Every entry takes at least 3 bytes, which bounds the allocation.
+    let mut entries = Vec::with_capacity(n.min(r.rest.len() / 3));
+    for _ in 0..n {
+        let key = r.string(run, start)?;
+        let json = r.string(run, start)?;
+        let flash = match r.byte()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        entries.push((key, StoredValue { json, flash }));
+    }
+    if !r.rest.is_empty() {
+        return None;
+    }
+    let mut record = Record::new(created_ms, expires_ms);
+    // Built in one pass (our encoder writes keys in order), where inserting one by
+    // one compares each key with all before it.
+    record.entries = entries.into_iter().collect();
+    Some(record)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        Some(b)
+    }
+
+    /// A LEB128 u64 of at most 10 bytes whose bits fit in 64.
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..VARINT_MAX {
+            let b = self.byte()?;
+            let bits = u64::from(b & 0x7f);
+            if i == VARINT_MAX - 1 && bits > 1 {
+                return None;
+            }
+            v |= bits << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// A string. `run` is the rest of the input from byte `start` (counted from the
+    /// end) when all of it is valid UTF-8.
+    fn string(&mut self, run: Option<&str>, start: usize) -> Option<String> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        if len > self.rest.len() {
+            return None;
+        }
+        let (bytes, rest) = self.rest.split_at(len);
+        let at = start - self.rest.len();
+        self.rest = rest;
+        match run {
+            Some(run) => run.get(at..at + len).map(str::to_owned),
+            None => std::str::from_utf8(bytes).ok().map(str::to_owned),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_record() -> impl Strategy<Value = Record> {
+        (
+            any::<u64>(),
+            any::<u64>(),
+            proptest::collection::btree_map(".{0,140}", (".{0,300}", any::<bool>()), 0..20),
+        )
+            .prop_map(|(created, expires, entries)| {
+                let mut r = Record::new(created, expires);
+                r.entries = entries
+                    .into_iter()
+                    .map(|(k, (json, flash))| (k, StoredValue { json, flash }))
+                    .collect();
+                r
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn the_bytes_are_postcards_and_round_trip(record in arb_record()) {
+            let mut ours = Vec::new();
+            encode_into(&record, &mut ours);
+            prop_assert!(ours.len() <= max_encoded_len(&record));
+            let postcard = postcard::to_allocvec(&record).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&ours, &postcard);
+            prop_assert_eq!(decode(&ours), Some(record));
+        }
+    }
+
+    #[test]
+    fn malformed_encodings_are_refused() {
+        let mut good = Vec::new();
+        let mut r = Record::new(300, 70_000);
+        r.entries.insert("k".into(), StoredValue::flash("1"));
+        encode_into(&r, &mut good);
+        for len in 0..good.len() {
+            assert_eq!(decode(&good[..len]), None, "truncated to {len}");
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(decode(&trailing), None);
+        let mut bad_flag = good.clone();
+        if let Some(last) = bad_flag.last_mut() {
+            *last = 2;
+        }
+        assert_eq!(decode(&bad_flag), None);
+        // An 11-byte varint, and a 10-byte one whose bits overflow u64.
+        assert_eq!(decode(&[0xff; 11]), None);
+        let mut overflow = vec![0xff; 9];
+        overflow.push(0x02);
+        assert_eq!(decode(&overflow), None);
+        // Invalid UTF-8 in a key.
+        assert_eq!(decode(&[1, 1, 1, 1, 0xff, 1, b'1', 0]), None);
+    }
+}
