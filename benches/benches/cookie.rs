@@ -3,7 +3,6 @@
 //! open of the same number of bytes (with a fresh random nonce, as any secure seal
 //! needs) plus base64url encode + decode.
 
-use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -96,19 +95,8 @@ fn cookie_cycle(c: &mut Criterion) {
                     record
                         .entries
                         .insert("key0".into(), StoredValue::persistent("\"changed\""));
-                    let none = BTreeSet::new();
                     let saved = store
-                        .save(SaveRequest {
-                            token: None,
-                            replaces: None,
-                            record: &record,
-                            merge: false,
-                            base: None,
-                            cleared: false,
-                            changed: &none,
-                            removed: &none,
-                            expiry: &Expiry::default(),
-                        })
+                        .save(SaveRequest::create(&record, &Expiry::default()))
                         .await;
                     black_box(saved.ok());
                 })

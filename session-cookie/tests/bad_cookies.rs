@@ -1,7 +1,6 @@
 //! SPEC section 7, cookie rows: every kind of bad cookie opens as "no session", never
 //! an error or a panic. Plus key rotation and a property test of the round trip.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,19 +31,8 @@ fn record() -> Record {
 }
 
 async fn seal(store: &CookieStore, record: &Record) -> Result<String, Error> {
-    let none = BTreeSet::new();
     let saved = store
-        .save(SaveRequest {
-            token: None,
-            replaces: None,
-            record,
-            merge: false,
-            base: None,
-            cleared: false,
-            changed: &none,
-            removed: &none,
-            expiry: &Expiry::default(),
-        })
+        .save(SaveRequest::create(record, &Expiry::default()))
         .await?;
     saved.ok_or_else(|| Error::config("test", "cookie store returned no token"))
 }

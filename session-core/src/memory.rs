@@ -147,41 +147,21 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
     use std::time::Duration;
-
-    fn full_save<'a>(
-        record: &'a Record,
-        expiry: &'a Expiry,
-        none: &'a BTreeSet<String>,
-    ) -> SaveRequest<'a> {
-        SaveRequest {
-            token: None,
-            replaces: None,
-            record,
-            merge: false,
-            base: None,
-            cleared: false,
-            changed: none,
-            removed: none,
-            expiry,
-        }
-    }
 
     #[tokio::test]
     async fn expired_sessions_are_purged_as_the_map_grows() -> Result<(), Error> {
         let store = MemoryStore::new();
         let expiry = Expiry::new(Duration::from_millis(1));
-        let none = BTreeSet::new();
         let mut dead = Record::new(0, 1);
         dead.entries
             .insert("k".into(), crate::StoredValue::persistent("1"));
         for _ in 0..FIRST_PURGE_AT {
-            store.save(full_save(&dead, &expiry, &none)).await?;
+            store.save(SaveRequest::create(&dead, &expiry)).await?;
         }
         assert_eq!(store.len(), FIRST_PURGE_AT);
         // The next save finds the map full of expired sessions and purges them.
-        store.save(full_save(&dead, &expiry, &none)).await?;
+        store.save(SaveRequest::create(&dead, &expiry)).await?;
         assert_eq!(store.len(), 1);
         Ok(())
     }
@@ -190,9 +170,8 @@ mod tests {
     async fn storage_keys_are_digests_not_tokens() -> Result<(), Error> {
         let store = MemoryStore::new();
         let expiry = Expiry::default();
-        let none = BTreeSet::new();
         let record = Record::new(now_ms(), u64::MAX);
-        let token = store.save(full_save(&record, &expiry, &none)).await?;
+        let token = store.save(SaveRequest::create(&record, &expiry)).await?;
         let token = token.ok_or_else(|| Error::config("test", "no token"))?;
         let sessions = store.sessions();
         assert!(sessions.map.keys().all(|k| !k.contains(&token)));

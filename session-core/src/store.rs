@@ -172,6 +172,34 @@ pub struct SaveRequest<'a> {
 }
 
 impl<'a> SaveRequest<'a> {
+    /// A save of `record`, whole, as a new session: what a request that starts a
+    /// session sends. Handy in a store's own tests and benchmarks.
+    ///
+    /// ```
+    /// use session_core::{Expiry, MemoryStore, Record, SaveRequest, SessionStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store = MemoryStore::new();
+    /// let record = Record::new(session_core::now_ms(), u64::MAX);
+    /// let token = store.save(SaveRequest::create(&record, &Expiry::default())).await?;
+    /// assert!(token.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn create(record: &'a Record, expiry: &'a Expiry) -> Self {
+        static NONE: BTreeSet<String> = BTreeSet::new();
+        SaveRequest {
+            token: None,
+            replaces: None,
+            record,
+            merge: false,
+            base: None,
+            cleared: false,
+            changed: &NONE,
+            removed: &NONE,
+            expiry,
+        }
+    }
+
     /// Applies this save to `stored`, the record kept under the token (a default
     /// record for a new session), and stamps its deadline at `now_ms`.
     pub fn apply_to(&self, stored: &mut Record, now_ms: u64) {
