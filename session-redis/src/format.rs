@@ -111,8 +111,8 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
         0x90 => 0,
         _ => return Err("values are not a map"),
     };
-    let mut record = Record::new(created, expires_ms);
-    record.revision = Some(revision);
+    // Every entry takes at least 3 bytes, which bounds the allocation.
+    let mut entries = Vec::with_capacity(n.min(bytes.len() / 3));
     for _ in 0..n {
         let key = std::str::from_utf8(r.str()?)
             .map_err(|_| "key is not UTF-8")?
@@ -126,11 +126,16 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
         let json = std::str::from_utf8(&value[1..])
             .map_err(|_| "value is not UTF-8")?
             .to_owned();
-        record.entries.insert(key, StoredValue { json, flash });
+        entries.push((key, StoredValue { json, flash }));
     }
     if r.at != bytes.len() {
         return Err("trailing bytes");
     }
+    let mut record = Record::new(created, expires_ms);
+    record.revision = Some(revision);
+    // Built in one pass (sorted first; our encoder writes keys in order), where
+    // inserting one by one compares each key with all before it.
+    record.entries = entries.into_iter().collect();
     Ok(record)
 }
 
