@@ -7,13 +7,15 @@
 //! Redis: `REDIS_URL`, or redis://127.0.0.1:6379. When nothing answers there, the
 //! group says so and is skipped.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use session_benches::{redis_answers, redis_host_port, redis_url, session_of, SIZES};
-use session_core::{Expiry, RedisSettings, Session, SessionStore, TokenUpdate};
+use session_core::{
+    Expiry, RedisSettings, SaveRequest, Session, SessionStore, StoredValue, TokenUpdate,
+};
 use session_redis::RedisStore;
 
 const CONCURRENT: usize = 50;
@@ -34,6 +36,35 @@ async fn ours_cycle(store: Arc<dyn SessionStore>, token: String) {
     black_box(s.get::<String>("key3").await.ok());
     let _ = s.set("key0", "changed").await;
     black_box(s.commit().await.ok());
+}
+
+/// The driver alone (no `Session` handle): load, read one key, change one key, save
+/// the merge the handle would send.
+async fn ours_store_cycle(store: Arc<dyn SessionStore>, token: String) {
+    let expiry = Expiry::default();
+    let Ok(Some(mut record)) = store.load(&token, &expiry).await else {
+        return;
+    };
+    black_box(record.entries.get("key3"));
+    record
+        .entries
+        .insert("key0".into(), StoredValue::persistent("\"changed\""));
+    let changed = BTreeSet::from(["key0".to_owned()]);
+    let none = BTreeSet::new();
+    let saved = store
+        .save(SaveRequest {
+            token: Some(&token),
+            replaces: None,
+            record: &record,
+            merge: true,
+            base: record.revision,
+            cleared: false,
+            changed: &changed,
+            removed: &none,
+            expiry: &expiry,
+        })
+        .await;
+    black_box(saved.ok());
 }
 
 async fn bare_cycle(mut conn: redis::aio::ConnectionManager, key: String, value: Vec<u8>) {
@@ -238,6 +269,22 @@ fn redis_cycle(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function(
+        BenchmarkId::new("store_cycle_x50_concurrent", "1KiB"),
+        |b| {
+            b.to_async(&rt).iter(|| {
+                let tokens = tokens.clone();
+                let store = store.clone();
+                async move {
+                    let mut set = tokio::task::JoinSet::new();
+                    for token in tokens {
+                        set.spawn(ours_store_cycle(store.clone(), token));
+                    }
+                    while set.join_next().await.is_some() {}
+                }
+            })
+        },
+    );
     group.bench_function(
         BenchmarkId::new("bare_getex_setex_x50_concurrent", "1KiB"),
         |b| {

@@ -55,9 +55,9 @@ pub(crate) fn seal_with_nonce(
     buf.extend_from_slice(nonce);
     codec::encode_into(record, &mut buf);
     let (head, body) = buf.split_at_mut(HEADER + NONCE);
-    let aad = associated_data(&head[..HEADER], name);
+    let aad = AssociatedData::new(&head[..HEADER], name);
     let tag = cipher
-        .encrypt_in_place_detached(XNonce::from_slice(&head[HEADER..]), &aad, body)
+        .encrypt_in_place_detached(XNonce::from_slice(&head[HEADER..]), aad.as_bytes(), body)
         .map_err(|_| session_core::Error::Encode {
             key: String::new(),
             reason: "the session record is too large to encrypt".into(),
@@ -83,11 +83,11 @@ pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<(Record
     let tag_at = buf.len() - TAG;
     let (rest, tag) = buf.split_at_mut(tag_at);
     let (head, body) = rest.split_at_mut(HEADER + NONCE);
-    let aad = associated_data(&head[..HEADER], name);
+    let aad = AssociatedData::new(&head[..HEADER], name);
     cipher
         .decrypt_in_place_detached(
             XNonce::from_slice(&head[HEADER..]),
-            &aad,
+            aad.as_bytes(),
             body,
             chacha20poly1305::Tag::from_slice(tag),
         )
@@ -96,11 +96,39 @@ pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<(Record
     Ok((record, old_key))
 }
 
-fn associated_data(header: &[u8], name: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(header.len() + name.len());
-    aad.extend_from_slice(header);
-    aad.extend_from_slice(name.as_bytes());
-    aad
+/// The associated data: the header and the cookie name. Kept on the stack for the
+/// usual short names, so a seal or an open allocates nothing for it.
+struct AssociatedData {
+    inline: [u8; 64],
+    len: usize,
+    spilled: Vec<u8>,
+}
+
+impl AssociatedData {
+    fn new(header: &[u8], name: &str) -> Self {
+        let len = header.len() + name.len();
+        let mut aad = AssociatedData {
+            inline: [0; 64],
+            len,
+            spilled: Vec::new(),
+        };
+        match aad.inline.get_mut(..len) {
+            Some(inline) => {
+                let (head, tail) = inline.split_at_mut(header.len());
+                head.copy_from_slice(header);
+                tail.copy_from_slice(name.as_bytes());
+            }
+            None => {
+                aad.spilled.extend_from_slice(header);
+                aad.spilled.extend_from_slice(name.as_bytes());
+            }
+        }
+        aad
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.inline.get(..self.len).unwrap_or(&self.spilled)
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +166,17 @@ mod tests {
         let sealed = seal(&ring, "session", &record())?;
         let raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap_or_default();
         assert!(!raw.windows(3).any(|w| w == b"ada"));
+        Ok(())
+    }
+
+    #[test]
+    fn long_cookie_names_are_bound_too() -> Result<(), session_core::Error> {
+        let ring = Keyring::new(Key::from_bytes([1; 32]), []);
+        let long = "n".repeat(200);
+        let sealed = seal(&ring, &long, &record())?;
+        assert_eq!(open(&ring, &long, &sealed), Ok((record(), false)));
+        let other = format!("{long}x");
+        assert_eq!(open(&ring, &other, &sealed), Err(Rejected::Forged));
         Ok(())
     }
 

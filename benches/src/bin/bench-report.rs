@@ -101,19 +101,22 @@ fn main() {
 
     let _ = writeln!(
         md,
-        "\n## Cookie driver: full cycle (open, decode, change one key, encode, seal)\n\nBare limit: XChaCha20-Poly1305 seal + open of the same bytes with a random nonce, plus base64url encode + decode. Rival: actix-session 0.11's cookie pipeline (private AES-256-GCM jar + `CookieSessionStore`).\n\n| size | ours | bare limit | actix-session cookie | ours / bare | ours / actix |\n|---|---|---|---|---|---|"
+        "\n## Cookie driver: full cycle (open, decode, change one key, encode, seal)\n\nOurs through `Session` is a request's whole cycle in `session-core` (lazy load, the flash rules, one save); the driver alone is `CookieStore::load` + one changed key + `CookieStore::save`. Bare limit: XChaCha20-Poly1305 seal + open of the same bytes with a random nonce, plus base64url encode + decode. Rival: actix-session 0.11's cookie pipeline (private AES-256-GCM jar + `CookieSessionStore`).\n\n| size | ours, through `Session` | ours, the driver alone | bare limit | actix-session cookie | `Session` / bare | driver / bare | `Session` / actix |\n|---|---|---|---|---|---|---|---|"
     );
     for size in SIZES {
         let ours = median_ns(&format!("cookie/cycle/{size}"));
+        let driver = median_ns(&format!("cookie/store_cycle/{size}"));
         let bare = median_ns(&format!("cookie/bare_aead_base64/{size}"));
         let actix = median_ns(&format!("cookie/actix_session_cookie/{size}"));
         let _ = writeln!(
             md,
-            "| {size} | {} | {} | {} | {} | {} |",
+            "| {size} | {} | {} | {} | {} | {} | {} | {} |",
             time(ours),
+            time(driver),
             time(bare),
             time(actix),
             ratio(ours, bare),
+            ratio(driver, bare),
             ratio(ours, actix)
         );
     }
@@ -140,6 +143,7 @@ fn main() {
         );
     }
     let ours = median_ns("redis/cycle_x50_concurrent/1KiB");
+    let driver = median_ns("redis/store_cycle_x50_concurrent/1KiB");
     let bare = median_ns("redis/bare_getex_setex_x50_concurrent/1KiB");
     let _ = writeln!(
         md,
@@ -147,6 +151,13 @@ fn main() {
         time(ours),
         time(bare),
         ratio(ours, bare)
+    );
+    let _ = writeln!(
+        md,
+        "| 50 concurrent, 1KiB, the driver alone (no `Session`) | {} | {} | | | {} | | |",
+        time(driver),
+        time(bare),
+        ratio(driver, bare)
     );
 
     let http = std::fs::read_to_string(root().join("target/bench-http.json"))
