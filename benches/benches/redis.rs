@@ -14,7 +14,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use session_benches::{redis_answers, redis_host_port, redis_url, session_of, SIZES};
 use session_core::{
-    Expiry, RedisSettings, SaveRequest, Session, SessionStore, StoredValue, TokenUpdate,
+    CompactString, Expiry, RedisSettings, SaveRequest, Session, SessionStore, StoredValue,
+    TokenUpdate,
 };
 use session_redis::RedisStore;
 
@@ -49,7 +50,7 @@ async fn ours_store_cycle(store: Arc<dyn SessionStore>, token: String) {
     record
         .entries
         .insert("key0".into(), StoredValue::persistent("\"changed\""));
-    let changed = BTreeSet::from(["key0".to_owned()]);
+    let changed = BTreeSet::from([CompactString::from("key0")]);
     let none = BTreeSet::new();
     let saved = store
         .save(SaveRequest {

@@ -7,7 +7,7 @@
 //! (a test checks that on random records), without serde's per-field calls between
 //! them: one exact-size buffer on the way out, one pass on the way back.
 
-use session_core::{Record, StoredValue};
+use session_core::{CompactString, Record, StoredValue};
 
 /// The most bytes a varint u64 takes.
 const VARINT_MAX: usize = 10;
@@ -51,8 +51,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record> {
     // Every entry takes at least 3 bytes, which bounds the allocation.
     let mut entries = Vec::with_capacity(n.min(r.rest.len() / 3));
     for _ in 0..n {
-        let key = r.string(run, start)?;
-        let json = r.string(run, start)?;
+        let key = CompactString::from(r.str(run, start)?);
+        let json = r.str(run, start)?.to_owned();
         let flash = match r.byte()? {
             0 => false,
             1 => true,
@@ -87,7 +87,7 @@ struct Reader<'a> {
     rest: &'a [u8],
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn byte(&mut self) -> Option<u8> {
         let (&b, rest) = self.rest.split_first()?;
         self.rest = rest;
@@ -113,7 +113,10 @@ impl Reader<'_> {
 
     /// A string. `run` is the rest of the input from byte `start` (counted from the
     /// end) when all of it is valid UTF-8.
-    fn string(&mut self, run: Option<&str>, start: usize) -> Option<String> {
+    fn str<'r>(&mut self, run: Option<&'r str>, start: usize) -> Option<&'r str>
+    where
+        'a: 'r,
+    {
         let len = usize::try_from(self.varint()?).ok()?;
         if len > self.rest.len() {
             return None;
@@ -122,8 +125,8 @@ impl Reader<'_> {
         let at = start - self.rest.len();
         self.rest = rest;
         match run {
-            Some(run) => run.get(at..at + len).map(str::to_owned),
-            None => std::str::from_utf8(bytes).ok().map(str::to_owned),
+            Some(run) => run.get(at..at + len),
+            None => std::str::from_utf8(bytes).ok(),
         }
     }
 }
@@ -143,7 +146,7 @@ mod tests {
                 let mut r = Record::new(created, expires);
                 r.entries = entries
                     .into_iter()
-                    .map(|(k, (json, flash))| (k, StoredValue { json, flash }))
+                    .map(|(k, (json, flash))| (k.into(), StoredValue { json, flash }))
                     .collect();
                 r
             })

@@ -242,7 +242,7 @@ fn arb_record() -> impl Strategy<Value = Record> {
                 .into_iter()
                 .map(|(k, (v, flash))| {
                     let json = quoted(&v);
-                    (k, StoredValue { json, flash })
+                    (k.into(), StoredValue { json, flash })
                 })
                 .collect(),
         })

@@ -67,6 +67,9 @@ mod session;
 pub mod store;
 mod value;
 
+/// The key type of [`Record::entries`] and the key sets of [`SaveRequest`]: a string
+/// stored inline up to 24 bytes (from the `compact_str` crate).
+pub use compact_str::CompactString;
 pub use config::{CookieSettings, Driver, RedisOptions, RedisSettings, SameSite, SessionConfig};
 pub use error::{BoxError, Error, Result};
 pub use expiry::{now_ms, Expiry, DEFAULT_TIMEOUT};

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
+
 use serde::{Deserialize, Serialize};
 
 /// One stored value.
@@ -47,8 +49,9 @@ pub struct Record {
     pub created_ms: u64,
     /// Unix time (ms) the session dies if no request loads it before then.
     pub expires_ms: u64,
-    /// The values, by key.
-    pub entries: BTreeMap<String, StoredValue>,
+    /// The values, by key. Keys are [`CompactString`]s: a key of up to 24 bytes is
+    /// stored inline, without an allocation; it converts from and derefs to `str`.
+    pub entries: BTreeMap<CompactString, StoredValue>,
     /// The stored revision this record was loaded at, for a store that keeps one
     /// (see [`SaveRequest::base`](crate::SaveRequest::base)); `None` otherwise. Not
     /// part of the record's stored form.

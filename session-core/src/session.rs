@@ -17,7 +17,9 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::expiry::now_ms;
 use crate::flash::{settle, Life};
 use crate::value::{decode, encode};
-use crate::{Capabilities, Error, Expiry, Record, SaveRequest, SessionStore, StoredValue};
+use crate::{
+    Capabilities, CompactString, Error, Expiry, Record, SaveRequest, SessionStore, StoredValue,
+};
 
 /// What the HTTP layer should do with the client's token after [`Session::commit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,15 +101,15 @@ struct State {
     /// Before loading: only the values this request wrote. After: everything visible.
     /// Values keep their stored form, so a loaded record becomes the view, and the
     /// view the saved record, without copying.
-    view: BTreeMap<String, StoredValue>,
+    view: BTreeMap<CompactString, StoredValue>,
     /// The [`Life`] of each value in `view` whose life is not the one its stored form
     /// gives ([`Life::arriving`]): flash data this request wrote or kept, and
     /// `flash_now` data.
-    lives: BTreeMap<String, Life>,
+    lives: BTreeMap<CompactString, Life>,
     /// Keys written by this request (present in `view`).
-    changed: BTreeSet<String>,
+    changed: BTreeSet<CompactString>,
     /// Keys removed by this request.
-    removed: BTreeSet<String>,
+    removed: BTreeSet<CompactString>,
     /// `flush` was called: nothing stored before survives.
     cleared: bool,
     /// The request read session data, so it ages flash data (SPEC 3, rule 3).
@@ -133,7 +135,7 @@ impl State {
         match self.view.get_mut(key) {
             Some(slot) => *slot = value,
             None => {
-                self.view.insert(key.to_owned(), value);
+                self.view.insert(CompactString::from(key), value);
             }
         }
         if life == Life::Persistent {
@@ -172,26 +174,26 @@ impl State {
     }
 }
 
-fn life_in(lives: &BTreeMap<String, Life>, key: &str, value: &StoredValue) -> Life {
+fn life_in(lives: &BTreeMap<CompactString, Life>, key: &str, value: &StoredValue) -> Life {
     lives
         .get(key)
         .copied()
         .unwrap_or(Life::arriving(value.flash))
 }
 
-fn set_life(lives: &mut BTreeMap<String, Life>, key: &str, life: Life) {
+fn set_life(lives: &mut BTreeMap<CompactString, Life>, key: &str, life: Life) {
     match lives.get_mut(key) {
         Some(slot) => *slot = life,
         None => {
-            lives.insert(key.to_owned(), life);
+            lives.insert(CompactString::from(key), life);
         }
     }
 }
 
 /// Adds `key` to `set` (allocating only when it is not there yet).
-fn mark(set: &mut BTreeSet<String>, key: &str) {
+fn mark(set: &mut BTreeSet<CompactString>, key: &str) {
     if !set.contains(key) {
-        set.insert(key.to_owned());
+        set.insert(CompactString::from(key));
     }
 }
 
@@ -241,13 +243,19 @@ impl Session {
         let st = self.reading().await?;
         st.view
             .iter()
-            .map(|(key, value)| Ok((key.clone(), decode(key, &value.json)?)))
+            .map(|(key, value)| Ok((key.to_string(), decode(key, &value.json)?)))
             .collect()
     }
 
     /// Every key `get` can see, in order.
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
-        Ok(self.reading().await?.view.keys().cloned().collect())
+        Ok(self
+            .reading()
+            .await?
+            .view
+            .keys()
+            .map(CompactString::to_string)
+            .collect())
     }
 
     /// Stores a persistent value. Makes `key` persistent even if it was flashed.
@@ -315,7 +323,7 @@ impl Session {
     /// Gives every current flash value one more reading request.
     pub async fn reflash(&self) -> Result<(), Error> {
         let mut st = self.loaded().await?;
-        let keys: Vec<String> = st.view.keys().cloned().collect();
+        let keys: Vec<CompactString> = st.view.keys().cloned().collect();
         for key in keys {
             st.keep(&key);
         }
@@ -402,7 +410,7 @@ impl Session {
         let now = now_ms();
         let created = found.unwrap_or(now);
         // Flash data that ages out in this save is a removal like any other.
-        let aged: Vec<String> = st
+        let aged: Vec<CompactString> = st
             .view
             .iter()
             .filter(|(key, value)| {

@@ -76,7 +76,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
-use crate::{Error, Expiry, Record, StoredValue};
+use crate::{CompactString, Error, Expiry, Record, StoredValue};
 
 /// What a store can do; the [`Session`](crate::Session) handle and the conformance
 /// kit read it.
@@ -164,9 +164,9 @@ pub struct SaveRequest<'a> {
     /// With `merge`: remove every stored value before applying `record` (`flush`).
     pub cleared: bool,
     /// Keys whose values this request wrote (all present in `record`).
-    pub changed: &'a BTreeSet<String>,
+    pub changed: &'a BTreeSet<CompactString>,
     /// Keys this request removed (or whose flash data aged out).
-    pub removed: &'a BTreeSet<String>,
+    pub removed: &'a BTreeSet<CompactString>,
     /// The expiry policy, to compute deadlines for a merge.
     pub expiry: &'a Expiry,
 }
@@ -186,7 +186,7 @@ impl<'a> SaveRequest<'a> {
     /// # Ok(()) }
     /// ```
     pub fn create(record: &'a Record, expiry: &'a Expiry) -> Self {
-        static NONE: BTreeSet<String> = BTreeSet::new();
+        static NONE: BTreeSet<CompactString> = BTreeSet::new();
         SaveRequest {
             token: None,
             replaces: None,
@@ -224,7 +224,7 @@ impl<'a> SaveRequest<'a> {
 
     /// The values this request wrote: with `merge`, the entries of `record` named in
     /// `changed`; without, every entry.
-    pub fn writes(&self) -> impl Iterator<Item = (&'a String, &'a StoredValue)> + '_ {
+    pub fn writes(&self) -> impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + '_ {
         let merge = self.merge;
         let changed = self.changed;
         self.record

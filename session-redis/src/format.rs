@@ -19,7 +19,7 @@
 //! place of an empty map (which is how `cmsgpack` packs an empty Lua table). Values of
 //! format 1 (this crate before revisions) are not read: they load as no session.
 
-use session_core::{Record, StoredValue};
+use session_core::{CompactString, Record, StoredValue};
 
 /// The format version this crate writes and reads.
 pub const VERSION: u8 = 2;
@@ -115,8 +115,8 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
     let mut entries = Vec::with_capacity(n.min(bytes.len() / 3));
     for _ in 0..n {
         let key = std::str::from_utf8(r.str()?)
-            .map_err(|_| "key is not UTF-8")?
-            .to_owned();
+            .map(CompactString::from)
+            .map_err(|_| "key is not UTF-8")?;
         let value = r.str()?;
         let flash = match value.first() {
             Some(b'p') => false,
@@ -200,7 +200,7 @@ mod tests {
             } else {
                 StoredValue::flash(v)
             };
-            r.entries.insert(format!("key{i}"), value);
+            r.entries.insert(format!("key{i}").into(), value);
         }
         r
     }

@@ -451,7 +451,7 @@ impl SessionStore for RedisStore {
                 .removed
                 .iter()
                 .take(removed)
-                .map(String::len)
+                .map(|key| key.len())
                 .sum::<usize>()
             + request
                 .writes()
