@@ -152,6 +152,13 @@ impl State {
         }
     }
 
+    /// True when every value in the view is persistent: the flash rules then keep
+    /// each one as it is ([`settle`] of [`Life::Persistent`]), so a save needs no pass
+    /// over them.
+    fn all_persistent(&self) -> bool {
+        self.lives.is_empty() && !self.view.values().any(|value| value.flash)
+    }
+
     /// Removes `key` from the view and marks it removed.
     fn forget(&mut self, key: &str) {
         self.view.remove(key);
@@ -409,21 +416,24 @@ impl Session {
     ) -> Result<TokenUpdate, Error> {
         let now = now_ms();
         let created = found.unwrap_or(now);
-        // Flash data that ages out in this save is a removal like any other.
-        let aged: Vec<CompactString> = st
-            .view
-            .iter()
-            .filter(|(key, value)| {
-                let life = st.life_of(key, value);
-                life == Life::Arrived && settle(life, st.read).is_none()
-            })
-            .map(|(key, _)| key.clone())
-            .collect();
-        st.removed.extend(aged);
-        let survives = st
-            .view
-            .iter()
-            .any(|(key, value)| settle(st.life_of(key, value), st.read).is_some());
+        let survives = if st.all_persistent() {
+            !st.view.is_empty()
+        } else {
+            // Flash data that ages out in this save is a removal like any other.
+            let aged: Vec<CompactString> = st
+                .view
+                .iter()
+                .filter(|(key, value)| {
+                    let life = st.life_of(key, value);
+                    life == Life::Arrived && settle(life, st.read).is_none()
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+            st.removed.extend(aged);
+            st.view
+                .iter()
+                .any(|(key, value)| settle(st.life_of(key, value), st.read).is_some())
+        };
         // Commit runs once, so the token can move out of the state (no copy of what
         // may be a whole sealed cookie).
         let token = match (found, st.token.take()) {
@@ -576,6 +586,10 @@ impl Session {
         only_changed: bool,
     ) -> Record {
         let mut record = Record::new(created_ms, expiry.deadline(created_ms, now_ms));
+        if !only_changed && st.all_persistent() {
+            record.entries = std::mem::take(&mut st.view);
+            return record;
+        }
         let State {
             view,
             lives,
