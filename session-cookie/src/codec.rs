@@ -52,7 +52,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record> {
     let mut entries = Vec::with_capacity(n.min(r.rest.len() / 3));
     for _ in 0..n {
         let key = CompactString::from(r.str(run, start)?);
-        let json = r.str(run, start)?.to_owned();
+        let json = CompactString::from(r.str(run, start)?);
         let flash = match r.byte()? {
             0 => false,
             1 => true,
@@ -146,7 +146,15 @@ mod tests {
                 let mut r = Record::new(created, expires);
                 r.entries = entries
                     .into_iter()
-                    .map(|(k, (json, flash))| (k.into(), StoredValue { json, flash }))
+                    .map(|(k, (json, flash))| {
+                        (
+                            k.into(),
+                            StoredValue {
+                                json: json.into(),
+                                flash,
+                            },
+                        )
+                    })
                     .collect();
                 r
             })

@@ -242,7 +242,13 @@ fn arb_record() -> impl Strategy<Value = Record> {
                 .into_iter()
                 .map(|(k, (v, flash))| {
                     let json = quoted(&v);
-                    (k.into(), StoredValue { json, flash })
+                    (
+                        k.into(),
+                        StoredValue {
+                            json: json.into(),
+                            flash,
+                        },
+                    )
                 })
                 .collect(),
         })

@@ -67,8 +67,8 @@ mod session;
 pub mod store;
 mod value;
 
-/// The key type of [`Record::entries`] and the key sets of [`SaveRequest`]: a string
-/// stored inline up to 24 bytes (from the `compact_str` crate).
+/// The string type of [`Record::entries`]' keys, [`StoredValue::json`] and the key sets
+/// of [`SaveRequest`]: stored inline up to 24 bytes (from the `compact_str` crate).
 pub use compact_str::CompactString;
 pub use config::{CookieSettings, Driver, RedisOptions, RedisSettings, SameSite, SessionConfig};
 pub use error::{BoxError, Error, Result};

@@ -18,15 +18,15 @@ use serde::{Deserialize, Serialize};
 /// marks data that lives for one more reading request (SPEC section 3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredValue {
-    /// The value as JSON text.
-    pub json: String,
+    /// The value as JSON text (stored inline up to 24 bytes, like the keys).
+    pub json: CompactString,
     /// True for flash data.
     pub flash: bool,
 }
 
 impl StoredValue {
     /// A persistent value.
-    pub fn persistent(json: impl Into<String>) -> Self {
+    pub fn persistent(json: impl Into<CompactString>) -> Self {
         StoredValue {
             json: json.into(),
             flash: false,
@@ -34,7 +34,7 @@ impl StoredValue {
     }
 
     /// A flash value.
-    pub fn flash(json: impl Into<String>) -> Self {
+    pub fn flash(json: impl Into<CompactString>) -> Self {
         StoredValue {
             json: json.into(),
             flash: true,

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+use compact_str::ToCompactString;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{Mutex, MutexGuard};
@@ -127,7 +128,7 @@ impl State {
     }
 
     /// Puts a value this request wrote into the view, with its life.
-    fn put(&mut self, key: &str, json: String, life: Life) {
+    fn put(&mut self, key: &str, json: CompactString, life: Life) {
         let value = StoredValue {
             json,
             flash: life != Life::Persistent,
@@ -620,7 +621,7 @@ impl Session {
         life: Life,
     ) -> Result<(), Error> {
         let json = encode(key, value)?;
-        self.writing().await?.put(key, json, life);
+        self.writing().await?.put(key, json.into(), life);
         Ok(())
     }
 
@@ -639,7 +640,7 @@ impl Session {
         } else {
             Life::Persistent
         };
-        st.put(key, next.to_string(), life);
+        st.put(key, next.to_compact_string(), life);
         Ok(next)
     }
 

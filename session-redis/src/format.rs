@@ -124,8 +124,8 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
             _ => return Err("value without a kind"),
         };
         let json = std::str::from_utf8(&value[1..])
-            .map_err(|_| "value is not UTF-8")?
-            .to_owned();
+            .map(CompactString::from)
+            .map_err(|_| "value is not UTF-8")?;
         entries.push((key, StoredValue { json, flash }));
     }
     if r.at != bytes.len() {
