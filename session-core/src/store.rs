@@ -224,7 +224,9 @@ impl<'a> SaveRequest<'a> {
 
     /// The values this request wrote: with `merge`, the entries of `record` named in
     /// `changed`; without, every entry.
-    pub fn writes(&self) -> impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + '_ {
+    pub fn writes(
+        &self,
+    ) -> impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + Clone + '_ {
         let merge = self.merge;
         let changed = self.changed;
         self.record

@@ -1,52 +1,139 @@
-//! The stored form of a session: one string value per Redis key.
-//!
-//! A 17-byte header, then MessagePack:
+//! The stored form of a session: one string value per Redis key, a snapshot followed
+//! by the changes appended since.
 //!
 //! | bytes | what |
 //! |---|---|
-//! | 0 | format version, `02` |
-//! | 1..9 | revision: 8 bytes that change with every save |
-//! | 9..17 | creation time, unix milliseconds, big-endian `u64` |
-//! | 17.. | a MessagePack map from each session key to its value: a string of one kind byte (`p` persistent, `f` flash) followed by the value's JSON |
+//! | 0 | format version, `03` |
+//! | 1..5 | revision: 4 bytes, new at every whole write of the session |
+//! | 5..13 | creation time, unix milliseconds, big-endian `u64` |
+//! | 13.. | the snapshot: a MessagePack map from each session key to its value, a string of one kind byte (`p` persistent, `f` flash) followed by the value's JSON |
+//! | then, per save since | a change: an optional `c3` (MessagePack `true`: the session was flushed, drop every value before), then a MessagePack map from key to value (as above) or `nil` (`c0`: the key was removed) |
 //!
-//! The revision lets a save that loaded the session write it whole when nobody else
-//! wrote since (a cheap compare of bytes 0..9 in the save script) and merge key by key
-//! only when somebody did. MessagePack because Redis's Lua has it built in
-//! (`cmsgpack`), so the save script can merge a request's changes into the stored
-//! session without a round trip, and a load is a single native `GETEX`.
+//! A load reads the snapshot and applies the changes in order. A save of a request that
+//! loaded the session appends its change with one native `APPEND` (concurrent
+//! requests' changes land one after the other, so each keeps its writes, and the last
+//! writer of a key wins). When the changes have grown past a share of the snapshot, a
+//! save writes the session whole again (a new snapshot and revision), but only if the
+//! stored value is still exactly what the request loaded: same revision, same length;
+//! otherwise it appends. `APPEND` to a key that is gone (destroyed, expired) makes a
+//! value without a header, which is never read as a session; the store deletes it at
+//! once, so a destroyed session is never brought back.
 //!
-//! The decoder accepts every string encoding MessagePack allows and an empty array in
-//! place of an empty map (which is how `cmsgpack` packs an empty Lua table). Values of
-//! format 1 (this crate before revisions) are not read: they load as no session.
+//! The decoder accepts every string encoding MessagePack allows. Values of formats 1
+//! and 2 (this crate before appended changes) are not read: they load as no session.
 
 use session_core::{CompactString, Record, StoredValue};
 
 /// The format version this crate writes and reads.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 /// The length of the header: version, revision, creation time.
-pub(crate) const HEADER: usize = 17;
+pub(crate) const HEADER: usize = 13;
 
-/// The first 9 bytes of a stored value: version and revision. The save script
-/// compares them with what the request loaded.
-pub(crate) fn head(revision: u64) -> [u8; 9] {
-    let mut head = [VERSION; 9];
+/// MessagePack `true`: the change that follows starts from an empty session.
+const FLUSHED: u8 = 0xc3;
+/// MessagePack `nil`: the key was removed.
+const REMOVED: u8 = 0xc0;
+
+/// The first 5 bytes of a stored value: version and revision.
+pub(crate) fn head(revision: u32) -> [u8; 5] {
+    let mut head = [VERSION; 5];
     head[1..].copy_from_slice(&revision.to_be_bytes());
     head
 }
 
+/// What a request loaded, as [`Record::revision`] carries it to the save: the stored
+/// revision and the stored length, so a save can tell that nothing was written since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Loaded {
+    /// The revision in the header.
+    pub(crate) revision: u32,
+    /// The length of the whole stored value.
+    pub(crate) len: u32,
+}
+
+impl Loaded {
+    pub(crate) fn pack(self) -> u64 {
+        (u64::from(self.revision) << 32) | u64::from(self.len)
+    }
+
+    pub(crate) fn unpack(packed: u64) -> Self {
+        Loaded {
+            revision: (packed >> 32) as u32,
+            len: packed as u32,
+        }
+    }
+}
+
+/// True when the changes appended since the snapshot have grown enough that a save
+/// should write the session whole: `loaded_len` stored bytes for a session whose
+/// whole encoding takes `whole_len`.
+pub(crate) fn worth_compacting(loaded_len: usize, whole_len: usize) -> bool {
+    loaded_len.saturating_sub(whole_len) > (whole_len / 4).clamp(96, 256)
+}
+
+/// The length of [`encode`]'s output for `record`.
+pub(crate) fn encoded_len(record: &Record) -> usize {
+    HEADER
+        + 5
+        + record
+            .entries
+            .iter()
+            .map(|(k, v)| 10 + k.len() + v.json.len())
+            .sum::<usize>()
+}
+
 /// Encodes `record` (its entries and creation time; the deadline is the key's TTL)
-/// at `revision`.
-pub(crate) fn encode(record: &Record, revision: u64) -> Vec<u8> {
-    let size: usize = record
-        .entries
-        .iter()
-        .map(|(k, v)| k.len() + v.json.len() + 11)
-        .sum();
-    let mut out = Vec::with_capacity(size + HEADER + 5);
+/// as a snapshot at `revision`.
+pub(crate) fn encode(record: &Record, revision: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_len(record));
     out.extend_from_slice(&head(revision));
     out.extend_from_slice(&record.created_ms.to_be_bytes());
-    let n = record.entries.len();
+    map_header(&mut out, record.entries.len());
+    for (key, value) in &record.entries {
+        entry(&mut out, key, value);
+    }
+    out
+}
+
+/// Encodes a change: `flushed` when the session was emptied first, then the removed
+/// keys and the written values.
+pub(crate) fn encode_change<'a>(
+    flushed: bool,
+    removed: impl ExactSizeIterator<Item = &'a CompactString> + Clone,
+    writes: impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + Clone,
+) -> Vec<u8> {
+    let size = 6
+        + removed.clone().map(|k| k.len() + 6).sum::<usize>()
+        + writes
+            .clone()
+            .map(|(k, v)| k.len() + v.json.len() + 11)
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    if flushed {
+        out.push(FLUSHED);
+    }
+    map_header(&mut out, removed.len() + writes.clone().count());
+    for key in removed {
+        str_header(&mut out, key.len());
+        out.extend_from_slice(key.as_bytes());
+        out.push(REMOVED);
+    }
+    for (key, value) in writes {
+        entry(&mut out, key, value);
+    }
+    out
+}
+
+fn entry(out: &mut Vec<u8>, key: &str, value: &StoredValue) {
+    str_header(out, key.len());
+    out.extend_from_slice(key.as_bytes());
+    str_header(out, value.json.len() + 1);
+    out.push(if value.flash { b'f' } else { b'p' });
+    out.extend_from_slice(value.json.as_bytes());
+}
+
+fn map_header(out: &mut Vec<u8>, n: usize) {
     match n {
         0..=15 => out.push(0x80 | n as u8),
         16..=0xffff => {
@@ -58,22 +145,6 @@ pub(crate) fn encode(record: &Record, revision: u64) -> Vec<u8> {
             out.extend_from_slice(&(n as u32).to_be_bytes());
         }
     }
-    for (key, value) in &record.entries {
-        str_header(&mut out, key.len());
-        out.extend_from_slice(key.as_bytes());
-        str_header(&mut out, value.json.len() + 1);
-        out.push(if value.flash { b'f' } else { b'p' });
-        out.extend_from_slice(value.json.as_bytes());
-    }
-    out
-}
-
-/// One stored value as the save script receives it: kind byte + JSON.
-pub(crate) fn value_arg(value: &StoredValue) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.json.len() + 1);
-    out.push(if value.flash { b'f' } else { b'p' });
-    out.extend_from_slice(value.json.as_bytes());
-    out
 }
 
 fn str_header(out: &mut Vec<u8>, len: usize) {
@@ -94,48 +165,51 @@ fn str_header(out: &mut Vec<u8>, len: usize) {
     }
 }
 
-/// Decodes a stored session; `expires_ms` is the deadline the caller knows (the TTL
-/// it just set). The record carries the stored revision. `Err` says why the bytes are
-/// not a session of this format.
+/// Decodes a stored session: the snapshot, then every change appended since.
+/// `expires_ms` is the deadline the caller knows (the TTL it just set). The record
+/// carries what was loaded (see [`Loaded`]) as its revision. `Err` says why the bytes
+/// are not a session of this format.
 pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static str> {
     let mut r = Reader { bytes, at: 0 };
     if r.byte()? != VERSION {
         return Err("unknown format version");
     }
-    let revision = r.u64()?;
+    let revision = r.u32()?;
     let created = r.u64()?;
-    let n = match r.byte()? {
-        b @ 0x80..=0x8f => usize::from(b & 0x0f),
-        0xde => usize::from(r.u16()?),
-        0xdf => r.u32()? as usize,
-        0x90 => 0,
-        _ => return Err("values are not a map"),
-    };
+    let n = r.map_len()?;
     // Every entry takes at least 3 bytes, which bounds the allocation.
     let mut entries = Vec::with_capacity(n.min(bytes.len() / 3));
     for _ in 0..n {
-        let key = std::str::from_utf8(r.str()?)
-            .map(CompactString::from)
-            .map_err(|_| "key is not UTF-8")?;
-        let value = r.str()?;
-        let flash = match value.first() {
-            Some(b'p') => false,
-            Some(b'f') => true,
-            _ => return Err("value without a kind"),
-        };
-        let json = std::str::from_utf8(&value[1..])
-            .map(CompactString::from)
-            .map_err(|_| "value is not UTF-8")?;
-        entries.push((key, StoredValue { json, flash }));
-    }
-    if r.at != bytes.len() {
-        return Err("trailing bytes");
+        let key = r.key()?;
+        match r.value()? {
+            Some(value) => entries.push((key, value)),
+            None => return Err("a removal in the snapshot"),
+        }
     }
     let mut record = Record::new(created, expires_ms);
-    record.revision = Some(revision);
+    record.revision = u32::try_from(bytes.len())
+        .ok()
+        .map(|len| Loaded { revision, len }.pack());
     // Built in one pass (sorted first; our encoder writes keys in order), where
     // inserting one by one compares each key with all before it.
     record.entries = entries.into_iter().collect();
+    while r.at < bytes.len() {
+        if r.bytes[r.at] == FLUSHED {
+            r.at += 1;
+            record.entries.clear();
+        }
+        for _ in 0..r.map_len()? {
+            let key = r.key()?;
+            match r.value()? {
+                Some(value) => {
+                    record.entries.insert(key, value);
+                }
+                None => {
+                    record.entries.remove(&key);
+                }
+            }
+        }
+    }
     Ok(record)
 }
 
@@ -173,6 +247,39 @@ impl<'a> Reader<'a> {
         Ok(u64::from_be_bytes(a))
     }
 
+    fn map_len(&mut self) -> Result<usize, &'static str> {
+        Ok(match self.byte()? {
+            b @ 0x80..=0x8f => usize::from(b & 0x0f),
+            0xde => usize::from(self.u16()?),
+            0xdf => self.u32()? as usize,
+            _ => return Err("values are not a map"),
+        })
+    }
+
+    fn key(&mut self) -> Result<CompactString, &'static str> {
+        std::str::from_utf8(self.str()?)
+            .map(CompactString::from)
+            .map_err(|_| "key is not UTF-8")
+    }
+
+    /// A value, or `None` for a removal.
+    fn value(&mut self) -> Result<Option<StoredValue>, &'static str> {
+        if self.bytes.get(self.at) == Some(&REMOVED) {
+            self.at += 1;
+            return Ok(None);
+        }
+        let value = self.str()?;
+        let flash = match value.first() {
+            Some(b'p') => false,
+            Some(b'f') => true,
+            _ => return Err("value without a kind"),
+        };
+        let json = std::str::from_utf8(&value[1..])
+            .map(CompactString::from)
+            .map_err(|_| "value is not UTF-8")?;
+        Ok(Some(StoredValue { json, flash }))
+    }
+
     /// A string or binary, in any MessagePack encoding.
     fn str(&mut self) -> Result<&'a [u8], &'static str> {
         let len = match self.byte()? {
@@ -192,7 +299,6 @@ mod tests {
 
     fn record(n: usize, value_len: usize) -> Record {
         let mut r = Record::new(1_795_000_000_123, 7);
-        r.revision = Some(0x0102_0304_0506_0708);
         for i in 0..n {
             let v = format!("\"{}\"", "é".repeat(value_len));
             let value = if i % 2 == 0 {
@@ -205,11 +311,23 @@ mod tests {
         r
     }
 
+    fn loaded(bytes: &[u8], revision: u32) -> Option<u64> {
+        Some(
+            Loaded {
+                revision,
+                len: bytes.len() as u32,
+            }
+            .pack(),
+        )
+    }
+
     #[test]
     fn records_of_every_size_round_trip() -> Result<(), &'static str> {
         for (n, len) in [(0, 0), (1, 0), (10, 5), (15, 20), (16, 200), (40, 40_000)] {
-            let r = record(n, len);
-            let bytes = encode(&r, 0x0102_0304_0506_0708);
+            let mut r = record(n, len);
+            let bytes = encode(&r, 0x0102_0304);
+            assert!(bytes.len() <= encoded_len(&r), "{n} entries of {len}");
+            r.revision = loaded(&bytes, 0x0102_0304);
             assert_eq!(decode(&bytes, 7)?, r, "{n} entries of {len}");
         }
         Ok(())
@@ -221,44 +339,107 @@ mod tests {
         r.entries.insert("a".into(), StoredValue::flash("1"));
         assert_eq!(
             encode(&r, 9),
-            [
-                2, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0x81, 0xa1, b'a', 0xa2, b'f',
-                b'1'
-            ]
+            [3, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0x81, 0xa1, b'a', 0xa2, b'f', b'1']
         );
     }
 
     #[test]
-    fn what_lua_cmsgpack_writes_is_read() -> Result<(), &'static str> {
-        // An empty Lua table packs as an empty array.
-        let mut bytes = head(3).to_vec();
-        bytes.extend_from_slice(&5u64.to_be_bytes());
-        bytes.push(0x90);
-        let r = decode(&bytes, 0)?;
-        assert_eq!((r.created_ms, r.revision, r.entries.len()), (5, Some(3), 0));
+    fn changes_apply_in_order_over_the_snapshot() -> Result<(), &'static str> {
+        let mut r = Record::new(5, 0);
+        r.entries.insert("a".into(), StoredValue::persistent("1"));
+        r.entries.insert("b".into(), StoredValue::persistent("2"));
+        let mut bytes = encode(&r, 1);
+        let (x, y) = (CompactString::from("b"), CompactString::from("c"));
+        let three = StoredValue::flash("3");
+        let four = StoredValue::persistent("4");
+        // Remove b, write c; then write b again; then flush and write c.
+        bytes.extend(encode_change(
+            false,
+            [&x].into_iter(),
+            [(&y, &three)].into_iter(),
+        ));
+        assert_eq!(
+            &bytes[bytes.len() - 9..],
+            [0x82, 0xa1, b'b', 0xc0, 0xa1, b'c', 0xa2, b'f', b'3']
+        );
+        bytes.extend(encode_change(
+            false,
+            [].into_iter(),
+            [(&x, &four)].into_iter(),
+        ));
+        let mid = decode(&bytes, 0)?;
+        let keys: Vec<&str> = mid.entries.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(mid.entries.get("b"), Some(&four));
+        assert_eq!(mid.entries.get("c"), Some(&three));
+        assert_eq!(mid.revision, loaded(&bytes, 1));
+        bytes.extend(encode_change(
+            true,
+            [].into_iter(),
+            [(&y, &four)].into_iter(),
+        ));
+        let end = decode(&bytes, 0)?;
+        assert_eq!(end.entries.len(), 1);
+        assert_eq!(end.entries.get("c"), Some(&four));
+        assert_eq!(end.created_ms, 5);
         Ok(())
     }
 
     #[test]
+    fn loaded_packs_and_unpacks() {
+        let l = Loaded {
+            revision: 0xdead_beef,
+            len: 0x0102_0304,
+        };
+        assert_eq!(Loaded::unpack(l.pack()), l);
+    }
+
+    #[test]
+    fn compaction_waits_for_a_share_of_the_snapshot() {
+        assert!(!worth_compacting(1000, 1000));
+        assert!(!worth_compacting(1250, 1000));
+        assert!(worth_compacting(1251, 1000));
+        assert!(worth_compacting(200, 100));
+        assert!(!worth_compacting(196, 100));
+        assert!(worth_compacting(40_000, 20_000));
+    }
+
+    #[test]
     fn garbage_is_refused_not_panicked_on() {
-        let good = encode(&record(3, 10), 1);
+        let mut good = encode(&record(3, 10), 1);
+        let snapshot = good.len();
+        let (k, v) = (CompactString::from("key1"), StoredValue::persistent("1"));
+        good.extend(encode_change(
+            true,
+            [&k].into_iter(),
+            [(&k, &v)].into_iter(),
+        ));
         for len in 0..good.len() {
+            if len == snapshot {
+                continue; // exactly the snapshot, without the change: a session
+            }
             assert!(decode(&good[..len], 0).is_err(), "truncated to {len}");
         }
-        let mut old_format = vec![0x93, 1, 0xcf];
+        let mut old_format = vec![2u8; 9];
         old_format.extend_from_slice(&[0; 8]);
         old_format.push(0x80);
         for bad in [
             &b"garbage"[..],
             &old_format,
+            // A change without a snapshot: what APPEND leaves under a gone key.
+            &[0x81, 0xa1, b'k', 0xa2, b'p', b'1'],
+            // A value without its kind byte.
             &[
-                2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0xa1, b'k', 0xa1, b'x',
+                3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0xa1, b'k', 0xa1, b'x',
             ],
+            // A removal in the snapshot.
+            &[
+                3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0xa1, b'k', 0xc0,
+            ],
+            // Something other than a change after the snapshot.
+            &[3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x90],
         ] {
             assert!(decode(bad, 0).is_err(), "{bad:?}");
         }
-        let mut trailing = good.clone();
-        trailing.push(0);
-        assert!(decode(&trailing, 0).is_err());
     }
 }

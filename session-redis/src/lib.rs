@@ -25,31 +25,42 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Stored format (version 2)
+//! # Stored format (version 3)
 //!
 //! One string value per session, key `{namespace}:{sha256(id) as 64 hex digits}`,
-//! expiring at the session's deadline (the key's TTL). The value is a 17-byte header
-//! and a MessagePack map:
+//! expiring at the session's deadline (the key's TTL). The value is a 13-byte header,
+//! a snapshot of the session, and the changes saved since, in order:
 //!
 //! | bytes | what |
 //! |---|---|
-//! | `02` | format version 2 |
-//! | 8 bytes | revision: changes with every save |
+//! | `03` | format version 3 |
+//! | 4 bytes | revision: new at every whole write |
 //! | 8 bytes | creation time, unix milliseconds, big-endian |
-//! | map header (`8N`, `de`, `df`) | the values |
+//! | map header (`8N`, `de`, `df`) | the snapshot's values |
 //! | per value: str, str | the key; `p` (persistent) or `f` (flash) then the value's JSON |
+//! | per change since: (`c3`), map | `c3` when the session was flushed first; then a map from key to value (as above) or `c0` (nil: removed) |
 //!
 //! Test vector: a session at revision 9, created at 1 ms, holding flash `a` = `1` is
-//! `02 00 00 00 00 00 00 00 09 00 00 00 00 00 00 00 01 81 a1 61 a2 66 31` (see
+//! `03 00 00 00 09 00 00 00 00 00 00 00 01 81 a1 61 a2 66 31`; a save that then
+//! removes `b` and sets `c` to flash `3` appends `82 a1 62 c0 a1 63 a2 66 33` (see
 //! [`format`](mod@format)).
 //!
-//! A load is one native `GETEX key PX idle`. A save is one Lua script: when the stored
-//! revision is still the one the request loaded, it writes the request's whole session
-//! (a compare of 9 bytes and a `SET`); when another request saved meanwhile, it merges
-//! this request's changed and removed keys into the stored value with Redis's
-//! built-in `cmsgpack`, so both requests keep their writes. Anything else under a
-//! session key (another type, bytes that are not this format, a value without its
-//! kind byte, a value of format 1) is logged at warn and treated as no session.
+//! A load is one native `GETEX key PX idle` (a Lua script when the session has an
+//! absolute `lifetime`, to cap the TTL at it). A save of a request that loaded the
+//! session is one native `APPEND` of its change: concurrent requests' changes land
+//! one after the other, so each keeps its writes and the last writer of a key wins,
+//! and Redis does no more work than for a plain `SET`. `APPEND` under a key that is
+//! gone (destroyed or expired since the load) leaves a value with no header, which is
+//! never read as a session; the store deletes it at once (one more round trip, only in
+//! that case) and the request starts a fresh session, so a destroyed session never
+//! comes back. When the appended changes outgrow a share of the snapshot (a quarter of
+//! it, between 96 and 256 bytes), the save is a Lua script that writes the session
+//! whole, compacted, if the stored value is still exactly what the request loaded
+//! (same revision and length), and appends otherwise. Saves of requests that did not
+//! load, and saves that start or replace a session, are scripts too. Anything else
+//! under a session key (another type, bytes that are not this format, a value without
+//! its kind byte, a value of format 1 or 2) is logged at warn and treated as no
+//! session.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -3,7 +3,7 @@
 use std::collections::hash_map::RandomState;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -35,12 +35,13 @@ enum Backend {
 /// (see [`format`](crate::format)).
 ///
 /// - **One round trip** per load (a native `GETEX`, which also refreshes the idle
-///   deadline) and per save (an atomic Lua script); a request that never touches its
-///   session costs none.
-/// - **Per-key merges**: when another request saved the session since this one
-///   loaded it, a save applies only the keys this request changed or removed, so
-///   concurrent requests that change different keys both keep their writes. When
-///   nobody did, the save writes the session whole, which is cheaper for Redis.
+///   deadline) and per save (a native `APPEND` of the request's change, or an atomic
+///   Lua script when the session is new, replaced, or due for compaction); a request
+///   that never touches its session costs none.
+/// - **Per-key changes**: a save appends only the keys this request changed or
+///   removed, so concurrent requests that change different keys both keep their
+///   writes; now and then a save writes the session whole again, compacted, but only
+///   when nobody wrote since its load.
 /// - **Never revives** a session another request destroyed or that expired; a new id
 ///   never overwrites an existing session.
 /// - **Tokens are not stored**: the key is the SHA-256 digest of the id.
@@ -313,10 +314,10 @@ enum Fetched {
 
 /// A revision for the next save: a per-process random start plus a counter, so every
 /// save writes a revision no other save wrote (it marks a change, it is no secret).
-fn next_revision() -> u64 {
-    static START: OnceLock<u64> = OnceLock::new();
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let start = *START.get_or_init(|| RandomState::new().build_hasher().finish());
+fn next_revision() -> u32 {
+    static START: OnceLock<u32> = OnceLock::new();
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+    let start = *START.get_or_init(|| RandomState::new().build_hasher().finish() as u32);
     start.wrapping_add(COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -403,11 +404,10 @@ impl SessionStore for RedisStore {
                 self.del(&old).await?;
             }
         }
-        let revision = next_revision();
         let Some(token) = request.token else {
             // A fresh id collides with a live session with probability 2^-256; the
             // script refuses to overwrite, and we draw again.
-            let value = format::encode(request.record, revision);
+            let value = format::encode(request.record, next_revision());
             let deadline = expiry.deadline(request.record.created_ms, now);
             for _ in 0..3 {
                 let id = SessionId::generate()?;
@@ -429,57 +429,75 @@ impl SessionStore for RedisStore {
             return Ok(None);
         };
         let key = self.key_of(&id);
-        let mut keys = vec![key.as_str()];
-        keys.extend(same_call_replaces.as_deref());
-        // The request loaded the session at `base` and holds the whole of it: if the
-        // stored value is still that revision, the script writes it as it is.
-        let deadline = expiry.deadline(request.record.created_ms, now);
-        let whole = request
-            .base
-            .filter(|_| request.merge && deadline > now)
-            .map(|base| (format::head(base), format::encode(request.record, revision)));
-        // Otherwise, a merge of this request's writes and removals; a whole-record
-        // save of an existing session is a merge into a cleared one.
-        let cleared = !request.merge || request.cleared;
-        let removed = if request.merge {
+        // A whole-record save of an existing session is a change from an empty one.
+        let flushed = !request.merge || request.cleared;
+        let removed = request.removed.iter().take(if request.merge {
             request.removed.len()
         } else {
             0
-        };
-        let bytes = whole.as_ref().map_or(0, |(_, value)| value.len())
-            + request
-                .removed
-                .iter()
-                .take(removed)
-                .map(|key| key.len())
-                .sum::<usize>()
-            + request
-                .writes()
-                .map(|(k, v)| k.len() + v.json.len() + 1)
-                .sum::<usize>();
-        let mut cmd = evalsha(
-            &self.save,
-            &keys,
-            10 + removed + 2 * request.changed.len(),
-            bytes,
-        );
+        });
+        let change = format::encode_change(flushed, removed, request.writes());
+        let loaded = request
+            .base
+            .filter(|_| request.merge)
+            .map(format::Loaded::unpack);
+        // The common save: the request loaded the session, so it is live and its
+        // deadline fresh; its change is appended, natively.
+        let whole_len = format::encoded_len(request.record);
+        if loaded.is_some_and(|l| {
+            same_call_replaces.is_none() && !format::worth_compacting(l.len as usize, whole_len)
+        }) {
+            let mut cmd = Cmd::with_capacity(3, key.len() + change.len() + 8);
+            cmd.arg("APPEND").arg(&key).arg(&change);
+            let appended = self
+                .call(|mut backend| async move {
+                    match backend.send(&cmd).await {
+                        Ok(Value::Int(len)) => Ok(Some(len)),
+                        // Something other than a session replaced it since the load.
+                        Err(e) if e.code() == Some("WRONGTYPE") => Ok(None),
+                        Ok(_) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await?;
+            return match appended {
+                Some(len) if len != change.len() as i64 => Ok(Some(id.to_string())),
+                Some(_) => {
+                    // The key was gone (destroyed or expired since the load): APPEND
+                    // made a value of our change alone, which no load reads as a
+                    // session. Delete it; the caller starts a fresh session.
+                    self.del(&key).await?;
+                    Ok(None)
+                }
+                None => {
+                    tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+                    Ok(None)
+                }
+            };
+        }
+        // Otherwise one script: write the session whole when nothing was written since
+        // the load (this compacts the appended changes), else append the change.
+        let mut keys = vec![key.as_str()];
+        keys.extend(same_call_replaces.as_deref());
+        let deadline = expiry.deadline(request.record.created_ms, now);
+        let whole = loaded
+            .filter(|_| deadline > now)
+            .map(|l| (l, format::encode(request.record, next_revision())));
+        let bytes = whole.as_ref().map_or(0, |(_, value)| value.len()) + change.len();
+        let mut cmd = evalsha(&self.save, &keys, 9, bytes);
         cmd.arg("update");
         match &whole {
-            Some((head, value)) => cmd.arg(&head[..]).arg(value).arg(deadline),
-            None => cmd.arg("").arg("").arg(0),
+            Some((loaded, value)) => cmd
+                .arg(&format::head(loaded.revision)[..])
+                .arg(loaded.len)
+                .arg(value)
+                .arg(deadline),
+            None => cmd.arg("").arg(0).arg("").arg(0),
         };
         cmd.arg(now)
             .arg(expiry.idle_ms())
             .arg(lifetime_arg(expiry))
-            .arg(&format::head(revision)[..])
-            .arg(if cleared { "1" } else { "0" })
-            .arg(removed);
-        for key in request.removed.iter().take(removed) {
-            cmd.arg(key.as_str());
-        }
-        for (key, value) in request.writes() {
-            cmd.arg(key.as_str()).arg(format::value_arg(value));
-        }
+            .arg(&change);
         let saved = self.run_script(&self.save, &cmd).await?;
         Ok((saved == Value::Int(1)).then(|| id.to_string()))
     }

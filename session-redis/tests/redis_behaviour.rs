@@ -195,48 +195,118 @@ fn calls(
 }
 
 #[tokio::test]
-async fn a_save_writes_whole_unless_another_request_saved_since_its_load() -> TestResult {
+async fn a_save_appends_natively_and_writes_whole_only_to_compact() -> TestResult {
     let server = RedisServer::start()?;
-    let store: Arc<dyn SessionStore> =
-        Arc::new(common::connect(&common::settings_for(&server)).await);
+    let store = common::connect(&common::settings_for(&server)).await;
+    let shared: Arc<dyn SessionStore> = Arc::new(store.clone());
     let token = save_new(
-        &store,
+        &shared,
         Expiry::default(),
         &[("user", "ada"), ("theme", "dark")],
     )
     .await?;
-    let session = || Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    let key = session_core::SessionId::parse(&token)
+        .map(|id| store.key_of(&id))
+        .ok_or("bad id")?;
+    let session = || Session::new(shared.clone(), Expiry::default(), Some(token.clone()));
+    let strlen = |server: &RedisServer| -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(server.cli(&["strlen", &key])?.trim().parse()?)
+    };
 
-    // Alone: the save compares the stored head with the loaded one (GETRANGE) and
-    // writes the session whole, without reading or unpacking the stored value (GET).
+    // Alone: one native APPEND of this request's change, no script.
     server.cli(&["config", "resetstat"])?;
+    let before = strlen(&server)?;
     let alone = session();
     assert_eq!(alone.get::<String>("user").await?.as_deref(), Some("ada"));
     alone.set("theme", "light").await?;
     alone.commit().await?;
-    assert_eq!(calls(&server, "getrange")?, 1);
-    assert_eq!(calls(&server, "get")?, 0, "an uncontended save merged");
+    assert_eq!(calls(&server, "append")?, 1);
+    assert_eq!(
+        calls(&server, "evalsha")?,
+        0,
+        "an uncontended save ran a script"
+    );
+    assert!(strlen(&server)? > before, "the change was not appended");
 
-    // Interleaved: both load, b saves first, so a's loaded revision is stale and a's
-    // save merges its own writes into what b left.
+    // Interleaved: both load, b saves first; a's change lands after b's, and both
+    // requests keep their writes and deletes.
     let (a, b) = (session(), session());
     assert!(a.has("user").await? && b.has("user").await?);
     b.set("cart", "apple").await?;
     b.delete("theme").await?;
     b.commit().await?;
-    server.cli(&["config", "resetstat"])?;
     a.set("lang", "en").await?;
     a.commit().await?;
-    assert_eq!(calls(&server, "get")?, 1, "a stale save did not merge");
-
-    let after = session();
-    let all = after.all().await?;
     let expected: BTreeMap<String, serde_json::Value> =
         [("cart", "apple"), ("lang", "en"), ("user", "ada")]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), serde_json::json!(v)))
             .collect();
-    assert_eq!(all, expected, "b's delete or write, or a's write, was lost");
+    assert_eq!(
+        session().all().await?,
+        expected,
+        "b's delete or write, or a's write, was lost"
+    );
+
+    // Many saves: the changes are compacted into a new snapshot now and then, so the
+    // stored value stays near the session's size, and nothing is lost on the way.
+    server.cli(&["config", "resetstat"])?;
+    for i in 0..40 {
+        let s = session();
+        assert_eq!(s.get::<String>("user").await?.as_deref(), Some("ada"));
+        s.set("counter", &i).await?;
+        s.commit().await?;
+    }
+    let compactions = calls(&server, "evalsha")?;
+    assert!(compactions >= 1, "40 saves never compacted");
+    assert!(compactions <= 20, "compacted at {compactions} of 40 saves");
+    assert!(strlen(&server)? < 400, "the stored value keeps growing");
+    let all = session().all().await?;
+    assert_eq!(all.get("counter"), Some(&serde_json::json!(39)));
+    assert_eq!(all.get("lang"), Some(&serde_json::json!("en")));
+    assert_eq!(all.len(), 4);
+
+    // A compaction that finds the value moved on since its load appends instead: a
+    // loads a session with a large value appended, and removes it (so a's save would
+    // write the now small session whole), but b appends after a's load.
+    let big = session();
+    big.set("blob", &"x".repeat(1000)).await?;
+    big.commit().await?;
+    let (a, b) = (session(), session());
+    assert!(a.has("blob").await? && b.has("blob").await?);
+    b.set("late", "b").await?;
+    b.commit().await?;
+    server.cli(&["config", "resetstat"])?;
+    a.delete("blob").await?;
+    a.set("counter", &100).await?;
+    a.commit().await?;
+    assert_eq!(
+        calls(&server, "evalsha")?,
+        1,
+        "a's save was not a compaction"
+    );
+    assert_eq!(calls(&server, "set")?, 0, "a stale compaction wrote whole");
+    assert_eq!(calls(&server, "append")?, 1);
+    let all = session().all().await?;
+    assert_eq!(
+        all.get("late"),
+        Some(&serde_json::json!("b")),
+        "b's write was lost"
+    );
+    assert_eq!(all.get("counter"), Some(&serde_json::json!(100)));
+    assert!(!all.contains_key("blob"), "a's delete was lost");
+    // The next save compacts.
+    server.cli(&["config", "resetstat"])?;
+    let next = session();
+    next.set("counter", &101).await?;
+    assert!(next.has("late").await?);
+    next.commit().await?;
+    assert_eq!(
+        calls(&server, "set")?,
+        1,
+        "no compaction after the stale one"
+    );
+    assert!(strlen(&server)? < 400);
     Ok(())
 }
 
