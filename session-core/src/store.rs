@@ -223,16 +223,22 @@ impl<'a> SaveRequest<'a> {
     }
 
     /// The values this request wrote: with `merge`, the entries of `record` named in
-    /// `changed`; without, every entry.
+    /// `changed` (one lookup per changed key, not a pass over the session); without,
+    /// every entry.
     pub fn writes(
         &self,
     ) -> impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + Clone + '_ {
-        let merge = self.merge;
-        let changed = self.changed;
-        self.record
-            .entries
-            .iter()
-            .filter(move |(key, _)| !merge || changed.contains(*key))
+        let entries = &self.record.entries;
+        let (changed, all) = if self.merge {
+            (Some(self.changed.iter()), None)
+        } else {
+            (None, Some(entries.iter()))
+        };
+        changed
+            .into_iter()
+            .flatten()
+            .filter_map(move |key| entries.get_key_value(key))
+            .chain(all.into_iter().flatten())
     }
 }
 

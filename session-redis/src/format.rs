@@ -180,37 +180,76 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
     // Every entry takes at least 3 bytes, which bounds the allocation.
     let mut entries = Vec::with_capacity(n.min(bytes.len() / 3));
     for _ in 0..n {
-        let key = r.key()?;
-        match r.value()? {
-            Some(value) => entries.push((key, value)),
-            None => return Err("a removal in the snapshot"),
+        let key = utf8_key(r.str()?)?;
+        let value = stored_value(r.str().map_err(|_| "the snapshot holds a non-value")?)?;
+        entries.push((key, value));
+    }
+    // The changes, borrowed: only the last change of each key is turned into a value
+    // (a key changed in every save is decoded once, not once per save).
+    let mut changes: Vec<(&[u8], Option<&[u8]>)> = Vec::new();
+    let mut flushed = false;
+    while r.at < bytes.len() {
+        if r.bytes[r.at] == FLUSHED {
+            r.at += 1;
+            flushed = true;
+            changes.clear();
+        }
+        for _ in 0..r.map_len()? {
+            let key = r.str()?;
+            let value = if r.bytes.get(r.at) == Some(&REMOVED) {
+                r.at += 1;
+                None
+            } else {
+                Some(r.str()?)
+            };
+            changes.push((key, value));
         }
     }
     let mut record = Record::new(created, expires_ms);
     record.revision = u32::try_from(bytes.len())
         .ok()
         .map(|len| Loaded { revision, len }.pack());
-    // Built in one pass (sorted first; our encoder writes keys in order), where
-    // inserting one by one compares each key with all before it.
-    record.entries = entries.into_iter().collect();
-    while r.at < bytes.len() {
-        if r.bytes[r.at] == FLUSHED {
-            r.at += 1;
-            record.entries.clear();
-        }
-        for _ in 0..r.map_len()? {
-            let key = r.key()?;
-            match r.value()? {
-                Some(value) => {
-                    record.entries.insert(key, value);
-                }
-                None => {
-                    record.entries.remove(&key);
-                }
+    if !flushed {
+        // Built in one pass (sorted first; our encoder writes keys in order), where
+        // inserting one by one compares each key with all before it.
+        record.entries = entries.into_iter().collect();
+    }
+    // Stable: among changes of one key, the order of the saves is kept.
+    changes.sort_by(|a, b| a.0.cmp(b.0));
+    for same_key in changes.chunk_by(|a, b| a.0 == b.0) {
+        let Some(&(key, value)) = same_key.last() else {
+            continue;
+        };
+        let key = utf8_key(key)?;
+        match value {
+            Some(value) => {
+                record.entries.insert(key, stored_value(value)?);
+            }
+            None => {
+                record.entries.remove(&key);
             }
         }
     }
     Ok(record)
+}
+
+fn utf8_key(bytes: &[u8]) -> Result<CompactString, &'static str> {
+    std::str::from_utf8(bytes)
+        .map(CompactString::from)
+        .map_err(|_| "key is not UTF-8")
+}
+
+/// A stored value from its string: kind byte, then JSON.
+fn stored_value(value: &[u8]) -> Result<StoredValue, &'static str> {
+    let flash = match value.first() {
+        Some(b'p') => false,
+        Some(b'f') => true,
+        _ => return Err("value without a kind"),
+    };
+    let json = std::str::from_utf8(&value[1..])
+        .map(CompactString::from)
+        .map_err(|_| "value is not UTF-8")?;
+    Ok(StoredValue { json, flash })
 }
 
 struct Reader<'a> {
@@ -254,30 +293,6 @@ impl<'a> Reader<'a> {
             0xdf => self.u32()? as usize,
             _ => return Err("values are not a map"),
         })
-    }
-
-    fn key(&mut self) -> Result<CompactString, &'static str> {
-        std::str::from_utf8(self.str()?)
-            .map(CompactString::from)
-            .map_err(|_| "key is not UTF-8")
-    }
-
-    /// A value, or `None` for a removal.
-    fn value(&mut self) -> Result<Option<StoredValue>, &'static str> {
-        if self.bytes.get(self.at) == Some(&REMOVED) {
-            self.at += 1;
-            return Ok(None);
-        }
-        let value = self.str()?;
-        let flash = match value.first() {
-            Some(b'p') => false,
-            Some(b'f') => true,
-            _ => return Err("value without a kind"),
-        };
-        let json = std::str::from_utf8(&value[1..])
-            .map(CompactString::from)
-            .map_err(|_| "value is not UTF-8")?;
-        Ok(Some(StoredValue { json, flash }))
     }
 
     /// A string or binary, in any MessagePack encoding.
@@ -382,6 +397,44 @@ mod tests {
         assert_eq!(end.entries.len(), 1);
         assert_eq!(end.entries.get("c"), Some(&four));
         assert_eq!(end.created_ms, 5);
+        Ok(())
+    }
+
+    #[test]
+    fn the_last_change_of_each_key_wins() -> Result<(), &'static str> {
+        let mut r = Record::new(5, 0);
+        r.entries.insert("n".into(), StoredValue::persistent("0"));
+        r.entries
+            .insert("gone".into(), StoredValue::persistent("1"));
+        let mut bytes = encode(&r, 1);
+        let (n, gone, late) = (
+            CompactString::from("n"),
+            CompactString::from("gone"),
+            CompactString::from("late"),
+        );
+        for i in 1..=20 {
+            let v = StoredValue::persistent(i.to_string());
+            bytes.extend(encode_change(false, [].into_iter(), [(&n, &v)].into_iter()));
+            if i == 10 {
+                bytes.extend(encode_change(false, [&gone].into_iter(), [].into_iter()));
+            }
+            if i == 15 {
+                let w = StoredValue::flash("true");
+                bytes.extend(encode_change(
+                    false,
+                    [].into_iter(),
+                    [(&late, &w), (&gone, &w)].into_iter(),
+                ));
+            }
+            if i == 18 {
+                bytes.extend(encode_change(false, [&late].into_iter(), [].into_iter()));
+            }
+        }
+        let got = decode(&bytes, 0)?;
+        assert_eq!(got.entries.get("n"), Some(&StoredValue::persistent("20")));
+        assert_eq!(got.entries.get("gone"), Some(&StoredValue::flash("true")));
+        assert_eq!(got.entries.get("late"), None);
+        assert_eq!(got.entries.len(), 2);
         Ok(())
     }
 
