@@ -13,9 +13,10 @@
 //! loaded the session appends its change with one native `APPEND` (concurrent
 //! requests' changes land one after the other, so each keeps its writes, and the last
 //! writer of a key wins). When the changes have grown past a share of the snapshot, a
-//! save writes the session whole again (a new snapshot and revision), but only if the
-//! stored value is still exactly what the request loaded: same revision, same length;
-//! otherwise it appends. `APPEND` to a key that is gone (destroyed, expired) makes a
+//! save writes the session whole again (a new snapshot and revision) followed by any
+//! changes other requests appended since its load (the bytes past the length it
+//! loaded) and its own change once more, so the last writer still wins; if another
+//! save wrote the session whole since (the revision moved on), it appends instead. `APPEND` to a key that is gone (destroyed, expired) makes a
 //! value without a header, which is never read as a session; the store deletes it at
 //! once, so a destroyed session is never brought back.
 //!
@@ -43,7 +44,7 @@ pub(crate) fn head(revision: u32) -> [u8; 5] {
 }
 
 /// What a request loaded, as [`Record::revision`] carries it to the save: the stored
-/// revision and the stored length, so a save can tell that nothing was written since.
+/// revision and the stored length, so a save can tell what was appended since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Loaded {
     /// The revision in the header.

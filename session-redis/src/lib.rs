@@ -55,8 +55,9 @@
 //! that case) and the request starts a fresh session, so a destroyed session never
 //! comes back. When the appended changes outgrow a share of the snapshot (a quarter of
 //! it, between 96 and 256 bytes), the save is a Lua script that writes the session
-//! whole, compacted, if the stored value is still exactly what the request loaded
-//! (same revision and length), and appends otherwise. Saves of requests that did not
+//! whole, compacted, followed by the changes other requests appended since its load
+//! and its own change once more (so the last writer of a key still wins), unless
+//! another save compacted since (a new revision), in which case it appends. Saves of requests that did not
 //! load, and saves that start or replace a session, are scripts too. Anything else
 //! under a session key (another type, bytes that are not this format, a value without
 //! its kind byte, a value of format 1 or 2) is logged at warn and treated as no

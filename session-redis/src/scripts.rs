@@ -49,12 +49,16 @@ return {tostring(deadline), raw}
 /// - `new`: ARGV[2] the whole encoded session, ARGV[3] its deadline (unix ms).
 ///   Refuses (0) when the key exists, so a new id never overwrites a session.
 /// - `update`: ARGV[2] the head (version + revision) the request loaded, or empty;
-///   ARGV[3] the stored length it loaded; ARGV[4] the whole session to write if the
-///   stored value is still exactly that (same head, same length: nobody wrote since),
-///   ARGV[5] its deadline; then now, idle, lifetime, and this request's change. When
-///   the stored value moved on (or the request did not load), the change is appended
-///   instead and the deadline refreshed. Refuses (0) when the session is gone
-///   (expired, destroyed, or not a session), so a destroyed session never comes back.
+///   ARGV[3] the stored length it loaded; ARGV[4] the whole session as the request
+///   leaves it, ARGV[5] its deadline; then now, idle, lifetime, and this request's
+///   change. While the stored head is still the loaded one (no other request wrote
+///   the session whole since), the script compacts: it writes the whole session, then
+///   the changes other requests appended since the load (the bytes past the loaded
+///   length), then this request's change again, so this request, which saves last,
+///   wins the keys both changed. When the head moved on (or the request did not
+///   load), the change is appended and the deadline refreshed. Refuses (0) when the
+///   session is gone (expired, destroyed, or not a session), so a destroyed session
+///   never comes back.
 ///
 /// Returns 1 when saved.
 pub(crate) fn save() -> Script {
@@ -70,9 +74,13 @@ if ARGV[1] == 'new' then
   redis.call('SET', key, ARGV[2], 'PXAT', ARGV[3])
   return saved()
 end
-if ARGV[2] ~= '' and redis.pcall('STRLEN', key) == tonumber(ARGV[3])
-    and redis.pcall('GETRANGE', key, 0, 4) == ARGV[2] then
-  redis.call('SET', key, ARGV[4], 'PXAT', ARGV[5])
+if ARGV[2] ~= '' and redis.pcall('GETRANGE', key, 0, 4) == ARGV[2] then
+  local since = redis.call('GETRANGE', key, ARGV[3], -1)
+  if since == '' then
+    redis.call('SET', key, ARGV[4], 'PXAT', ARGV[5])
+  else
+    redis.call('SET', key, ARGV[4] .. since .. ARGV[9], 'PXAT', ARGV[5])
+  end
   return saved()
 end
 local created = created_of(redis.pcall('GETRANGE', key, 0, 12))

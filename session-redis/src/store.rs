@@ -40,8 +40,8 @@ enum Backend {
 ///   that never touches its session costs none.
 /// - **Per-key changes**: a save appends only the keys this request changed or
 ///   removed, so concurrent requests that change different keys both keep their
-///   writes; now and then a save writes the session whole again, compacted, but only
-///   when nobody wrote since its load.
+///   writes; now and then a save writes the session whole again, compacted, keeping
+///   what other requests appended since its load.
 /// - **Never revives** a session another request destroyed or that expired; a new id
 ///   never overwrites an existing session.
 /// - **Tokens are not stored**: the key is the SHA-256 digest of the id.
@@ -475,8 +475,8 @@ impl SessionStore for RedisStore {
                 }
             };
         }
-        // Otherwise one script: write the session whole when nothing was written since
-        // the load (this compacts the appended changes), else append the change.
+        // Otherwise one script: write the session whole (compacting the appended
+        // changes) unless another save did since the load, else append the change.
         let mut keys = vec![key.as_str()];
         keys.extend(same_call_replaces.as_deref());
         let deadline = expiry.deadline(request.record.created_ms, now);

@@ -266,79 +266,146 @@ async fn a_save_appends_natively_and_writes_whole_only_to_compact() -> TestResul
     assert_eq!(all.get("lang"), Some(&serde_json::json!("en")));
     assert_eq!(all.len(), 4);
 
-    // A compaction that finds the value moved on since its load appends instead: a
-    // loads a session with a large value appended, and removes it (so a's save would
-    // write the now small session whole), but b appends after a's load.
+    // A compaction keeps what others appended since its load, and its own change
+    // wins the keys both changed: a loads a session with a large value appended and
+    // removes it (so a's save compacts), but b appends after a's load.
     let big = session();
     big.set("blob", &"x".repeat(1000)).await?;
     big.commit().await?;
     let (a, b) = (session(), session());
     assert!(a.has("blob").await? && b.has("blob").await?);
     b.set("late", "b").await?;
+    b.set("counter", &-1).await?;
     b.commit().await?;
     server.cli(&["config", "resetstat"])?;
     a.delete("blob").await?;
     a.set("counter", &100).await?;
     a.commit().await?;
-    assert_eq!(
-        calls(&server, "evalsha")?,
-        1,
-        "a's save was not a compaction"
-    );
-    assert_eq!(calls(&server, "set")?, 0, "a stale compaction wrote whole");
-    assert_eq!(calls(&server, "append")?, 1);
+    assert_eq!(calls(&server, "set")?, 1, "a's save did not compact");
+    assert_eq!(calls(&server, "append")?, 0);
+    assert!(strlen(&server)? < 400, "the blob is still stored");
     let all = session().all().await?;
     assert_eq!(
         all.get("late"),
         Some(&serde_json::json!("b")),
         "b's write was lost"
     );
-    assert_eq!(all.get("counter"), Some(&serde_json::json!(100)));
-    assert!(!all.contains_key("blob"), "a's delete was lost");
-    // The next save compacts.
-    server.cli(&["config", "resetstat"])?;
-    let next = session();
-    next.set("counter", &101).await?;
-    assert!(next.has("late").await?);
-    next.commit().await?;
     assert_eq!(
-        calls(&server, "set")?,
-        1,
-        "no compaction after the stale one"
+        all.get("counter"),
+        Some(&serde_json::json!(100)),
+        "the last writer did not win"
     );
-    assert!(strlen(&server)? < 400);
+    assert!(!all.contains_key("blob"), "a's delete was lost");
+
+    // Two compactions from one load: the first wins, the second finds a new revision
+    // and appends its change instead of overwriting.
+    let big = session();
+    big.set("blob", &"y".repeat(1000)).await?;
+    big.commit().await?;
+    let (a, b) = (session(), session());
+    assert!(a.has("blob").await? && b.has("blob").await?);
+    b.delete("blob").await?;
+    b.set("from_b", &1).await?;
+    b.commit().await?;
+    server.cli(&["config", "resetstat"])?;
+    a.delete("blob").await?;
+    a.set("from_a", &2).await?;
+    a.commit().await?;
+    assert_eq!(
+        calls(&server, "evalsha")?,
+        1,
+        "a's save was not a compaction"
+    );
+    assert_eq!(calls(&server, "set")?, 0, "a's compaction overwrote b's");
+    assert_eq!(calls(&server, "append")?, 1);
+    let all = session().all().await?;
+    assert_eq!(
+        all.get("from_b"),
+        Some(&serde_json::json!(1)),
+        "b's write was lost"
+    );
+    assert_eq!(
+        all.get("from_a"),
+        Some(&serde_json::json!(2)),
+        "a's write was lost"
+    );
+    assert!(!all.contains_key("blob"));
+    assert_eq!(all.get("late"), Some(&serde_json::json!("b")));
     Ok(())
+}
+
+/// A request that loaded `user` = `ada` from a new session on `server` and is still
+/// running; with the store, the token, and the session's Redis key.
+struct SlowRequest {
+    store: Arc<dyn SessionStore>,
+    token: String,
+    key: String,
+    session: Session,
+}
+
+impl SlowRequest {
+    async fn start(server: &RedisServer) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let redis = common::connect(&common::settings_for(server)).await;
+        let store: Arc<dyn SessionStore> = Arc::new(redis.clone());
+        let token = save_new(&store, Expiry::default(), &[("user", "ada")]).await?;
+        let key = session_core::SessionId::parse(&token)
+            .map(|id| redis.key_of(&id))
+            .ok_or("bad id")?;
+        let session = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+        assert!(session.has("user").await?);
+        Ok(SlowRequest {
+            store,
+            token,
+            key,
+            session,
+        })
+    }
+
+    /// Writes `cart` and saves: the save must start a fresh session holding `cart`
+    /// alone. Returns its token.
+    async fn finish(&self) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        self.session.set("cart", "apple").await?;
+        let TokenUpdate::Send(new_token) = self.session.commit().await? else {
+            return Err("the slow request's write should start a fresh session".into());
+        };
+        assert_ne!(new_token, self.token);
+        assert_eq!(
+            read(&self.store, &new_token, "user").await?,
+            None,
+            "the old session's data came back"
+        );
+        assert_eq!(
+            read(&self.store, &new_token, "cart").await?.as_deref(),
+            Some("apple")
+        );
+        Ok(new_token)
+    }
 }
 
 #[tokio::test]
 async fn a_session_destroyed_mid_request_is_not_brought_back() -> TestResult {
     let server = common::node();
-    let store = common::connect(&common::settings_for(server)).await;
-    let shared: Arc<dyn SessionStore> = Arc::new(store.clone());
-    let token = save_new(&shared, Expiry::default(), &[("user", "ada")]).await?;
-    let slow = Session::new(shared.clone(), Expiry::default(), Some(token.clone()));
-    assert!(slow.has("user").await?);
+    let slow = SlowRequest::start(server).await?;
     // Another request destroys it (logout in another tab).
-    shared.destroy(&token).await?;
-    slow.set("cart", "apple").await?;
-    let TokenUpdate::Send(new_token) = slow.commit().await? else {
-        return Err("the slow request's write should start a fresh session".into());
-    };
-    assert_ne!(new_token, token);
+    slow.store.destroy(&slow.token).await?;
+    slow.finish().await?;
     // Nothing is left under the destroyed session's key, not even a fragment.
-    let old_key = session_core::SessionId::parse(&token)
-        .map(|id| store.key_of(&id))
-        .ok_or("bad id")?;
-    assert_eq!(server.cli(&["exists", &old_key])?.trim(), "0");
-    assert_eq!(read(&shared, &token, "user").await?, None);
+    assert_eq!(server.cli(&["exists", &slow.key])?.trim(), "0");
+    assert_eq!(read(&slow.store, &slow.token, "user").await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_session_replaced_by_another_type_mid_request_is_left_alone() -> TestResult {
+    let server = common::node();
+    let slow = SlowRequest::start(server).await?;
+    server.cli(&["del", &slow.key])?;
+    server.cli(&["rpush", &slow.key, "not", "a", "session"])?;
+    slow.finish().await?;
     assert_eq!(
-        read(&shared, &new_token, "user").await?,
-        None,
-        "destroyed data came back"
-    );
-    assert_eq!(
-        read(&shared, &new_token, "cart").await?.as_deref(),
-        Some("apple")
+        server.cli(&["llen", &slow.key])?.trim(),
+        "3",
+        "the list was touched"
     );
     Ok(())
 }
