@@ -16,9 +16,10 @@
 //! save writes the session whole again (a new snapshot and revision) followed by any
 //! changes other requests appended since its load (the bytes past the length it
 //! loaded) and its own change once more, so the last writer still wins; if another
-//! save wrote the session whole since (the revision moved on), it appends instead. `APPEND` to a key that is gone (destroyed, expired) makes a
-//! value without a header, which is never read as a session; the store deletes it at
-//! once, so a destroyed session is never brought back.
+//! save wrote the session whole since (the revision moved on), it appends instead.
+//! `APPEND` to a key that is gone (destroyed, expired) makes a value without a header,
+//! which is never read as a session; the store deletes it at once, so a destroyed
+//! session is never brought back.
 //!
 //! The decoder accepts every string encoding MessagePack allows. Values of formats 1
 //! and 2 (this crate before appended changes) are not read: they load as no session.
@@ -75,13 +76,35 @@ pub(crate) fn worth_compacting(loaded_len: usize, whole_len: usize) -> bool {
 
 /// The length of [`encode`]'s output for `record`.
 pub(crate) fn encoded_len(record: &Record) -> usize {
+    let n = record.entries.len();
+    let map = match n {
+        0..=15 => 1,
+        16..=0xffff => 3,
+        _ => 5,
+    };
     HEADER
-        + 5
+        + map
         + record
             .entries
             .iter()
-            .map(|(k, v)| 10 + k.len() + v.json.len())
+            .map(|(k, v)| {
+                str_header_len(k.len())
+                    + k.len()
+                    + str_header_len(v.json.len() + 1)
+                    + 1
+                    + v.json.len()
+            })
             .sum::<usize>()
+}
+
+/// The length of a MessagePack string header for `len` bytes (see [`str_header`]).
+fn str_header_len(len: usize) -> usize {
+    match len {
+        0..=31 => 1,
+        32..=0xff => 2,
+        0x100..=0xffff => 3,
+        _ => 5,
+    }
 }
 
 /// Encodes `record` (its entries and creation time; the deadline is the key's TTL)
@@ -342,7 +365,7 @@ mod tests {
         for (n, len) in [(0, 0), (1, 0), (10, 5), (15, 20), (16, 200), (40, 40_000)] {
             let mut r = record(n, len);
             let bytes = encode(&r, 0x0102_0304);
-            assert!(bytes.len() <= encoded_len(&r), "{n} entries of {len}");
+            assert_eq!(bytes.len(), encoded_len(&r), "{n} entries of {len}");
             r.revision = loaded(&bytes, 0x0102_0304);
             assert_eq!(decode(&bytes, 7)?, r, "{n} entries of {len}");
         }
