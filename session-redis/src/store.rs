@@ -266,6 +266,36 @@ impl RedisStore {
         .await
     }
 
+    /// `APPEND key change`: true when `key` held a session. When the key was gone
+    /// (destroyed or expired since the load), `APPEND` made a value of the change
+    /// alone, which no load reads as a session; it is deleted at once. A key of
+    /// another type is left alone.
+    async fn append(&self, key: &str, change: &[u8]) -> Result<bool, session_core::Error> {
+        let mut cmd = Cmd::with_capacity(3, key.len() + change.len() + 8);
+        cmd.arg("APPEND").arg(key).arg(change);
+        let appended = self
+            .call(|mut backend| async move {
+                match backend.send(&cmd).await {
+                    Ok(Value::Int(len)) => Ok(Some(len)),
+                    Err(e) if e.code() == Some("WRONGTYPE") => Ok(None),
+                    Ok(_) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        match appended {
+            Some(len) if len != change.len() as i64 => Ok(true),
+            Some(_) => {
+                self.del(key).await?;
+                Ok(false)
+            }
+            None => {
+                tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+                Ok(false)
+            }
+        }
+    }
+
     async fn del(&self, key: &str) -> Result<(), session_core::Error> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(key);
@@ -431,49 +461,28 @@ impl SessionStore for RedisStore {
         let key = self.key_of(&id);
         // A whole-record save of an existing session is a change from an empty one.
         let flushed = !request.merge || request.cleared;
-        let removed = request.removed.iter().take(if request.merge {
+        let removed = if request.merge {
             request.removed.len()
         } else {
             0
-        });
-        let change = format::encode_change(flushed, removed, request.writes());
+        };
+        let change = format::encode_change(
+            flushed,
+            request.removed.iter().take(removed),
+            request.writes(),
+        );
         let loaded = request
             .base
             .filter(|_| request.merge)
             .map(format::Loaded::unpack);
         // The common save: the request loaded the session, so it is live and its
         // deadline fresh; its change is appended, natively.
-        let whole_len = format::encoded_len(request.record);
         if loaded.is_some_and(|l| {
-            same_call_replaces.is_none() && !format::worth_compacting(l.len as usize, whole_len)
+            same_call_replaces.is_none()
+                && !format::worth_compacting(l.len as usize, format::encoded_len(request.record))
         }) {
-            let mut cmd = Cmd::with_capacity(3, key.len() + change.len() + 8);
-            cmd.arg("APPEND").arg(&key).arg(&change);
-            let appended = self
-                .call(|mut backend| async move {
-                    match backend.send(&cmd).await {
-                        Ok(Value::Int(len)) => Ok(Some(len)),
-                        // Something other than a session replaced it since the load.
-                        Err(e) if e.code() == Some("WRONGTYPE") => Ok(None),
-                        Ok(_) => Ok(None),
-                        Err(e) => Err(e),
-                    }
-                })
-                .await?;
-            return match appended {
-                Some(len) if len != change.len() as i64 => Ok(Some(id.to_string())),
-                Some(_) => {
-                    // The key was gone (destroyed or expired since the load): APPEND
-                    // made a value of our change alone, which no load reads as a
-                    // session. Delete it; the caller starts a fresh session.
-                    self.del(&key).await?;
-                    Ok(None)
-                }
-                None => {
-                    tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
-                    Ok(None)
-                }
-            };
+            let live = self.append(&key, &change).await?;
+            return Ok(live.then(|| id.to_string()));
         }
         // Otherwise one script: write the session whole (compacting the appended
         // changes) unless another save did since the load, else append the change.
