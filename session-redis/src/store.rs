@@ -290,7 +290,7 @@ impl RedisStore {
                 Ok(false)
             }
             None => {
-                tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+                warn_not_a_session(key);
                 Ok(false)
             }
         }
@@ -342,6 +342,12 @@ enum Fetched {
     WrongType,
 }
 
+/// Logs, at warn, that `key` holds something other than a session of this format;
+/// the request starts a fresh session.
+fn warn_not_a_session(key: &str) {
+    tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+}
+
 /// A revision for the next save: a per-process random start plus a counter, so every
 /// save writes a revision no other save wrote (it marks a change, it is no secret).
 fn next_revision() -> u32 {
@@ -380,7 +386,7 @@ impl SessionStore for RedisStore {
                     Fetched::Missing => return Ok(None),
                     Fetched::Bytes(bytes) => (bytes, now + idle),
                     Fetched::WrongType => {
-                        tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+                        warn_not_a_session(&key);
                         return Ok(None);
                     }
                 }
@@ -405,7 +411,7 @@ impl SessionStore for RedisStore {
                         }
                     }
                     _ => {
-                        tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
+                        warn_not_a_session(&key);
                         return Ok(None);
                     }
                 }
