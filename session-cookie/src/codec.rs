@@ -7,7 +7,7 @@
 //! (a test checks that on random records), without serde's per-field calls between
 //! them: one exact-size buffer on the way out, one pass on the way back.
 
-use session_core::{CompactString, Record, StoredValue};
+use session_core::{CompactString, Entries, Record, StoredValue};
 
 /// The most bytes a varint u64 takes.
 const VARINT_MAX: usize = 10;
@@ -64,9 +64,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record> {
         return None;
     }
     let mut record = Record::new(created_ms, expires_ms);
-    // Built in one pass (our encoder writes keys in order), where inserting one by
-    // one compares each key with all before it.
-    record.entries = entries.into_iter().collect();
+    // Taken as read: our encoder writes keys in order (one comparison each).
+    record.entries = Entries::from(entries);
     Some(record)
 }
 

@@ -57,6 +57,7 @@
 
 pub mod chunks;
 mod config;
+pub mod entries;
 mod error;
 mod expiry;
 mod flash;
@@ -71,6 +72,7 @@ mod value;
 /// of [`SaveRequest`]: stored inline up to 24 bytes (from the `compact_str` crate).
 pub use compact_str::CompactString;
 pub use config::{CookieSettings, Driver, RedisOptions, RedisSettings, SameSite, SessionConfig};
+pub use entries::Entries;
 pub use error::{BoxError, Error, Result};
 pub use expiry::{now_ms, Expiry, DEFAULT_TIMEOUT};
 pub use id::{SessionId, ID_TEXT_LEN};

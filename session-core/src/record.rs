@@ -5,11 +5,11 @@
 //! dies if left idle. Stores persist records; the [`Session`](crate::Session) handle
 //! turns them into what handlers see.
 
-use std::collections::BTreeMap;
-
 use compact_str::CompactString;
 
 use serde::{Deserialize, Serialize};
+
+use crate::Entries;
 
 /// One stored value.
 ///
@@ -49,9 +49,10 @@ pub struct Record {
     pub created_ms: u64,
     /// Unix time (ms) the session dies if no request loads it before then.
     pub expires_ms: u64,
-    /// The values, by key. Keys are [`CompactString`]s: a key of up to 24 bytes is
-    /// stored inline, without an allocation; it converts from and derefs to `str`.
-    pub entries: BTreeMap<CompactString, StoredValue>,
+    /// The values, by key, in key order. Keys are [`CompactString`]s: a key of up to
+    /// 24 bytes is stored inline, without an allocation; it converts from and derefs
+    /// to `str`.
+    pub entries: Entries,
     /// The stored revision this record was loaded at, for a store that keeps one
     /// (see [`SaveRequest::base`](crate::SaveRequest::base)); `None` otherwise. Not
     /// part of the record's stored form.
@@ -65,7 +66,7 @@ impl Record {
         Record {
             created_ms,
             expires_ms,
-            entries: BTreeMap::new(),
+            entries: Entries::new(),
             revision: None,
         }
     }

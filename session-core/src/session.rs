@@ -19,7 +19,8 @@ use crate::expiry::now_ms;
 use crate::flash::{settle, Life};
 use crate::value::{decode, encode};
 use crate::{
-    Capabilities, CompactString, Error, Expiry, Record, SaveRequest, SessionStore, StoredValue,
+    Capabilities, CompactString, Entries, Error, Expiry, Record, SaveRequest, SessionStore,
+    StoredValue,
 };
 
 /// What the HTTP layer should do with the client's token after [`Session::commit`].
@@ -102,7 +103,7 @@ struct State {
     /// Before loading: only the values this request wrote. After: everything visible.
     /// Values keep their stored form, so a loaded record becomes the view, and the
     /// view the saved record, without copying.
-    view: BTreeMap<CompactString, StoredValue>,
+    view: Entries,
     /// The [`Life`] of each value in `view` whose life is not the one its stored form
     /// gives ([`Life::arriving`]): flash data this request wrote or kept, and
     /// `flash_now` data.

@@ -24,7 +24,7 @@
 //! The decoder accepts every string encoding MessagePack allows. Values of formats 1
 //! and 2 (this crate before appended changes) are not read: they load as no session.
 
-use session_core::{CompactString, Record, StoredValue};
+use session_core::{CompactString, Entries, Record, StoredValue};
 
 /// The format version this crate writes and reads.
 pub const VERSION: u8 = 3;
@@ -234,9 +234,8 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
         .ok()
         .map(|len| Loaded { revision, len }.pack());
     if !flushed {
-        // Built in one pass (sorted first; our encoder writes keys in order), where
-        // inserting one by one compares each key with all before it.
-        record.entries = entries.into_iter().collect();
+        // Taken as read: our encoder writes keys in order (one comparison each).
+        record.entries = Entries::from(entries);
     }
     // Stable: among changes of one key, the order of the saves is kept.
     changes.sort_by(|a, b| a.0.cmp(b.0));

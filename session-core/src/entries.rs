@@ -1,0 +1,410 @@
+//! [`Entries`]: a session's values by key, kept in key order in one vector.
+//!
+//! Sessions are small maps (a handful to a few hundred keys) that are built once per
+//! request from stored bytes, read a few times, changed in one or two places and
+//! encoded again. A sorted vector suits that life better than a tree: a decoder that
+//! reads keys in order (every store here writes them in order) fills it with one
+//! comparison per key and one allocation, lookups are a binary search over contiguous
+//! memory, and iteration and dropping walk one slice. Inserting a key in the middle
+//! moves the keys after it, which costs little at session sizes.
+
+use std::fmt;
+use std::iter::FusedIterator;
+
+use compact_str::CompactString;
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::StoredValue;
+
+/// A session's values by key, in key order, each key once.
+///
+/// The map API of [`std::collections::BTreeMap`] that sessions use, with the same
+/// meaning: [`insert`](Self::insert) replaces and returns the old value, iteration is
+/// in key order, and collecting pairs with a repeated key keeps the last one.
+///
+/// ```
+/// use session_core::{Entries, StoredValue};
+///
+/// let mut entries: Entries = [
+///     ("user".into(), StoredValue::persistent("\"ada\"")),
+///     ("cart".into(), StoredValue::persistent("[]")),
+/// ]
+/// .into_iter()
+/// .collect();
+/// entries.insert("notice".into(), StoredValue::flash("\"saved\""));
+/// assert_eq!(entries.get("user"), Some(&StoredValue::persistent("\"ada\"")));
+/// assert_eq!(entries.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["cart", "notice", "user"]);
+/// assert_eq!(entries.remove("cart"), Some(StoredValue::persistent("[]")));
+/// assert_eq!(entries.len(), 2);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Entries {
+    /// Sorted by key, no key twice.
+    items: Vec<(CompactString, StoredValue)>,
+}
+
+impl Entries {
+    /// An empty map (allocates nothing).
+    pub const fn new() -> Self {
+        Entries { items: Vec::new() }
+    }
+
+    /// An empty map with room for `capacity` values.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Entries {
+            items: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Where `key` is (`Ok`) or would go (`Err`).
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.items.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&StoredValue> {
+        self.get_key_value(key).map(|(_, value)| value)
+    }
+
+    /// The key and value under `key`.
+    pub fn get_key_value(&self, key: &str) -> Option<(&CompactString, &StoredValue)> {
+        let at = self.position(key).ok()?;
+        self.items.get(at).map(|(k, v)| (k, v))
+    }
+
+    /// The value under `key`, to change in place.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut StoredValue> {
+        let at = self.position(key).ok()?;
+        self.items.get_mut(at).map(|(_, v)| v)
+    }
+
+    /// True when there is a value under `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Puts `value` under `key`; returns the value it replaces.
+    pub fn insert(&mut self, key: CompactString, value: StoredValue) -> Option<StoredValue> {
+        // Keys that arrive in order (a decoder, a merge) go on the end without a search.
+        if self.items.last().map_or(true, |(last, _)| *last < key) {
+            self.items.push((key, value));
+            return None;
+        }
+        match self.position(&key) {
+            Ok(at) => self
+                .items
+                .get_mut(at)
+                .map(|(_, slot)| std::mem::replace(slot, value)),
+            Err(at) => {
+                self.items.insert(at, (key, value));
+                None
+            }
+        }
+    }
+
+    /// Removes the value under `key` and returns it.
+    pub fn remove(&mut self, key: &str) -> Option<StoredValue> {
+        let at = self.position(key).ok()?;
+        Some(self.items.remove(at).1)
+    }
+
+    /// Removes every value.
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    /// Keeps the values for which `keep` returns true (it may change them).
+    pub fn retain(&mut self, mut keep: impl FnMut(&CompactString, &mut StoredValue) -> bool) {
+        self.items.retain_mut(|(key, value)| keep(key, value));
+    }
+
+    /// Moves every value of `other` into `self`, where `other`'s value wins a key both
+    /// hold; `other` is left empty. One pass over both.
+    pub fn append(&mut self, other: &mut Entries) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            std::mem::swap(self, other);
+            return;
+        }
+        let ours = std::mem::take(&mut self.items);
+        let theirs = std::mem::take(&mut other.items);
+        let mut merged = Vec::with_capacity(ours.len() + theirs.len());
+        let mut ours = ours.into_iter().peekable();
+        let mut theirs = theirs.into_iter().peekable();
+        loop {
+            let take_ours = match (ours.peek(), theirs.peek()) {
+                (Some((a, _)), Some((b, _))) => {
+                    if a == b {
+                        ours.next();
+                        continue;
+                    }
+                    a < b
+                }
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_ours {
+                ours.next()
+            } else {
+                theirs.next()
+            };
+            merged.extend(next);
+        }
+        self.items = merged;
+    }
+
+    /// The keys and values, in key order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(self.items.iter())
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &CompactString> + ExactSizeIterator {
+        self.items.iter().map(|(key, _)| key)
+    }
+
+    /// The values, in key order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &StoredValue> + ExactSizeIterator {
+        self.items.iter().map(|(_, value)| value)
+    }
+}
+
+/// Pairs in any order; a key given twice keeps its last value. Pairs already in key
+/// order (what every store's decoder yields) are taken as they are, after one
+/// comparison each.
+impl From<Vec<(CompactString, StoredValue)>> for Entries {
+    fn from(mut items: Vec<(CompactString, StoredValue)>) -> Self {
+        if items.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Entries { items };
+        }
+        // Stable: pairs with one key keep their order, so the last one is the last given.
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(CompactString, StoredValue)> = Vec::with_capacity(items.len());
+        for pair in items {
+            match kept.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => kept.push(pair),
+            }
+        }
+        Entries { items: kept }
+    }
+}
+
+impl FromIterator<(CompactString, StoredValue)> for Entries {
+    fn from_iter<I: IntoIterator<Item = (CompactString, StoredValue)>>(pairs: I) -> Self {
+        Entries::from(pairs.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl Extend<(CompactString, StoredValue)> for Entries {
+    fn extend<I: IntoIterator<Item = (CompactString, StoredValue)>>(&mut self, pairs: I) {
+        for (key, value) in pairs {
+            self.insert(key, value);
+        }
+    }
+}
+
+impl IntoIterator for Entries {
+    type Item = (CompactString, StoredValue);
+    type IntoIter = std::vec::IntoIter<(CompactString, StoredValue)>;
+
+    /// The pairs, in key order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Entries {
+    type Item = (&'a CompactString, &'a StoredValue);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The keys and values of an [`Entries`], in key order ([`Entries::iter`]).
+#[derive(Clone, Debug)]
+pub struct Iter<'a>(std::slice::Iter<'a, (CompactString, StoredValue)>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a CompactString, &'a StoredValue);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(key, value)| (key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(key, value)| (key, value))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl FusedIterator for Iter<'_> {}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A map, as `BTreeMap` serializes: the same bytes in every format.
+impl Serialize for Entries {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (key, value) in self {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of session keys to stored values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                // Each pair takes at least a byte or two, so the hint cannot be
+                // trusted for more than a modest allocation.
+                let mut items = Vec::with_capacity(map.size_hint().unwrap_or(0).min(256));
+                while let Some(pair) = map.next_entry()? {
+                    items.push(pair);
+                }
+                Ok(Entries::from(items))
+            }
+        }
+
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn value(n: u8) -> StoredValue {
+        StoredValue {
+            json: n.to_string().into(),
+            flash: n % 2 == 1,
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(String, u8),
+        Remove(String),
+        Retain(u8),
+        Append(Vec<(String, u8)>),
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        "[a-e]{0,2}"
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (key(), any::<u8>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            key().prop_map(Op::Remove),
+            any::<u8>().prop_map(Op::Retain),
+            proptest::collection::vec((key(), any::<u8>()), 0..6).prop_map(Op::Append),
+        ]
+    }
+
+    fn same(ours: &Entries, model: &BTreeMap<CompactString, StoredValue>) -> bool {
+        ours.len() == model.len() && ours.iter().eq(model.iter())
+    }
+
+    proptest! {
+        /// Every operation leaves the same map a `BTreeMap` would.
+        #[test]
+        fn behaves_as_a_btree_map(
+            start in proptest::collection::vec((key(), any::<u8>()), 0..12),
+            ops in proptest::collection::vec(op(), 0..24),
+        ) {
+            let pairs = || start.iter().map(|(k, v)| (CompactString::from(k.as_str()), value(*v)));
+            let mut ours: Entries = pairs().collect();
+            let mut model: BTreeMap<CompactString, StoredValue> = pairs().collect();
+            prop_assert!(same(&ours, &model));
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        prop_assert_eq!(ours.insert(k.as_str().into(), value(v)), model.insert(k.as_str().into(), value(v)));
+                    }
+                    Op::Remove(k) => {
+                        prop_assert_eq!(ours.remove(&k), model.remove(k.as_str()));
+                    }
+                    Op::Retain(n) => {
+                        ours.retain(|_, v| v.json.len() as u8 % 2 == n % 2);
+                        model.retain(|_, v| v.json.len() as u8 % 2 == n % 2);
+                    }
+                    Op::Append(more) => {
+                        let more = || more.iter().map(|(k, v)| (CompactString::from(k.as_str()), value(*v)));
+                        let mut theirs: Entries = more().collect();
+                        let mut model_theirs: BTreeMap<_, _> = more().collect();
+                        ours.append(&mut theirs);
+                        model.append(&mut model_theirs);
+                        prop_assert!(theirs.is_empty());
+                    }
+                }
+                prop_assert!(same(&ours, &model), "{:?} vs {:?}", ours, model);
+                for k in ["", "a", "ab", "e", "ee", "z"] {
+                    prop_assert_eq!(ours.get(k), model.get(k));
+                    prop_assert_eq!(ours.contains_key(k), model.contains_key(k));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn serializes_as_a_btree_map_does() -> Result<(), serde_json::Error> {
+        let pairs = [("b", value(2)), ("a", value(1)), ("b", value(3))];
+        let ours: Entries = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), v.clone()))
+            .collect();
+        let model: BTreeMap<CompactString, StoredValue> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), v.clone()))
+            .collect();
+        let text = serde_json::to_string(&ours)?;
+        assert_eq!(text, serde_json::to_string(&model)?);
+        // A repeated key in the input keeps its last value, as in a BTreeMap.
+        let back: Entries = serde_json::from_str(
+            r#"{"b":{"json":"2","flash":false},"a":{"json":"1","flash":true},"b":{"json":"3","flash":true}}"#,
+        )?;
+        assert_eq!(back, ours);
+        assert_eq!(format!("{ours:?}"), format!("{model:?}"));
+        Ok(())
+    }
+}
