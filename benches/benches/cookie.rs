@@ -1,7 +1,7 @@
 //! The cookie driver's full request cycle (open, decode, change one key, encode, seal)
 //! by session size, beside the bare limit in the same run: XChaCha20-Poly1305 seal +
-//! open of the same number of bytes (with a fresh random nonce, as any secure seal
-//! needs) plus base64url encode + decode.
+//! open of the same number of bytes (with a fresh random nonce, which travels with
+//! the ciphertext, as any secure seal needs) plus base64url encode + decode.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -31,11 +31,14 @@ fn seeded(rt: &tokio::runtime::Runtime, store: &Arc<dyn SessionStore>, bytes: us
 }
 
 fn bare_seal_open(cipher: &XChaCha20Poly1305, plaintext: &[u8]) -> usize {
-    let mut nonce = [0u8; 24];
-    let _ = getrandom::fill(&mut nonce);
-    let mut buf = plaintext.to_vec();
-    let Ok(tag) =
-        cipher.encrypt_in_place_detached(XNonce::from_slice(&nonce), b"session", &mut buf)
+    // Sealed text is nonce, ciphertext and tag: the random nonce has to travel with
+    // the ciphertext for the other side to open it.
+    let mut buf = Vec::with_capacity(24 + plaintext.len() + 16);
+    buf.extend_from_slice(&[0u8; 24]);
+    let _ = getrandom::fill(&mut buf[..24]);
+    buf.extend_from_slice(plaintext);
+    let (nonce, body) = buf.split_at_mut(24);
+    let Ok(tag) = cipher.encrypt_in_place_detached(XNonce::from_slice(nonce), b"session", body)
     else {
         return 0;
     };
@@ -44,11 +47,15 @@ fn bare_seal_open(cipher: &XChaCha20Poly1305, plaintext: &[u8]) -> usize {
     let Ok(mut raw) = URL_SAFE_NO_PAD.decode(&text) else {
         return 0;
     };
-    let at = raw.len() - 16;
-    let (body, tag) = raw.split_at_mut(at);
+    if raw.len() < 24 + 16 {
+        return 0;
+    }
+    let (nonce, rest) = raw.split_at_mut(24);
+    let at = rest.len() - 16;
+    let (body, tag) = rest.split_at_mut(at);
     let ok = cipher
         .decrypt_in_place_detached(
-            XNonce::from_slice(&nonce),
+            XNonce::from_slice(nonce),
             b"session",
             body,
             chacha20poly1305::Tag::from_slice(tag),

@@ -8,6 +8,7 @@
 //! memory, and iteration and dropping walk one slice. Inserting a key in the middle
 //! moves the keys after it, which costs little at session sizes.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::iter::FusedIterator;
 
@@ -98,7 +99,9 @@ impl Entries {
     /// Puts `value` under `key`; returns the value it replaces.
     pub fn insert(&mut self, key: CompactString, value: StoredValue) -> Option<StoredValue> {
         // Keys that arrive in order (a decoder, a merge) go on the end without a search.
-        if self.items.last().map_or(true, |(last, _)| *last < key) {
+        if self.items.last().map_or(true, |(last, _)| {
+            compare(last.as_bytes(), key.as_bytes()) == Ordering::Less
+        }) {
             self.items.push((key, value));
             return None;
         }
@@ -184,12 +187,26 @@ impl Entries {
     }
 }
 
+/// The order of `str` (bytewise), without the call to `memcmp` that `str`'s `Ord`
+/// makes: session keys are short, and differ early.
+fn compare(a: &[u8], b: &[u8]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 /// Pairs in any order; a key given twice keeps its last value. Pairs already in key
 /// order (what every store's decoder yields) are taken as they are, after one
 /// comparison each.
 impl From<Vec<(CompactString, StoredValue)>> for Entries {
     fn from(mut items: Vec<(CompactString, StoredValue)>) -> Self {
-        if items.windows(2).all(|w| w[0].0 < w[1].0) {
+        if items
+            .windows(2)
+            .all(|w| compare(w[0].0.as_bytes(), w[1].0.as_bytes()) == Ordering::Less)
+        {
             return Entries { items };
         }
         // Stable: pairs with one key keep their order, so the last one is the last given.
@@ -383,6 +400,14 @@ mod tests {
                     prop_assert_eq!(ours.contains_key(k), model.contains_key(k));
                 }
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn keys_order_as_str_does(a in "[a-c\\x00\\xff]{0,20}", b in "[a-c\\x00\\xff]{0,20}") {
+            prop_assert_eq!(compare(a.as_bytes(), b.as_bytes()), a.cmp(&b));
+            prop_assert_eq!(compare(a.as_bytes(), a.as_bytes()), std::cmp::Ordering::Equal);
         }
     }
 
