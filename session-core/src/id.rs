@@ -62,24 +62,44 @@ impl SessionId {
     /// The key a server store files this session under: the lowercase hex SHA-256
     /// digest of the id. A dump of the store holds no usable token.
     pub fn storage_key(&self) -> String {
-        let digest = Sha256::digest(self.0);
-        let mut out = [0u8; 64];
-        for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0x0f)];
+        let mut key = String::with_capacity(STORAGE_KEY_LEN);
+        self.push_storage_key(&mut key);
+        key
+    }
+
+    /// Appends [`storage_key`](Self::storage_key) to `out`, for a store that files
+    /// sessions under a prefix (`out` holds it already) without a second string.
+    ///
+    /// ```
+    /// # use session_core::SessionId;
+    /// let id = SessionId::generate()?;
+    /// let mut key = String::from("sessions:");
+    /// id.push_storage_key(&mut key);
+    /// assert_eq!(key, format!("sessions:{}", id.storage_key()));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn push_storage_key(&self, out: &mut String) {
+        out.reserve(STORAGE_KEY_LEN);
+        for byte in Sha256::digest(self.0) {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
-        // Hex digits are ASCII, so this never takes the `unwrap_or_default` branch.
-        std::str::from_utf8(&out)
-            .map(str::to_owned)
-            .unwrap_or_default()
     }
 }
+
+/// The length of [`SessionId::storage_key`]: 64 hex digits.
+const STORAGE_KEY_LEN: usize = 64;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+        // Encoded on the stack: `to_string` makes the one string it returns.
+        let mut text = [0u8; ID_TEXT_LEN];
+        match URL_SAFE_NO_PAD.encode_slice(self.0, &mut text) {
+            Ok(len) => f.write_str(std::str::from_utf8(&text[..len]).map_err(|_| fmt::Error)?),
+            Err(_) => Err(fmt::Error),
+        }
     }
 }
 
@@ -143,7 +163,11 @@ mod tests {
         let key = id.storage_key();
         assert_eq!(key.len(), 64);
         assert!(key.bytes().all(|b| HEX.contains(&b)));
-        assert_eq!(key, SessionId([7u8; 32]).storage_key());
+        // A known answer: stored sessions stay findable across releases.
+        assert_eq!(
+            key,
+            "4bb06f8e4e3a7715d201d573d0aa423762e55dabd61a2c02278fa56cc6d294e0"
+        );
         assert_ne!(key, SessionId([8u8; 32]).storage_key());
     }
 }

@@ -210,7 +210,8 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
     }
     // The changes, borrowed: only the last change of each key is turned into a value
     // (a key changed in every save is decoded once, not once per save).
-    let mut changes: Vec<(&[u8], Option<&[u8]>)> = Vec::new();
+    let mut changes: Vec<(&[u8], Option<&[u8]>)> =
+        Vec::with_capacity(if r.at < bytes.len() { 8 } else { 0 });
     let mut flushed = false;
     while r.at < bytes.len() {
         if r.bytes[r.at] == FLUSHED {

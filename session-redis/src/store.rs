@@ -185,7 +185,11 @@ impl RedisStore {
 
     /// The Redis key of a session id: `{namespace}:{digest}`.
     pub fn key_of(&self, id: &SessionId) -> String {
-        format!("{}:{}", self.namespace, id.storage_key())
+        let mut key = String::with_capacity(self.namespace.len() + 1 + 64);
+        key.push_str(&self.namespace);
+        key.push(':');
+        id.push_storage_key(&mut key);
+        key
     }
 
     /// True when connected to a cluster.
@@ -252,8 +256,8 @@ impl RedisStore {
 
     /// `GETEX key PX idle`: the stored bytes, with the idle deadline refreshed.
     async fn get_and_touch(&self, key: &str, idle_ms: u64) -> Result<Fetched, session_core::Error> {
-        let mut cmd = redis::cmd("GETEX");
-        cmd.arg(key).arg("PX").arg(idle_ms);
+        let mut cmd = Cmd::with_capacity(4, key.len() + 32);
+        cmd.arg("GETEX").arg(key).arg("PX").arg(idle_ms);
         self.call(|mut backend| async move {
             match backend.send(&cmd).await {
                 Ok(Value::Nil) => Ok(Fetched::Missing),
