@@ -150,13 +150,15 @@ impl Entries {
         let mut theirs = theirs.into_iter().peekable();
         loop {
             let take_ours = match (ours.peek(), theirs.peek()) {
-                (Some((a, _)), Some((b, _))) => {
-                    if a == b {
+                (Some((a, _)), Some((b, _))) => match compare(a.as_bytes(), b.as_bytes()) {
+                    Ordering::Less => true,
+                    Ordering::Greater => false,
+                    // Theirs wins: ours is dropped.
+                    Ordering::Equal => {
                         ours.next();
                         continue;
                     }
-                    a < b
-                }
+                },
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (None, None) => break,
