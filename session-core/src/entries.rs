@@ -229,7 +229,7 @@ impl From<Vec<(CompactString, StoredValue)>> for Entries {
             return Entries { items };
         }
         // Stable: pairs with one key keep their order, so the last one is the last given.
-        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items.sort_by(|a, b| compare(a.0.as_bytes(), b.0.as_bytes()));
         let mut kept: Vec<(CompactString, StoredValue)> = Vec::with_capacity(items.len());
         for pair in items {
             match kept.last_mut() {

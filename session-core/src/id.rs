@@ -88,7 +88,7 @@ impl SessionId {
 }
 
 /// The length of [`SessionId::storage_key`]: 64 hex digits.
-const STORAGE_KEY_LEN: usize = 64;
+pub const STORAGE_KEY_LEN: usize = 64;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 

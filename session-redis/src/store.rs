@@ -17,6 +17,7 @@ use redis::{
 };
 use session_core::{
     now_ms, Capabilities, Expiry, Record, RedisSettings, SaveRequest, SessionId, SessionStore,
+    STORAGE_KEY_LEN,
 };
 
 use crate::format;
@@ -185,7 +186,7 @@ impl RedisStore {
 
     /// The Redis key of a session id: `{namespace}:{digest}`.
     pub fn key_of(&self, id: &SessionId) -> String {
-        let mut key = String::with_capacity(self.namespace.len() + 1 + 64);
+        let mut key = String::with_capacity(self.namespace.len() + 1 + STORAGE_KEY_LEN);
         key.push_str(&self.namespace);
         key.push(':');
         id.push_storage_key(&mut key);
