@@ -7,7 +7,7 @@
 //! (a test checks that on random records), without serde's per-field calls between
 //! them: one exact-size buffer on the way out, one pass on the way back.
 
-use session_core::{CompactString, Entries, Record, StoredValue};
+use session_core::{CompactString, EntriesBuilder, Record};
 
 /// The most bytes a varint u64 takes.
 const VARINT_MAX: usize = 10;
@@ -49,23 +49,24 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record> {
     let run = std::str::from_utf8(r.rest).ok();
     let start = r.rest.len();
     // Every entry takes at least 3 bytes, which bounds the allocation.
-    let mut entries = Vec::with_capacity(n.min(r.rest.len() / 3));
+    // The values' text (shared by the long ones) is shorter than the bytes left.
+    let mut entries = EntriesBuilder::with_capacity(n.min(r.rest.len() / 3), r.rest.len());
     for _ in 0..n {
         let key = CompactString::from(r.str(run, start)?);
-        let json = CompactString::from(r.str(run, start)?);
+        let json = r.str(run, start)?;
         let flash = match r.byte()? {
             0 => false,
             1 => true,
             _ => return None,
         };
-        entries.push((key, StoredValue { json, flash }));
+        entries.push(key, json, flash);
     }
     if !r.rest.is_empty() {
         return None;
     }
     let mut record = Record::new(created_ms, expires_ms);
     // Taken as read: our encoder writes keys in order (one comparison each).
-    record.entries = Entries::from(entries);
+    record.entries = entries.finish();
     Some(record)
 }
 
@@ -134,6 +135,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use session_core::StoredValue;
 
     fn arb_record() -> impl Strategy<Value = Record> {
         (

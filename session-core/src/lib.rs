@@ -55,6 +55,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod builder;
 pub mod chunks;
 mod config;
 pub mod entries;
@@ -66,10 +67,12 @@ mod memory;
 mod record;
 mod session;
 pub mod store;
+mod text;
 mod value;
 
-/// The string type of [`Record::entries`]' keys, [`StoredValue::json`] and the key sets
-/// of [`SaveRequest`]: stored inline up to 24 bytes (from the `compact_str` crate).
+pub use builder::EntriesBuilder;
+/// The string type of [`Record::entries`]' keys and the key sets of [`SaveRequest`]:
+/// stored inline up to 24 bytes (from the `compact_str` crate).
 pub use compact_str::CompactString;
 pub use config::{CookieSettings, Driver, RedisOptions, RedisSettings, SameSite, SessionConfig};
 pub use entries::Entries;
@@ -80,3 +83,4 @@ pub use memory::MemoryStore;
 pub use record::{Record, StoredValue};
 pub use session::{Session, TokenUpdate};
 pub use store::{Capabilities, SaveRequest, SessionStore};
+pub use text::JsonText;

@@ -5,11 +5,9 @@
 //! dies if left idle. Stores persist records; the [`Session`](crate::Session) handle
 //! turns them into what handlers see.
 
-use compact_str::CompactString;
-
 use serde::{Deserialize, Serialize};
 
-use crate::Entries;
+use crate::{Entries, JsonText};
 
 /// One stored value.
 ///
@@ -18,15 +16,16 @@ use crate::Entries;
 /// marks data that lives for one more reading request (SPEC section 3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredValue {
-    /// The value as JSON text (stored inline up to 24 bytes, like the keys).
-    pub json: CompactString,
+    /// The value as JSON text: inline up to 24 bytes, like the keys; longer values
+    /// decoded together share one buffer (see [`JsonText`]).
+    pub json: JsonText,
     /// True for flash data.
     pub flash: bool,
 }
 
 impl StoredValue {
     /// A persistent value.
-    pub fn persistent(json: impl Into<CompactString>) -> Self {
+    pub fn persistent(json: impl Into<JsonText>) -> Self {
         StoredValue {
             json: json.into(),
             flash: false,
@@ -34,7 +33,7 @@ impl StoredValue {
     }
 
     /// A flash value.
-    pub fn flash(json: impl Into<CompactString>) -> Self {
+    pub fn flash(json: impl Into<JsonText>) -> Self {
         StoredValue {
             json: json.into(),
             flash: true,
@@ -49,7 +48,7 @@ pub struct Record {
     pub created_ms: u64,
     /// Unix time (ms) the session dies if no request loads it before then.
     pub expires_ms: u64,
-    /// The values, by key, in key order. Keys are [`CompactString`]s: a key of up to
+    /// The values, by key, in key order. Keys are [`CompactString`](crate::CompactString)s: a key of up to
     /// 24 bytes is stored inline, without an allocation; it converts from and derefs
     /// to `str`.
     pub entries: Entries,

@@ -19,8 +19,8 @@ use crate::expiry::now_ms;
 use crate::flash::{settle, Life};
 use crate::value::{decode, encode};
 use crate::{
-    Capabilities, CompactString, Entries, Error, Expiry, Record, SaveRequest, SessionStore,
-    StoredValue,
+    Capabilities, CompactString, Entries, Error, Expiry, JsonText, Record, SaveRequest,
+    SessionStore, StoredValue,
 };
 
 /// What the HTTP layer should do with the client's token after [`Session::commit`].
@@ -129,7 +129,7 @@ impl State {
     }
 
     /// Puts a value this request wrote into the view, with its life.
-    fn put(&mut self, key: &str, json: CompactString, life: Life) {
+    fn put(&mut self, key: &str, json: JsonText, life: Life) {
         let value = StoredValue {
             json,
             flash: life != Life::Persistent,
@@ -641,7 +641,7 @@ impl Session {
         } else {
             Life::Persistent
         };
-        st.put(key, next.to_compact_string(), life);
+        st.put(key, next.to_compact_string().into(), life);
         Ok(next)
     }
 

@@ -24,7 +24,7 @@
 //! The decoder accepts every string encoding MessagePack allows. Values of formats 1
 //! and 2 (this crate before appended changes) are not read: they load as no session.
 
-use session_core::{CompactString, Entries, Record, StoredValue};
+use session_core::{CompactString, EntriesBuilder, Record, StoredValue};
 
 /// The format version this crate writes and reads.
 pub const VERSION: u8 = 3;
@@ -201,12 +201,13 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
     let revision = r.u32()?;
     let created = r.u64()?;
     let n = r.map_len()?;
-    // Every entry takes at least 3 bytes, which bounds the allocation.
-    let mut entries = Vec::with_capacity(n.min(bytes.len() / 3));
+    // Every entry takes at least 3 bytes, which bounds the allocation; the values'
+    // text is shorter than the stored bytes.
+    let mut entries = EntriesBuilder::with_capacity(n.min(bytes.len() / 3), bytes.len());
     for _ in 0..n {
         let key = utf8_key(r.str()?)?;
-        let value = stored_value(r.str().map_err(|_| "the snapshot holds a non-value")?)?;
-        entries.push((key, value));
+        let (json, flash) = value_parts(r.str().map_err(|_| "the snapshot holds a non-value")?)?;
+        entries.push(key, json, flash);
     }
     // The changes, borrowed: only the last change of each key is turned into a value
     // (a key changed in every save is decoded once, not once per save).
@@ -236,7 +237,7 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
         .map(|len| Loaded { revision, len }.pack());
     if !flushed {
         // Taken as read: our encoder writes keys in order (one comparison each).
-        record.entries = Entries::from(entries);
+        record.entries = entries.finish();
     }
     // Stable: among changes of one key, the order of the saves is kept.
     changes.sort_by(|a, b| a.0.cmp(b.0));
@@ -263,17 +264,24 @@ fn utf8_key(bytes: &[u8]) -> Result<CompactString, &'static str> {
         .map_err(|_| "key is not UTF-8")
 }
 
-/// A stored value from its string: kind byte, then JSON.
-fn stored_value(value: &[u8]) -> Result<StoredValue, &'static str> {
+/// A stored value's JSON and kind from its string: kind byte, then JSON.
+fn value_parts(value: &[u8]) -> Result<(&str, bool), &'static str> {
     let flash = match value.first() {
         Some(b'p') => false,
         Some(b'f') => true,
         _ => return Err("value without a kind"),
     };
-    let json = std::str::from_utf8(&value[1..])
-        .map(CompactString::from)
-        .map_err(|_| "value is not UTF-8")?;
-    Ok(StoredValue { json, flash })
+    let json = std::str::from_utf8(&value[1..]).map_err(|_| "value is not UTF-8")?;
+    Ok((json, flash))
+}
+
+/// A stored value from its string (see [`value_parts`]).
+fn stored_value(value: &[u8]) -> Result<StoredValue, &'static str> {
+    let (json, flash) = value_parts(value)?;
+    Ok(StoredValue {
+        json: json.into(),
+        flash,
+    })
 }
 
 struct Reader<'a> {

@@ -1,0 +1,130 @@
+//! [`EntriesBuilder`]: how a store's decoder turns stored bytes into [`Entries`] with
+//! one allocation for all the values' text.
+
+use std::sync::Arc;
+
+use compact_str::CompactString;
+
+use crate::{Entries, JsonText, StoredValue};
+
+/// Values of up to this many bytes are kept inline in their [`JsonText`].
+const INLINE: usize = std::mem::size_of::<CompactString>();
+
+/// Collects the values a decoder reads, then hands them out as [`Entries`] whose
+/// texts longer than 24 bytes are slices of one shared buffer (see [`JsonText`]).
+///
+/// Push in any order; [`finish`](Self::finish) sorts what is out of order and keeps
+/// the last value of a key pushed twice, as [`Entries::from`] does. A decoder that
+/// pushes keys in order pays one comparison per key.
+///
+/// ```
+/// use session_core::{EntriesBuilder, StoredValue};
+///
+/// let long = format!("\"{}\"", "x".repeat(100));
+/// let mut builder = EntriesBuilder::with_capacity(3, 128);
+/// builder.push("a".into(), "1", false);
+/// builder.push("b".into(), &long, true);
+/// builder.push("a".into(), "2", false);       // a later value of a key wins
+/// let entries = builder.finish();
+/// assert_eq!(entries.len(), 2);
+/// assert_eq!(entries.get("a"), Some(&StoredValue::persistent("2")));
+/// assert_eq!(entries.get("b"), Some(&StoredValue::flash(long.as_str())));
+/// ```
+#[derive(Debug, Default)]
+pub struct EntriesBuilder {
+    items: Vec<(CompactString, StoredValue)>,
+    /// The long values' text, back to back.
+    text: String,
+}
+
+impl EntriesBuilder {
+    /// A builder with room for `values` values and `text_bytes` bytes of their text
+    /// (an upper bound, such as the stored form's length, does).
+    pub fn with_capacity(values: usize, text_bytes: usize) -> Self {
+        EntriesBuilder {
+            items: Vec::with_capacity(values),
+            text: String::with_capacity(text_bytes),
+        }
+    }
+
+    /// Adds the value `json` under `key`, flash data when `flash`.
+    pub fn push(&mut self, key: CompactString, json: &str, flash: bool) {
+        let start = self.text.len();
+        let json = match (u32::try_from(start), u32::try_from(json.len())) {
+            (Ok(at), Ok(len)) if json.len() > INLINE && at.checked_add(len).is_some() => {
+                self.text.push_str(json);
+                JsonText::pending(at, len)
+            }
+            _ => JsonText::from(json),
+        };
+        self.items.push((key, StoredValue { json, flash }));
+    }
+
+    /// The values pushed, by key.
+    pub fn finish(self) -> Entries {
+        let EntriesBuilder { mut items, text } = self;
+        if !text.is_empty() {
+            let buffer = Arc::new(text);
+            for (_, value) in &mut items {
+                value.json.resolve(&buffer);
+            }
+        }
+        Entries::from(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_and_short_values_read_back_as_pushed() {
+        let long: Vec<String> = (0..5)
+            .map(|i| format!("\"{}\"", "é".repeat(20 + i)))
+            .collect();
+        let mut builder = EntriesBuilder::with_capacity(0, 0);
+        for (i, text) in long.iter().enumerate() {
+            builder.push(format!("long{i}").into(), text, i % 2 == 0);
+            builder.push(format!("short{i}").into(), &i.to_string(), false);
+        }
+        builder.push("empty".into(), "", true);
+        let entries = builder.finish();
+        assert_eq!(entries.len(), 11);
+        for (i, text) in long.iter().enumerate() {
+            let value = entries.get(format!("long{i}").as_str());
+            assert_eq!(value.map(|v| v.json.as_str()), Some(text.as_str()));
+            assert_eq!(value.map(|v| v.flash), Some(i % 2 == 0));
+            let short = entries.get(format!("short{i}").as_str());
+            assert_eq!(short.map(|v| v.json.to_string()), Some(i.to_string()));
+        }
+        assert_eq!(entries.get("empty"), Some(&StoredValue::flash("")));
+    }
+
+    #[test]
+    fn out_of_order_and_repeated_keys_come_out_sorted_last_wins() {
+        let mut builder = EntriesBuilder::default();
+        let value = |n: usize| format!("\"{}\"", n.to_string().repeat(30));
+        builder.push("b".into(), &value(1), false);
+        builder.push("a".into(), &value(2), false);
+        builder.push("b".into(), &value(3), false);
+        let entries = builder.finish();
+        let got: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.json.as_str()))
+            .collect();
+        assert_eq!(got, [("a", value(2).as_str()), ("b", value(3).as_str())]);
+    }
+
+    #[test]
+    fn the_long_values_share_one_buffer() {
+        let mut builder = EntriesBuilder::default();
+        let text = "y".repeat(40);
+        builder.push("a".into(), &text, false);
+        builder.push("b".into(), &text, false);
+        let entries = builder.finish();
+        let a = entries.get("a").map(|v| v.json.as_ptr());
+        let b = entries.get("b").map(|v| v.json.as_ptr());
+        // Back to back in one buffer: the second starts where the first ends.
+        assert_eq!(a.map(|p| p.wrapping_add(40)), b);
+    }
+}
