@@ -60,11 +60,13 @@ impl Entries {
     }
 
     /// How many values there are.
+    #[inline]
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
     /// True when there are no values.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -89,6 +91,7 @@ impl Entries {
     }
 
     /// The value under `key`.
+    #[inline]
     pub fn get(&self, key: &str) -> Option<&StoredValue> {
         self.get_key_value(key).map(|(_, value)| value)
     }
@@ -106,6 +109,7 @@ impl Entries {
     }
 
     /// True when there is a value under `key`.
+    #[inline]
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_ok()
     }
@@ -188,6 +192,7 @@ impl Entries {
     }
 
     /// The keys and values, in key order.
+    #[inline]
     pub fn iter(&self) -> Iter<'_> {
         Iter(self.items.iter())
     }

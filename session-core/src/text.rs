@@ -60,6 +60,7 @@ impl JsonText {
     }
 
     /// The text.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Own(text) => text,
@@ -98,18 +99,21 @@ impl Default for JsonText {
 impl Deref for JsonText {
     type Target = str;
 
+    #[inline]
     fn deref(&self) -> &str {
         self.as_str()
     }
 }
 
 impl AsRef<str> for JsonText {
+    #[inline]
     fn as_ref(&self) -> &str {
         self.as_str()
     }
 }
 
 impl Borrow<str> for JsonText {
+    #[inline]
     fn borrow(&self) -> &str {
         self.as_str()
     }
