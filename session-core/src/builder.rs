@@ -35,15 +35,20 @@ pub struct EntriesBuilder {
     items: Vec<(CompactString, StoredValue)>,
     /// The long values' text, back to back.
     text: String,
+    /// The room to make for `text` when the first long value arrives (a session of
+    /// short values allocates none).
+    text_bytes: usize,
 }
 
 impl EntriesBuilder {
     /// A builder with room for `values` values and `text_bytes` bytes of their text
-    /// (an upper bound, such as the stored form's length, does).
+    /// (an upper bound, such as the stored form's length, does; the room for text is
+    /// made when the first value longer than 24 bytes is pushed).
     pub fn with_capacity(values: usize, text_bytes: usize) -> Self {
         EntriesBuilder {
             items: Vec::with_capacity(values),
-            text: String::with_capacity(text_bytes),
+            text: String::new(),
+            text_bytes,
         }
     }
 
@@ -52,6 +57,9 @@ impl EntriesBuilder {
         let start = self.text.len();
         let json = match (u32::try_from(start), u32::try_from(json.len())) {
             (Ok(at), Ok(len)) if json.len() > INLINE && at.checked_add(len).is_some() => {
+                if self.text.capacity() == 0 {
+                    self.text.reserve(self.text_bytes.max(json.len()));
+                }
                 self.text.push_str(json);
                 JsonText::pending(at, len)
             }
@@ -62,7 +70,9 @@ impl EntriesBuilder {
 
     /// The values pushed, by key.
     pub fn finish(self) -> Entries {
-        let EntriesBuilder { mut items, text } = self;
+        let EntriesBuilder {
+            mut items, text, ..
+        } = self;
         if !text.is_empty() {
             let buffer = Arc::new(text);
             for (_, value) in &mut items {
@@ -113,6 +123,16 @@ mod tests {
             .map(|(k, v)| (k.as_str(), v.json.as_str()))
             .collect();
         assert_eq!(got, [("a", value(2).as_str()), ("b", value(3).as_str())]);
+    }
+
+    #[test]
+    fn short_values_make_no_room_for_text() {
+        let mut builder = EntriesBuilder::with_capacity(2, 4096);
+        builder.push("a".into(), "\"short\"", false);
+        builder.push("b".into(), "42", false);
+        assert_eq!(builder.text.capacity(), 0);
+        builder.push("c".into(), &"z".repeat(30), false);
+        assert!(builder.text.capacity() >= 4096);
     }
 
     #[test]
