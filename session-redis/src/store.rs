@@ -3,8 +3,8 @@
 use std::collections::hash_map::RandomState;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,9 +46,12 @@ enum Backend {
 /// - **Never revives** a session another request destroyed or that expired; a new id
 ///   never overwrites an existing session.
 /// - **Tokens are not stored**: the key is the SHA-256 digest of the id.
-/// - **Bounded waits**: every call gives up after the connect + response timeouts
-///   with [`session_core::Error::Timeout`] or `Unavailable`; the connection recovers
-///   by itself when Redis is back.
+/// - **Bounded waits**: a call gives up with [`session_core::Error::Timeout`] or
+///   `Unavailable` after the response timeout while Redis has been answering, and
+///   after the connect + response timeouts when the call before it failed (the
+///   connection may have to be made again); the connection recovers by itself when
+///   Redis is back. On one node, one timer bounds each call (the client keeps no
+///   response timer of its own).
 ///
 /// On Redis Cluster, `regenerate`/`invalidate` cost one extra round trip (the old
 /// and new keys live in different slots, so they cannot share one script).
@@ -68,8 +71,8 @@ pub struct RedisStore {
     backend: Backend,
     namespace: String,
     target: String,
-    /// The longest a call may take: connect timeout + response timeout.
-    limit: Duration,
+    /// How long a call may wait (see [`Deadlines`]).
+    deadlines: Deadlines,
     load: redis::Script,
     save: redis::Script,
 }
@@ -79,7 +82,7 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("target", &self.target)
             .field("namespace", &self.namespace)
-            .field("limit", &self.limit)
+            .field("deadlines", &self.deadlines)
             .finish_non_exhaustive()
     }
 }
@@ -124,9 +127,12 @@ impl RedisStore {
                 target: target.clone(),
                 source,
             })?;
+            // No response timeout of the client's own: each call is bounded by one
+            // timer of ours (see `Deadlines`), where a second one would cost another
+            // timer registration, and often a wake-up of the runtime, per call.
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(connect_timeout))
-                .set_response_timeout(Some(response_timeout))
+                .set_response_timeout(None)
                 .set_number_of_retries(1)
                 .set_max_delay(Duration::from_millis(200));
             let manager =
@@ -178,7 +184,7 @@ impl RedisStore {
             backend,
             namespace: settings.namespace.clone(),
             target,
-            limit: connect_timeout + response_timeout,
+            deadlines: Deadlines::new(response_timeout, connect_timeout + response_timeout),
             load: scripts::load(),
             save: scripts::save(),
         })
@@ -205,13 +211,21 @@ impl RedisStore {
         F: FnOnce(Backend) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(self.limit, f(self.backend.clone())).await {
+        let limit = self.deadlines.limit();
+        let result = tokio::time::timeout(limit, f(self.backend.clone())).await;
+        // A server error reply (`NOSCRIPT`, `WRONGTYPE`) is an answer all the same.
+        self.deadlines.answered(match &result {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => !(e.is_io_error() || e.is_timeout() || e.is_connection_dropped()),
+            Err(_) => false,
+        });
+        match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(source)) if source.is_timeout() => {
                 tracing::warn!(target = %self.target, "redis timed out");
                 Err(Error::Timeout {
                     target: self.target.clone(),
-                    after: self.limit,
+                    after: limit,
                 }
                 .into())
             }
@@ -227,7 +241,7 @@ impl RedisStore {
                 tracing::warn!(target = %self.target, "redis did not answer in time");
                 Err(Error::Timeout {
                     target: self.target.clone(),
-                    after: self.limit,
+                    after: limit,
                 }
                 .into())
             }
@@ -335,6 +349,46 @@ fn evalsha(script: &Script, keys: &[&str], args: usize, bytes: usize) -> Cmd {
         cmd.arg(*key);
     }
     cmd
+}
+
+/// How long a call may wait: the response timeout while Redis has been answering,
+/// the connect + response timeouts after a call that failed, when the next call may
+/// have to wait for the connection to be made again. Shared by a store's clones, as
+/// the connection is.
+#[derive(Clone, Debug)]
+struct Deadlines {
+    answering: Duration,
+    reconnecting: Duration,
+    /// True when the last call got an answer.
+    last_answered: Arc<AtomicBool>,
+}
+
+impl Deadlines {
+    /// Starts as after a failure: the first call makes the connection.
+    fn new(answering: Duration, reconnecting: Duration) -> Self {
+        Deadlines {
+            answering,
+            reconnecting,
+            last_answered: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The limit for the next call.
+    fn limit(&self) -> Duration {
+        if self.last_answered.load(Ordering::Relaxed) {
+            self.answering
+        } else {
+            self.reconnecting
+        }
+    }
+
+    /// Records whether a call got an answer (written only on a change, so calls on
+    /// several threads do not contend for the flag).
+    fn answered(&self, answered: bool) {
+        if self.last_answered.load(Ordering::Relaxed) != answered {
+            self.last_answered.store(answered, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What a plain load found under a session key.
@@ -527,5 +581,33 @@ impl SessionStore for RedisStore {
             Some(id) => self.del(&self.key_of(&id)).await,
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_after_an_answer_gets_the_response_timeout_after_a_failure_the_whole_budget() {
+        let short = Duration::from_millis(500);
+        let long = Duration::from_millis(1500);
+        let deadlines = Deadlines::new(short, long);
+        assert_eq!(
+            deadlines.limit(),
+            long,
+            "the first call makes the connection"
+        );
+        deadlines.answered(true);
+        assert_eq!(deadlines.limit(), short);
+        let clone = deadlines.clone();
+        clone.answered(false);
+        assert_eq!(
+            deadlines.limit(),
+            long,
+            "clones share the connection's state"
+        );
+        deadlines.answered(true);
+        assert_eq!(clone.limit(), short);
     }
 }
