@@ -53,10 +53,21 @@ impl EntriesBuilder {
     }
 
     /// Adds the value `json` under `key`, flash data when `flash`.
+    #[inline]
     pub fn push(&mut self, key: CompactString, json: &str, flash: bool) {
+        let json = if json.len() <= INLINE {
+            JsonText::from(json)
+        } else {
+            self.share(json)
+        };
+        self.items.push((key, StoredValue { json, flash }));
+    }
+
+    /// `json`, longer than 24 bytes, as a range of the shared text.
+    fn share(&mut self, json: &str) -> JsonText {
         let start = self.text.len();
-        let json = match (u32::try_from(start), u32::try_from(json.len())) {
-            (Ok(at), Ok(len)) if json.len() > INLINE && at.checked_add(len).is_some() => {
+        match (u32::try_from(start), u32::try_from(json.len())) {
+            (Ok(at), Ok(len)) if at.checked_add(len).is_some() => {
                 if self.text.capacity() == 0 {
                     self.text.reserve(self.text_bytes.max(json.len()));
                 }
@@ -64,8 +75,7 @@ impl EntriesBuilder {
                 JsonText::pending(at, len)
             }
             _ => JsonText::from(json),
-        };
-        self.items.push((key, StoredValue { json, flash }));
+        }
     }
 
     /// The values pushed, by key.
