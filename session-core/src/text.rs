@@ -72,6 +72,23 @@ impl JsonText {
         }
     }
 
+    /// The text's length in bytes, read without touching a shared buffer (the
+    /// same as `as_str().len()`).
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Own(text) => text.len(),
+            Repr::Shared { len, .. } => *len as usize,
+            Repr::Pending { .. } => 0,
+        }
+    }
+
+    /// True for the empty text.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A range of the buffer an [`EntriesBuilder`](crate::EntriesBuilder) is
     /// writing; [`resolve`](Self::resolve) points it at the buffer once it is built.
     pub(crate) fn pending(start: u32, len: u32) -> Self {
@@ -221,6 +238,20 @@ mod tests {
         assert_eq!(text.as_str(), "\"hello\"");
         assert_eq!(text, JsonText::from("\"hello\""));
         assert_eq!(text.clone().as_str(), "\"hello\"");
+    }
+
+    #[test]
+    fn len_is_the_texts_length_for_every_kind() {
+        for text in [
+            JsonText::from(""),
+            JsonText::from("[1]"),
+            JsonText::from("x".repeat(40)),
+            shared("ab\"é\"cd", 2, 4),
+            shared("abc", 1, 1),
+        ] {
+            assert_eq!(text.len(), text.as_str().len(), "{text:?}");
+            assert_eq!(text.is_empty(), text.as_str().is_empty());
+        }
     }
 
     #[test]
