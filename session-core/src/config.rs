@@ -171,9 +171,9 @@ pub struct RedisSettings {
     pub cluster: Vec<String>,
     /// How long to wait for a connection, in ms (default 1000).
     pub connect_timeout_ms: u64,
-    /// How long to wait for an answer, in ms (default 500). A call right after a
-    /// failed one may also have to wait for a new connection: it gets
-    /// `connect_timeout_ms` + `response_timeout_ms` in all.
+    /// How long to wait for an answer, in ms (default 500). A call that has to wait
+    /// for the connection to be made (the first, and any after the connection was
+    /// lost) gets `connect_timeout_ms` + `response_timeout_ms` in all.
     pub response_timeout_ms: u64,
 }
 

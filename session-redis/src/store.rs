@@ -47,11 +47,11 @@ enum Backend {
 ///   never overwrites an existing session.
 /// - **Tokens are not stored**: the key is the SHA-256 digest of the id.
 /// - **Bounded waits**: a call gives up with [`session_core::Error::Timeout`] or
-///   `Unavailable` after the response timeout while Redis has been answering, and
-///   after the connect + response timeouts when the call before it failed (the
-///   connection may have to be made again); the connection recovers by itself when
-///   Redis is back. On one node, one timer bounds each call (the client keeps no
-///   response timer of its own).
+///   `Unavailable` after the response timeout while the connection is up, and after
+///   the connect + response timeouts while it is being made (at first, and after the
+///   connection was lost); the connection recovers by itself when Redis is back. On
+///   one node, one timer bounds each call (the client keeps no response timer of
+///   its own).
 ///
 /// On Redis Cluster, `regenerate`/`invalidate` cost one extra round trip (the old
 /// and new keys live in different slots, so they cannot share one script).
@@ -213,12 +213,18 @@ impl RedisStore {
     {
         let limit = self.deadlines.limit();
         let result = tokio::time::timeout(limit, f(self.backend.clone())).await;
-        // A server error reply (`NOSCRIPT`, `WRONGTYPE`) is an answer all the same.
-        self.deadlines.answered(match &result {
-            Ok(Ok(_)) => true,
-            Ok(Err(e)) => !(e.is_io_error() || e.is_timeout() || e.is_connection_dropped()),
-            Err(_) => false,
-        });
+        match &result {
+            // A timeout says nothing new: the connection stays as it was (up, if
+            // Redis went silent; being made, if the call waited for that).
+            Err(_) => {}
+            Ok(Err(e)) if e.is_timeout() => {}
+            // The client makes the connection again after an I/O error.
+            Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() => {
+                self.deadlines.connection_up(false)
+            }
+            // A server error reply (`NOSCRIPT`, `WRONGTYPE`) is an answer all the same.
+            Ok(_) => self.deadlines.connection_up(true),
+        }
         match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(source)) if source.is_timeout() => {
@@ -351,42 +357,43 @@ fn evalsha(script: &Script, keys: &[&str], args: usize, bytes: usize) -> Cmd {
     cmd
 }
 
-/// How long a call may wait: the response timeout while Redis has been answering,
-/// the connect + response timeouts after a call that failed, when the next call may
-/// have to wait for the connection to be made again. Shared by a store's clones, as
-/// the connection is.
+/// How long a call may wait: the response timeout while the connection is up, the
+/// connect + response timeouts while it is being made (at first, and after an I/O
+/// error, when the client makes it again). Shared by a store's clones, as the
+/// connection is.
 #[derive(Clone, Debug)]
 struct Deadlines {
-    answering: Duration,
-    reconnecting: Duration,
-    /// True when the last call got an answer.
-    last_answered: Arc<AtomicBool>,
+    up: Duration,
+    connecting: Duration,
+    /// True once a call got an answer, until one fails with an I/O error.
+    is_up: Arc<AtomicBool>,
 }
 
 impl Deadlines {
-    /// Starts as after a failure: the first call makes the connection.
-    fn new(answering: Duration, reconnecting: Duration) -> Self {
+    /// Starts with the connection to make.
+    fn new(up: Duration, connecting: Duration) -> Self {
         Deadlines {
-            answering,
-            reconnecting,
-            last_answered: Arc::new(AtomicBool::new(false)),
+            up,
+            connecting,
+            is_up: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// The limit for the next call.
     fn limit(&self) -> Duration {
-        if self.last_answered.load(Ordering::Relaxed) {
-            self.answering
+        if self.is_up.load(Ordering::Relaxed) {
+            self.up
         } else {
-            self.reconnecting
+            self.connecting
         }
     }
 
-    /// Records whether a call got an answer (written only on a change, so calls on
-    /// several threads do not contend for the flag).
-    fn answered(&self, answered: bool) {
-        if self.last_answered.load(Ordering::Relaxed) != answered {
-            self.last_answered.store(answered, Ordering::Relaxed);
+    /// Records that the connection is up (a call got an answer) or being made again
+    /// (a call failed with an I/O error). Written only on a change, so calls on
+    /// several threads do not contend for the flag.
+    fn connection_up(&self, up: bool) {
+        if self.is_up.load(Ordering::Relaxed) != up {
+            self.is_up.store(up, Ordering::Relaxed);
         }
     }
 }
@@ -589,7 +596,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_call_after_an_answer_gets_the_response_timeout_after_a_failure_the_whole_budget() {
+    fn a_call_on_a_connection_that_is_up_gets_the_response_timeout_else_connect_too() {
         let short = Duration::from_millis(500);
         let long = Duration::from_millis(1500);
         let deadlines = Deadlines::new(short, long);
@@ -598,16 +605,16 @@ mod tests {
             long,
             "the first call makes the connection"
         );
-        deadlines.answered(true);
+        deadlines.connection_up(true);
         assert_eq!(deadlines.limit(), short);
         let clone = deadlines.clone();
-        clone.answered(false);
+        clone.connection_up(false);
         assert_eq!(
             deadlines.limit(),
             long,
             "clones share the connection's state"
         );
-        deadlines.answered(true);
+        deadlines.connection_up(true);
         assert_eq!(clone.limit(), short);
     }
 }
