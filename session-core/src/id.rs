@@ -79,10 +79,16 @@ impl SessionId {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn push_storage_key(&self, out: &mut String) {
-        out.reserve(STORAGE_KEY_LEN);
-        for byte in Sha256::digest(self.0) {
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        // Written on the stack, then appended at once (a `push` per digit checks
+        // the capacity and encodes a `char` each time).
+        let mut hex = [0u8; STORAGE_KEY_LEN];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(Sha256::digest(self.0)) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
+        }
+        // Hex digits are ASCII: the check cannot fail.
+        if let Ok(hex) = std::str::from_utf8(&hex) {
+            out.push_str(hex);
         }
     }
 }
