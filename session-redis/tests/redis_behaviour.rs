@@ -453,6 +453,17 @@ async fn short_timeout_store(server: &RedisServer) -> RedisStore {
     common::connect(&settings).await
 }
 
+/// The error a read of `user` in the session of `token` ends with; `Err(why)` when it
+/// succeeded.
+async fn failed_read(
+    store: &Arc<dyn SessionStore>,
+    token: &str,
+    why: &'static str,
+) -> Result<Error, &'static str> {
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
+    s.get::<String>("user").await.err().ok_or(why)
+}
+
 #[tokio::test]
 async fn redis_killed_mid_run_fails_fast_then_recovers_without_a_new_store() -> TestResult {
     let mut server = RedisServer::start()?;
@@ -461,12 +472,7 @@ async fn redis_killed_mid_run_fails_fast_then_recovers_without_a_new_store() -> 
     server.kill()?;
     for _ in 0..3 {
         let started = Instant::now();
-        let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
-        let err = s
-            .get::<String>("user")
-            .await
-            .err()
-            .ok_or("a read from a dead redis succeeded")?;
+        let err = failed_read(&store, &token, "a read from a dead redis succeeded").await?;
         assert!(err.is_unavailable(), "{err}");
         assert!(
             started.elapsed() < Duration::from_secs(3),
@@ -498,12 +504,7 @@ async fn client_pause_longer_than_the_response_timeout_is_a_timeout_not_a_hang()
     // The connection stays up, so each call waits the response timeout, no more.
     let started = Instant::now();
     for _ in 0..3 {
-        let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
-        let err = s
-            .get::<String>("user")
-            .await
-            .err()
-            .ok_or("a paused redis answered")?;
+        let err = failed_read(&store, &token, "a paused redis answered").await?;
         assert!(matches!(err, Error::Timeout { .. }), "{err}");
     }
     assert!(
