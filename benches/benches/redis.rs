@@ -8,10 +8,13 @@
 //! group says so and is skipped.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use session_benches::interleaved::{self, Contender, Interleaved};
 use session_benches::{redis_answers, redis_host_port, redis_url, session_of, SIZES};
 use session_core::{
     CompactString, Expiry, RedisSettings, SaveRequest, Session, SessionStore, StoredValue,
@@ -233,10 +236,7 @@ fn redis_cycle(c: &mut Criterion) {
     let mut group = c.benchmark_group("redis");
     for (label, size) in SIZES {
         let token = rt.block_on(ours_seed(&store, size));
-        let blob_len = serde_json::to_vec(&session_of(size))
-            .map(|v| v.len())
-            .unwrap_or(size);
-        let value = vec![b'x'; blob_len];
+        let value = vec![b'x'; bare_len(size)];
         let bare_key = format!("bench:bare:{label}");
         group.bench_with_input(BenchmarkId::new("cycle", label), &token, |b, token| {
             b.to_async(&rt)
@@ -278,40 +278,96 @@ fn redis_cycle(c: &mut Criterion) {
         ("store_cycle_x50_concurrent", Cycle::Store),
     ] {
         group.bench_function(BenchmarkId::new(name, "1KiB"), |b| {
-            b.to_async(&rt).iter(|| {
-                let tokens = tokens.clone();
-                let store = store.clone();
-                async move {
-                    let mut set = tokio::task::JoinSet::new();
-                    for token in tokens {
-                        set.spawn(cycle.run(store.clone(), token));
-                    }
-                    while set.join_next().await.is_some() {}
-                }
-            })
+            b.to_async(&rt).iter(|| ours_x50(&store, &tokens, cycle))
         });
     }
     group.bench_function(
         BenchmarkId::new("bare_getex_setex_x50_concurrent", "1KiB"),
-        |b| {
-            b.to_async(&rt).iter(|| {
-                let conn = bare.clone();
-                let value = value.clone();
-                async move {
-                    let mut set = tokio::task::JoinSet::new();
-                    for i in 0..CONCURRENT {
-                        set.spawn(bare_cycle(
-                            conn.clone(),
-                            format!("bench:bare:c{i}"),
-                            value.clone(),
-                        ));
-                    }
-                    while set.join_next().await.is_some() {}
-                }
-            })
-        },
+        |b| b.to_async(&rt).iter(|| bare_x50(&bare, &value)),
     );
     group.finish();
+
+    // The target's ratios, interleaved (see `session_benches::interleaved`): ours
+    // through `Session`, the driver alone and the bare commands, in turn.
+    let mut group = c.benchmark_group("redis_interleaved");
+    for (label, size) in SIZES {
+        let token = rt.block_on(ours_seed(&store, size));
+        let value = vec![b'x'; bare_len(size)];
+        let key = format!("bench:bare:i{label}");
+        let session = || boxed(Cycle::Session.run(store.clone(), token.clone()));
+        let driver = || boxed(Cycle::Store.run(store.clone(), token.clone()));
+        let bare_one = || boxed(bare_cycle(bare.clone(), key.clone(), value.clone()));
+        interleave(
+            &mut group,
+            &rt,
+            &format!("cycle_{label}"),
+            &[&session, &driver, &bare_one],
+        );
+    }
+    let session = || boxed(ours_x50(&store, &tokens, Cycle::Session));
+    let driver = || boxed(ours_x50(&store, &tokens, Cycle::Store));
+    let bare_all = || boxed(bare_x50(&bare, &value));
+    interleave(
+        &mut group,
+        &rt,
+        "cycle_x50_concurrent_1KiB",
+        &[&session, &driver, &bare_all],
+    );
+    group.finish();
+}
+
+/// The contenders of every interleaved bench, in column order.
+const CONTENDERS: [&str; 3] = ["session", "driver", "bare"];
+
+/// One interleaved bench: criterion reports the `Session` cycle's time; every
+/// iteration's times go to `target/criterion/interleaved/{name}.json` for the report.
+fn interleave(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    contenders: &[Contender<'_>],
+) {
+    let times = Interleaved::new(name, &CONTENDERS);
+    group.bench_function(name, |b| {
+        b.to_async(rt)
+            .iter_custom(|iters| times.run(iters, contenders))
+    });
+    if let Err(e) = times.write(&interleaved::results_dir()) {
+        eprintln!("cannot save the interleaved times of {name}: {e}");
+    }
+}
+
+fn boxed<'a>(future: impl Future<Output = ()> + 'a) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+    Box::pin(future)
+}
+
+/// The bare value's size for a session of about `size` bytes: its values as JSON.
+fn bare_len(size: usize) -> usize {
+    serde_json::to_vec(&session_of(size))
+        .map(|v| v.len())
+        .unwrap_or(size)
+}
+
+/// 50 of our cycles at once, one per session in `tokens`.
+async fn ours_x50(store: &Arc<dyn SessionStore>, tokens: &[String], cycle: Cycle) {
+    let mut set = tokio::task::JoinSet::new();
+    for token in tokens {
+        set.spawn(cycle.run(store.clone(), token.clone()));
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// 50 bare cycles at once, each on its own key.
+async fn bare_x50(conn: &redis::aio::ConnectionManager, value: &[u8]) {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..CONCURRENT {
+        set.spawn(bare_cycle(
+            conn.clone(),
+            format!("bench:bare:c{i}"),
+            value.to_vec(),
+        ));
+    }
+    while set.join_next().await.is_some() {}
 }
 
 criterion_group!(benches, redis_cycle);

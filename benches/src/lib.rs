@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod interleaved;
+
 /// The session sizes every driver bench runs: about 250 B, 1 KiB and 3 KiB of values.
 pub const SIZES: [(&str, usize); 3] = [("250B", 250), ("1KiB", 1024), ("3KiB", 3072)];
 
