@@ -60,36 +60,75 @@ impl SessionId {
     }
 
     /// The key a server store files this session under: the lowercase hex SHA-256
-    /// digest of the id. A dump of the store holds no usable token.
-    pub fn storage_key(&self) -> String {
-        let mut key = String::with_capacity(STORAGE_KEY_LEN);
-        self.push_storage_key(&mut key);
-        key
-    }
-
-    /// Appends [`storage_key`](Self::storage_key) to `out`, for a store that files
-    /// sessions under a prefix (`out` holds it already) without a second string.
+    /// digest of the id, as text on the stack. A dump of the store holds no usable
+    /// token.
     ///
     /// ```
     /// # use session_core::SessionId;
     /// let id = SessionId::generate()?;
-    /// let mut key = String::from("sessions:");
-    /// id.push_storage_key(&mut key);
-    /// assert_eq!(key, format!("sessions:{}", id.storage_key()));
+    /// let key = id.storage_key();
+    /// assert_eq!(key.len(), 64);
+    /// // A store that files sessions under a prefix writes both, no second string.
+    /// let mut prefixed = String::from("sessions:");
+    /// prefixed.push_str(&key);
+    /// // A store that keeps `String` keys takes one.
+    /// let owned: String = key.into();
+    /// assert_eq!(prefixed, format!("sessions:{owned}"));
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn push_storage_key(&self, out: &mut String) {
-        // Written on the stack, then appended at once (a `push` per digit checks
-        // the capacity and encodes a `char` each time).
+    pub fn storage_key(&self) -> StorageKey {
         let mut hex = [0u8; STORAGE_KEY_LEN];
         for (pair, byte) in hex.chunks_exact_mut(2).zip(Sha256::digest(self.0)) {
             pair[0] = HEX[usize::from(byte >> 4)];
             pair[1] = HEX[usize::from(byte & 0x0f)];
         }
-        // Hex digits are ASCII: the check cannot fail.
-        if let Ok(hex) = std::str::from_utf8(&hex) {
-            out.push_str(hex);
-        }
+        StorageKey(hex)
+    }
+}
+
+/// A session's [storage key](SessionId::storage_key): 64 lowercase hex digits, kept
+/// on the stack. It derefs to `str`; `String::from` makes an owned copy.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StorageKey([u8; STORAGE_KEY_LEN]);
+
+impl StorageKey {
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        // Only `SessionId::storage_key` makes one, of hex digits (ASCII): the check
+        // cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for StorageKey {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for StorageKey {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for StorageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for StorageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StorageKey({})", self.as_str())
+    }
+}
+
+impl From<StorageKey> for String {
+    fn from(key: StorageKey) -> String {
+        key.as_str().to_owned()
     }
 }
 
@@ -168,10 +207,11 @@ mod tests {
         let id = SessionId([7u8; 32]);
         let key = id.storage_key();
         assert_eq!(key.len(), 64);
+        assert_eq!(key.as_str().len(), STORAGE_KEY_LEN);
         assert!(key.bytes().all(|b| HEX.contains(&b)));
         // A known answer: stored sessions stay findable across releases.
         assert_eq!(
-            key,
+            key.as_str(),
             "4bb06f8e4e3a7715d201d573d0aa423762e55dabd61a2c02278fa56cc6d294e0"
         );
         assert_ne!(key, SessionId([8u8; 32]).storage_key());

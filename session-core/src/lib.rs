@@ -78,7 +78,7 @@ pub use config::{CookieSettings, Driver, RedisOptions, RedisSettings, SameSite, 
 pub use entries::Entries;
 pub use error::{BoxError, Error, Result};
 pub use expiry::{now_ms, Expiry, DEFAULT_TIMEOUT};
-pub use id::{SessionId, ID_TEXT_LEN, STORAGE_KEY_LEN};
+pub use id::{SessionId, StorageKey, ID_TEXT_LEN, STORAGE_KEY_LEN};
 pub use memory::MemoryStore;
 pub use record::{Record, StoredValue};
 pub use session::{Session, TokenUpdate};

@@ -116,7 +116,7 @@ impl SessionStore for MemoryStore {
         let now = now_ms();
         let mut sessions = self.sessions();
         if let Some(old) = request.replaces.and_then(SessionId::parse) {
-            sessions.map.remove(&old.storage_key());
+            sessions.map.remove(old.storage_key().as_str());
         }
         let id = match request.token {
             Some(token) => match SessionId::parse(token) {
@@ -125,20 +125,20 @@ impl SessionStore for MemoryStore {
             },
             None => loop {
                 let id = SessionId::generate()?;
-                if !sessions.map.contains_key(&id.storage_key()) {
+                if !sessions.map.contains_key(id.storage_key().as_str()) {
                     break id;
                 }
             },
         };
         sessions.purge_if_grown(now);
-        let stored = sessions.map.entry(id.storage_key()).or_default();
+        let stored = sessions.map.entry(id.storage_key().into()).or_default();
         request.apply_to(stored, now);
         Ok(Some(id.to_string()))
     }
 
     async fn destroy(&self, token: &str) -> Result<(), Error> {
         if let Some(id) = SessionId::parse(token) {
-            self.sessions().map.remove(&id.storage_key());
+            self.sessions().map.remove(id.storage_key().as_str());
         }
         Ok(())
     }

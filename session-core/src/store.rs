@@ -38,7 +38,7 @@
 //!         // Malformed ids never reach the backend.
 //!         let Some(id) = SessionId::parse(token) else { return Ok(None) };
 //!         let mut map = self.map();
-//!         let Some(record) = map.get_mut(&id.storage_key()) else { return Ok(None) };
+//!         let Some(record) = map.get_mut(id.storage_key().as_str()) else { return Ok(None) };
 //!         // Refresh the idle deadline as part of the load.
 //!         record.expires_ms = expiry.deadline(record.created_ms, now_ms());
 //!         Ok(Some(record.clone()))
@@ -47,22 +47,22 @@
 //!     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error> {
 //!         let mut map = self.map();
 //!         if let Some(old) = request.replaces.and_then(SessionId::parse) {
-//!             map.remove(&old.storage_key());
+//!             map.remove(old.storage_key().as_str());
 //!         }
 //!         let key = match request.token.map(SessionId::parse) {
 //!             // Never bring back a session that was destroyed meanwhile.
-//!             Some(Some(id)) if map.contains_key(&id.storage_key()) => id,
+//!             Some(Some(id)) if map.contains_key(id.storage_key().as_str()) => id,
 //!             Some(_) => return Ok(None),
 //!             None => SessionId::generate()?,
 //!         };
-//!         let stored = map.entry(key.storage_key()).or_default();
+//!         let stored = map.entry(key.storage_key().into()).or_default();
 //!         request.apply_to(stored, now_ms());
 //!         Ok(Some(key.to_string()))
 //!     }
 //!
 //!     async fn destroy(&self, token: &str) -> Result<(), Error> {
 //!         if let Some(id) = SessionId::parse(token) {
-//!             self.map().remove(&id.storage_key());
+//!             self.map().remove(id.storage_key().as_str());
 //!         }
 //!         Ok(())
 //!     }

@@ -3,6 +3,7 @@
 use std::collections::hash_map::RandomState;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -12,12 +13,12 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{
-    Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, Script,
-    ServerErrorKind, Value,
+    Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisWrite, Script,
+    ServerErrorKind, ToRedisArgs, Value,
 };
 use session_core::{
     now_ms, Capabilities, Expiry, Record, RedisSettings, SaveRequest, SessionId, SessionStore,
-    STORAGE_KEY_LEN,
+    StorageKey, STORAGE_KEY_LEN,
 };
 
 use crate::format;
@@ -192,11 +193,15 @@ impl RedisStore {
 
     /// The Redis key of a session id: `{namespace}:{digest}`.
     pub fn key_of(&self, id: &SessionId) -> String {
-        let mut key = String::with_capacity(self.namespace.len() + 1 + STORAGE_KEY_LEN);
-        key.push_str(&self.namespace);
-        key.push(':');
-        id.push_storage_key(&mut key);
-        key
+        self.redis_key(id).to_string()
+    }
+
+    /// The Redis key of a session id, to write into a command.
+    fn redis_key(&self, id: &SessionId) -> RedisKey<'_> {
+        RedisKey {
+            namespace: &self.namespace,
+            digest: id.storage_key(),
+        }
     }
 
     /// True when connected to a cluster.
@@ -276,7 +281,11 @@ impl RedisStore {
     }
 
     /// `GETEX key PX idle`: the stored bytes, with the idle deadline refreshed.
-    async fn get_and_touch(&self, key: &str, idle_ms: u64) -> Result<Fetched, session_core::Error> {
+    async fn get_and_touch(
+        &self,
+        key: RedisKey<'_>,
+        idle_ms: u64,
+    ) -> Result<Fetched, session_core::Error> {
         let mut cmd = Cmd::with_capacity(4, key.len() + 32);
         cmd.arg("GETEX").arg(key).arg("PX").arg(idle_ms);
         self.call(|mut backend| async move {
@@ -295,7 +304,7 @@ impl RedisStore {
     /// (destroyed or expired since the load), `APPEND` made a value of the change
     /// alone, which no load reads as a session; it is deleted at once. A key of
     /// another type is left alone.
-    async fn append(&self, key: &str, change: &[u8]) -> Result<bool, session_core::Error> {
+    async fn append(&self, key: RedisKey<'_>, change: &[u8]) -> Result<bool, session_core::Error> {
         let mut cmd = Cmd::with_capacity(3, key.len() + change.len() + 8);
         cmd.arg("APPEND").arg(key).arg(change);
         let appended = self
@@ -321,9 +330,9 @@ impl RedisStore {
         }
     }
 
-    async fn del(&self, key: &str) -> Result<(), session_core::Error> {
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(key);
+    async fn del(&self, key: RedisKey<'_>) -> Result<(), session_core::Error> {
+        let mut cmd = Cmd::with_capacity(2, key.len() + 3);
+        cmd.arg("DEL").arg(key);
         self.query(&cmd).await.map(drop)
     }
 }
@@ -347,7 +356,7 @@ impl Backend {
 /// An `EVALSHA` of `script` on `keys`, with room for `args` more arguments of about
 /// `bytes` bytes in all; the caller adds the arguments. One buffer for the whole
 /// command, where a `ScriptInvocation` copies every argument twice.
-fn evalsha(script: &Script, keys: &[&str], args: usize, bytes: usize) -> Cmd {
+fn evalsha(script: &Script, keys: &[RedisKey<'_>], args: usize, bytes: usize) -> Cmd {
     let size = 64 + bytes + keys.iter().map(|k| k.len()).sum::<usize>();
     let mut cmd = Cmd::with_capacity(3 + keys.len() + args, size);
     cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys.len());
@@ -355,6 +364,46 @@ fn evalsha(script: &Script, keys: &[&str], args: usize, bytes: usize) -> Cmd {
         cmd.arg(*key);
     }
     cmd
+}
+
+/// The keys of a save script: the session's, then the one it replaces, if any (in
+/// the same call); the script gets the first `n`.
+fn save_keys<'a>(key: RedisKey<'a>, replaces: Option<RedisKey<'a>>) -> ([RedisKey<'a>; 2], usize) {
+    (
+        [key, replaces.unwrap_or(key)],
+        1 + usize::from(replaces.is_some()),
+    )
+}
+
+/// A session's Redis key, `{namespace}:{digest of the id}`, written straight into a
+/// command (it needs no string of its own); `Display` gives it for logs.
+#[derive(Clone, Copy)]
+struct RedisKey<'a> {
+    namespace: &'a str,
+    digest: StorageKey,
+}
+
+impl RedisKey<'_> {
+    /// Its length in bytes.
+    fn len(&self) -> usize {
+        self.namespace.len() + 1 + STORAGE_KEY_LEN
+    }
+}
+
+impl ToRedisArgs for RedisKey<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        // The writer appends to the command's buffer; it has no error to give.
+        let _ = arg.write_all(self.namespace.as_bytes());
+        let _ = arg.write_all(b":");
+        let _ = arg.write_all(self.digest.as_bytes());
+    }
+}
+
+impl std::fmt::Display for RedisKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.namespace, self.digest)
+    }
 }
 
 /// How long a call may wait: the response timeout while the connection is up, the
@@ -410,7 +459,7 @@ enum Fetched {
 
 /// Logs, at warn, that `key` holds something other than a session of this format;
 /// the request starts a fresh session.
-fn warn_not_a_session(key: &str) {
+fn warn_not_a_session(key: RedisKey<'_>) {
     tracing::warn!(%key, "redis holds something that is not a session under this key; starting a fresh one");
 }
 
@@ -441,25 +490,25 @@ impl SessionStore for RedisStore {
         let Some(id) = SessionId::parse(token) else {
             return Ok(None);
         };
-        let key = self.key_of(&id);
+        let key = self.redis_key(&id);
         let now = now_ms();
         let (bytes, deadline) = match expiry.lifetime_ms() {
             // No absolute cap: the deadline is `now + idle`; one native command loads
             // and refreshes.
             None => {
                 let idle = expiry.idle_ms();
-                match self.get_and_touch(&key, idle).await? {
+                match self.get_and_touch(key, idle).await? {
                     Fetched::Missing => return Ok(None),
                     Fetched::Bytes(bytes) => (bytes, now + idle),
                     Fetched::WrongType => {
-                        warn_not_a_session(&key);
+                        warn_not_a_session(key);
                         return Ok(None);
                     }
                 }
             }
             // With a cap, the deadline needs the creation time: one script.
             Some(life) => {
-                let mut cmd = evalsha(&self.load, &[&key], 3, 40);
+                let mut cmd = evalsha(&self.load, &[key], 3, 40);
                 cmd.arg(now).arg(expiry.idle_ms()).arg(life);
                 match self.run_script(&self.load, &cmd).await? {
                     Value::Nil => return Ok(None),
@@ -477,7 +526,7 @@ impl SessionStore for RedisStore {
                         }
                     }
                     _ => {
-                        warn_not_a_session(&key);
+                        warn_not_a_session(key);
                         return Ok(None);
                     }
                 }
@@ -498,12 +547,12 @@ impl SessionStore for RedisStore {
         let replaces = request
             .replaces
             .and_then(SessionId::parse)
-            .map(|id| self.key_of(&id));
+            .map(|id| self.redis_key(&id));
         // Cluster: the old key lives in another slot, so it goes in its own call.
-        let mut same_call_replaces = replaces.clone();
+        let mut same_call_replaces = replaces;
         if self.is_cluster() {
             if let Some(old) = same_call_replaces.take() {
-                self.del(&old).await?;
+                self.del(old).await?;
             }
         }
         let Some(token) = request.token else {
@@ -513,10 +562,8 @@ impl SessionStore for RedisStore {
             let deadline = expiry.deadline(request.record.created_ms, now);
             for _ in 0..3 {
                 let id = SessionId::generate()?;
-                let key = self.key_of(&id);
-                let mut keys = vec![key.as_str()];
-                keys.extend(same_call_replaces.as_deref());
-                let mut cmd = evalsha(&self.save, &keys, 3, value.len() + 20);
+                let (keys, n) = save_keys(self.redis_key(&id), same_call_replaces);
+                let mut cmd = evalsha(&self.save, &keys[..n], 3, value.len() + 20);
                 cmd.arg("new").arg(&value).arg(deadline);
                 if self.run_script(&self.save, &cmd).await? == Value::Int(1) {
                     return Ok(Some(id.to_string()));
@@ -527,10 +574,11 @@ impl SessionStore for RedisStore {
                 source: "three fresh session ids were all taken".into(),
             });
         };
+        // A token that parses is canonical: it is the id's text, to send back as is.
         let Some(id) = SessionId::parse(token) else {
             return Ok(None);
         };
-        let key = self.key_of(&id);
+        let key = self.redis_key(&id);
         // A whole-record save of an existing session is a change from an empty one.
         let flushed = !request.merge || request.cleared;
         let removed = if request.merge {
@@ -553,19 +601,18 @@ impl SessionStore for RedisStore {
             same_call_replaces.is_none()
                 && !format::worth_compacting(l.len as usize, format::encoded_len(request.record))
         }) {
-            let live = self.append(&key, &change).await?;
-            return Ok(live.then(|| id.to_string()));
+            let live = self.append(key, &change).await?;
+            return Ok(live.then(|| token.to_owned()));
         }
         // Otherwise one script: write the session whole (compacting the appended
         // changes) unless another save did since the load, else append the change.
-        let mut keys = vec![key.as_str()];
-        keys.extend(same_call_replaces.as_deref());
+        let (keys, n) = save_keys(key, same_call_replaces);
         let deadline = expiry.deadline(request.record.created_ms, now);
         let whole = loaded
             .filter(|_| deadline > now)
             .map(|l| (l, format::encode(request.record, next_revision())));
         let bytes = whole.as_ref().map_or(0, |(_, value)| value.len()) + change.len();
-        let mut cmd = evalsha(&self.save, &keys, 9, bytes);
+        let mut cmd = evalsha(&self.save, &keys[..n], 9, bytes);
         cmd.arg("update");
         match &whole {
             Some((loaded, value)) => cmd
@@ -580,12 +627,12 @@ impl SessionStore for RedisStore {
             .arg(lifetime_arg(expiry))
             .arg(&change);
         let saved = self.run_script(&self.save, &cmd).await?;
-        Ok((saved == Value::Int(1)).then(|| id.to_string()))
+        Ok((saved == Value::Int(1)).then(|| token.to_owned()))
     }
 
     async fn destroy(&self, token: &str) -> Result<(), session_core::Error> {
         match SessionId::parse(token) {
-            Some(id) => self.del(&self.key_of(&id)).await,
+            Some(id) => self.del(self.redis_key(&id)).await,
             None => Ok(()),
         }
     }
@@ -594,6 +641,23 @@ impl SessionStore for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_written_into_a_command_is_the_key_shown_in_logs() -> Result<(), session_core::Error> {
+        let key = RedisKey {
+            namespace: "app",
+            digest: SessionId::generate()?.storage_key(),
+        };
+        let text = key.to_string();
+        assert_eq!(text.len(), key.len());
+        assert!(text.starts_with("app:"));
+        assert_eq!(key.to_redis_args(), [text.into_bytes()]);
+        let mut cmd = Cmd::new();
+        cmd.arg("GET").arg(key);
+        let packed = String::from_utf8_lossy(&cmd.get_packed_command()).into_owned();
+        assert_eq!(packed, format!("*2\r\n$3\r\nGET\r\n$68\r\n{key}\r\n"));
+        Ok(())
+    }
 
     #[test]
     fn a_call_on_a_connection_that_is_up_gets_the_response_timeout_else_connect_too() {

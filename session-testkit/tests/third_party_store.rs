@@ -35,7 +35,7 @@ impl SessionStore for HashMapStore {
         };
         let now = now_ms();
         let mut sessions = self.sessions();
-        match sessions.get_mut(&id.storage_key()) {
+        match sessions.get_mut(id.storage_key().as_str()) {
             Some(record) if record.expires_ms > now => {
                 record.expires_ms = expiry.deadline(record.created_ms, now);
                 Ok(Some(record.clone()))
@@ -47,22 +47,22 @@ impl SessionStore for HashMapStore {
     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error> {
         let mut sessions = self.sessions();
         if let Some(old) = request.replaces.and_then(SessionId::parse) {
-            sessions.remove(&old.storage_key());
+            sessions.remove(old.storage_key().as_str());
         }
         let id = match request.token {
             None => SessionId::generate()?,
             Some(token) => match SessionId::parse(token) {
-                Some(id) if sessions.contains_key(&id.storage_key()) => id,
+                Some(id) if sessions.contains_key(id.storage_key().as_str()) => id,
                 _ => return Ok(None),
             },
         };
-        sessions.insert(id.storage_key(), request.record.clone());
+        sessions.insert(id.storage_key().into(), request.record.clone());
         Ok(Some(id.to_string()))
     }
 
     async fn destroy(&self, token: &str) -> Result<(), Error> {
         if let Some(id) = SessionId::parse(token) {
-            self.sessions().remove(&id.storage_key());
+            self.sessions().remove(id.storage_key().as_str());
         }
         Ok(())
     }
