@@ -10,10 +10,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+use common::{boxed, interleave};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use session_benches::{session_of, SIZES};
 use session_cookie::{CookieStore, Key, Keyring};
 use session_core::{Expiry, SaveRequest, Session, SessionStore, StoredValue, TokenUpdate};
+
+mod common;
 
 /// A 10-key session of about `bytes` bytes; returns its token and its sealed size.
 fn seeded(rt: &tokio::runtime::Runtime, store: &Arc<dyn SessionStore>, bytes: usize) -> String {
@@ -75,39 +78,16 @@ fn cookie_cycle(c: &mut Criterion) {
     let mut group = c.benchmark_group("cookie");
     for (label, size) in SIZES {
         let token = seeded(&rt, &store, size);
-        // The plaintext the bare run seals: as many bytes as our sealed record holds.
-        let plain_len = URL_SAFE_NO_PAD
-            .decode(&token)
-            .map(|r| r.len() - 45)
-            .unwrap_or(size);
+        let plain_len = plain_len(&token, size);
         let plaintext = vec![b'x'; plain_len];
         group.throughput(Throughput::Bytes(plain_len as u64));
         group.bench_with_input(BenchmarkId::new("cycle", label), &token, |b, token| {
-            b.to_async(&rt).iter(|| async {
-                let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
-                let _ = s.set("key0", "changed").await;
-                black_box(s.commit().await.ok());
-            })
+            b.to_async(&rt).iter(|| session_cycle(&store, token))
         });
-        // The driver alone, as the issue words the cycle: open + decode (load),
-        // change one key, encode + seal (save); no Session handle around it.
         group.bench_with_input(
             BenchmarkId::new("store_cycle", label),
             &token,
-            |b, token| {
-                b.to_async(&rt).iter(|| async {
-                    let Ok(Some(mut record)) = store.load(token, &Expiry::default()).await else {
-                        return;
-                    };
-                    record
-                        .entries
-                        .insert("key0".into(), StoredValue::persistent("\"changed\""));
-                    let saved = store
-                        .save(SaveRequest::create(&record, &Expiry::default()))
-                        .await;
-                    black_box(saved.ok());
-                })
-            },
+            |b, token| b.to_async(&rt).iter(|| driver_cycle(&store, token)),
         );
         group.bench_with_input(
             BenchmarkId::new("bare_aead_base64", label),
@@ -122,6 +102,62 @@ fn cookie_cycle(c: &mut Criterion) {
         );
     }
     group.finish();
+
+    // The same cycles interleaved (see `session_benches::interleaved`), for ratios
+    // that a busy moment of the machine cannot tilt.
+    let mut group = c.benchmark_group("interleaved");
+    for (label, size) in SIZES {
+        let token = seeded(&rt, &store, size);
+        let plaintext = vec![b'x'; plain_len(&token, size)];
+        let rival = ActixCookie::new(size);
+        let session = || boxed(session_cycle(&store, &token));
+        let driver = || boxed(driver_cycle(&store, &token));
+        let bare = || {
+            boxed(async {
+                black_box(bare_seal_open(&cipher, &plaintext));
+            })
+        };
+        let actix = || boxed(rival.cycle());
+        interleave(
+            &mut group,
+            &rt,
+            &format!("cookie_cycle_{label}"),
+            &["session", "driver", "bare", "actix"],
+            &[&session, &driver, &bare, &actix],
+        );
+    }
+    group.finish();
+}
+
+/// Our cycle through `Session`: load, change one key, save.
+async fn session_cycle(store: &Arc<dyn SessionStore>, token: &str) {
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
+    let _ = s.set("key0", "changed").await;
+    black_box(s.commit().await.ok());
+}
+
+/// The driver alone, as the issue words the cycle: open + decode (load), change one
+/// key, encode + seal (save); no `Session` handle around it.
+async fn driver_cycle(store: &Arc<dyn SessionStore>, token: &str) {
+    let Ok(Some(mut record)) = store.load(token, &Expiry::default()).await else {
+        return;
+    };
+    record
+        .entries
+        .insert("key0".into(), StoredValue::persistent("\"changed\""));
+    let saved = store
+        .save(SaveRequest::create(&record, &Expiry::default()))
+        .await;
+    black_box(saved.ok());
+}
+
+/// The plaintext length the bare run seals: as many bytes as the sealed record
+/// `token` holds.
+fn plain_len(token: &str, size: usize) -> usize {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .map(|r| r.len() - 45)
+        .unwrap_or(size)
 }
 
 /// actix-session 0.11's cookie pipeline, as its middleware runs it: the private

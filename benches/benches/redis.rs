@@ -8,13 +8,11 @@
 //! group says so and is skipped.
 
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::Pin;
 use std::sync::Arc;
 
+use common::{boxed, interleave};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use session_benches::interleaved::{self, Contender, Interleaved};
 use session_benches::{redis_answers, redis_host_port, redis_url, session_of, SIZES};
 use session_core::{
     CompactString, Expiry, RedisSettings, SaveRequest, Session, SessionStore, StoredValue,
@@ -22,7 +20,12 @@ use session_core::{
 };
 use session_redis::RedisStore;
 
+mod common;
+
 const CONCURRENT: usize = 50;
+
+/// The contenders of every interleaved Redis bench, in column order.
+const CONTENDERS: [&str; 3] = ["session", "driver", "bare"];
 
 async fn ours_seed(store: &Arc<dyn SessionStore>, bytes: usize) -> String {
     let s = Session::new(store.clone(), Expiry::default(), None);
@@ -289,7 +292,7 @@ fn redis_cycle(c: &mut Criterion) {
 
     // The target's ratios, interleaved (see `session_benches::interleaved`): ours
     // through `Session`, the driver alone and the bare commands, in turn.
-    let mut group = c.benchmark_group("redis_interleaved");
+    let mut group = c.benchmark_group("interleaved");
     for (label, size) in SIZES {
         let token = rt.block_on(ours_seed(&store, size));
         let value = vec![b'x'; bare_len(size)];
@@ -300,7 +303,8 @@ fn redis_cycle(c: &mut Criterion) {
         interleave(
             &mut group,
             &rt,
-            &format!("cycle_{label}"),
+            &format!("redis_cycle_{label}"),
+            &CONTENDERS,
             &[&session, &driver, &bare_one],
         );
     }
@@ -310,35 +314,11 @@ fn redis_cycle(c: &mut Criterion) {
     interleave(
         &mut group,
         &rt,
-        "cycle_x50_concurrent_1KiB",
+        "redis_cycle_x50_concurrent_1KiB",
+        &CONTENDERS,
         &[&session, &driver, &bare_all],
     );
     group.finish();
-}
-
-/// The contenders of every interleaved bench, in column order.
-const CONTENDERS: [&str; 3] = ["session", "driver", "bare"];
-
-/// One interleaved bench: criterion reports the `Session` cycle's time; every
-/// iteration's times go to `target/criterion/interleaved/{name}.json` for the report.
-fn interleave(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    rt: &tokio::runtime::Runtime,
-    name: &str,
-    contenders: &[Contender<'_>],
-) {
-    let times = Interleaved::new(name, &CONTENDERS);
-    group.bench_function(name, |b| {
-        b.to_async(rt)
-            .iter_custom(|iters| times.run(iters, contenders))
-    });
-    if let Err(e) = times.write(&interleaved::results_dir()) {
-        eprintln!("cannot save the interleaved times of {name}: {e}");
-    }
-}
-
-fn boxed<'a>(future: impl Future<Output = ()> + 'a) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
-    Box::pin(future)
 }
 
 /// The bare value's size for a session of about `size` bytes: its values as JSON.

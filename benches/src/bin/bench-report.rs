@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use session_benches::interleaved::{self, Ratio, Summary};
+use session_benches::interleaved::{self, Summary};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -75,44 +75,61 @@ fn machine() -> String {
 
 const SIZES: [&str; 3] = ["250B", "1KiB", "3KiB"];
 
-/// The Redis ratios from `redis_interleaved` (see `session_benches::interleaved`).
-fn interleaved_table(md: &mut String) {
+/// One table of an interleaved group (see `session_benches::interleaved`): per
+/// workload (file name, label), each contender's median and each ratio (`a` over
+/// `b`, with the range over tenths of the run).
+fn interleaved_table(
+    md: &mut String,
+    workloads: &[(String, String)],
+    contenders: &[(&str, &str)],
+    ratios: &[(&str, &str, &str)],
+) {
     let dir = interleaved::results_dir();
-    let _ = writeln!(
-        md,
-        "\n### Redis, interleaved: ours and the bare commands in turn\n\nEach iteration runs our cycle through `Session`, the driver alone and the bare `GETEX` + `SET EX`, one after the other (the order rotates), so all three meet the same machine. The ratio is of total times over every iteration; the range is that ratio in each tenth of the run.\n\n| workload | iterations | `Session` (median) | driver (median) | bare (median) | `Session` / bare | range | driver / bare | range |\n|---|---|---|---|---|---|---|---|---|"
-    );
-    let workloads = SIZES
-        .iter()
-        .map(|size| (format!("cycle_{size}"), format!("{size}, one at a time")))
-        .chain([(
-            "cycle_x50_concurrent_1KiB".to_owned(),
-            "1KiB, 50 concurrent (time for all 50)".to_owned(),
-        )]);
+    let mut head = String::from("| workload | iterations |");
+    let mut rule = String::from("|---|---|");
+    for (_, label) in contenders {
+        let _ = write!(head, " {label} (median) |");
+        rule.push_str("---|");
+    }
+    for (_, _, label) in ratios {
+        let _ = write!(head, " {label} | range |");
+        rule.push_str("---|---|");
+    }
+    let _ = writeln!(md, "{head}\n{rule}");
     for (name, label) in workloads {
-        let Some(summary) = Summary::read(&dir, &name) else {
-            let _ = writeln!(md, "| {label} | not run | | | | | | | |");
+        let Some(summary) = Summary::read(&dir, name) else {
+            let _ = writeln!(md, "| {label} | not run |");
             continue;
         };
-        let cell = |r: Option<Ratio>| match r {
-            Some(r) => (
-                format!("{:.2}x", r.overall),
-                format!("{:.2}-{:.2}x", r.low, r.high),
-            ),
-            None => ("–".into(), "–".into()),
-        };
-        let (session, session_range) = cell(summary.ratio("session", "bare"));
-        let (driver, driver_range) = cell(summary.ratio("driver", "bare"));
-        let _ = writeln!(
-            md,
-            "| {label} | {} | {} | {} | {} | **{session}** | {session_range} | {driver} | {driver_range} |",
-            summary.iterations(),
-            time(summary.median_ns("session")),
-            time(summary.median_ns("driver")),
-            time(summary.median_ns("bare")),
-        );
+        let mut row = format!("| {label} | {} |", summary.iterations());
+        for (name, _) in contenders {
+            let _ = write!(row, " {} |", time(summary.median_ns(name)));
+        }
+        for (a, b, _) in ratios {
+            match summary.ratio(a, b) {
+                Some(r) => {
+                    let _ = write!(
+                        row,
+                        " **{:.2}x** | {:.2}-{:.2}x |",
+                        r.overall, r.low, r.high
+                    );
+                }
+                None => row.push_str(" – | – |"),
+            }
+        }
+        let _ = writeln!(md, "{row}");
     }
 }
+
+/// The workloads of an interleaved group: each size one at a time, as `{prefix}_{size}`.
+fn by_size(prefix: &str) -> Vec<(String, String)> {
+    SIZES
+        .iter()
+        .map(|size| (format!("{prefix}_{size}"), format!("{size}, one at a time")))
+        .collect()
+}
+
+const INTERLEAVED: &str = "Each iteration runs every contender once, one after the other (the order rotates), so all meet the same machine; a ratio is of total times over every iteration, its range that ratio in each tenth of the run. Separate benches run seconds apart, and their ratios moved by 15-30% between runs here with no code change: read targets from these.";
 
 fn main() {
     let mut md = String::new();
@@ -163,6 +180,26 @@ fn main() {
 
     let _ = writeln!(
         md,
+        "\n### Cookie, interleaved: ours, the bare limit and actix-session in turn\n\n{INTERLEAVED}\n"
+    );
+    interleaved_table(
+        &mut md,
+        &by_size("cookie_cycle"),
+        &[
+            ("session", "`Session`"),
+            ("driver", "driver"),
+            ("bare", "bare"),
+            ("actix", "actix-session"),
+        ],
+        &[
+            ("session", "bare", "`Session` / bare"),
+            ("driver", "bare", "driver / bare"),
+            ("session", "actix", "`Session` / actix"),
+        ],
+    );
+
+    let _ = writeln!(
+        md,
         "\n## Redis driver: load + change one key + save (10-key session)\n\nBare limit: `GETEX` + `SET EX` of a value of the same size on one multiplexed connection. Rivals on the same Redis: tower-sessions 0.14 + tower-sessions-redis-store 0.16, actix-session 0.11 `RedisSessionStore`.\n\n| size | ours | bare limit | tower-sessions | actix-session | ours / bare | ours / tower-sessions | ours / actix-session |\n|---|---|---|---|---|---|---|---|"
     );
     for size in SIZES {
@@ -202,9 +239,26 @@ fn main() {
 
     let _ = writeln!(
         md,
-        "\nThe target (within 1.2x of the bare commands) is read from the interleaved runs below: the ratios above come from separate benches seconds apart, and moved by 15-30% between runs here with no code change."
+        "\n### Redis, interleaved: ours and the bare commands in turn\n\n{INTERLEAVED}\n"
     );
-    interleaved_table(&mut md);
+    let mut workloads = by_size("redis_cycle");
+    workloads.push((
+        "redis_cycle_x50_concurrent_1KiB".into(),
+        "1KiB, 50 concurrent (time for all 50)".into(),
+    ));
+    interleaved_table(
+        &mut md,
+        &workloads,
+        &[
+            ("session", "`Session`"),
+            ("driver", "driver"),
+            ("bare", "bare"),
+        ],
+        &[
+            ("session", "bare", "`Session` / bare"),
+            ("driver", "bare", "driver / bare"),
+        ],
+    );
 
     let http = std::fs::read_to_string(root().join("target/bench-http.json"))
         .ok()
