@@ -7,10 +7,13 @@
 //! - `write`: PUT of a counter (the server increments it and answers the new value);
 //! - `mixed`: 9 reads to 1 write.
 //!
-//! Every answer is checked (status and value); errors are counted. Results are printed
-//! and written to `target/bench-http.json` for `BENCHMARKS.md`.
+//! Every answer is checked (status and value); errors are counted. The servers take
+//! turns: a workload runs in rounds, each giving every server one slice (after half a
+//! second of warm-up), in a rotating order. Results are printed and written to
+//! `target/bench-http.json` for `BENCHMARKS.md`.
 //!
-//! Settings: `BENCH_USERS` (50), `BENCH_SECONDS` per workload (5), `REDIS_URL`.
+//! Settings: `BENCH_USERS` (50), `BENCH_SECONDS` measured per server and workload (5),
+//! `BENCH_ROUNDS` (5), `REDIS_URL`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -288,7 +291,14 @@ async fn user(base: Arc<String>, workload: Workload, warmup: Duration, run: Dura
     t
 }
 
-fn run_load(target: &Target, workload: Workload, users: usize, seconds: u64) -> Value {
+/// `users` virtual users against `target` for `warmup`, then `run` measured.
+fn run_load(
+    target: &Target,
+    workload: Workload,
+    users: usize,
+    warmup: Duration,
+    run: Duration,
+) -> Tally {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -298,30 +308,50 @@ fn run_load(target: &Target, workload: Workload, users: usize, seconds: u64) -> 
         Err(e) => panic!("{e}"),
     };
     let base = Arc::new(target.base.clone());
-    let run = Duration::from_secs(seconds);
-    let tallies = rt.block_on(async {
+    rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..users {
-            set.spawn(user(base.clone(), workload, Duration::from_secs(1), run));
+            set.spawn(user(base.clone(), workload, warmup, run));
         }
-        let mut all = Vec::new();
+        let mut all = Tally::default();
         while let Some(t) = set.join_next().await {
             if let Ok(t) = t {
-                all.push(t);
+                all.ok += t.ok;
+                all.errors += t.errors;
+                all.latencies_us.extend(t.latencies_us);
             }
         }
         all
-    });
-    let ok: u64 = tallies.iter().map(|t| t.ok).sum();
-    let errors: u64 = tallies.iter().map(|t| t.errors).sum();
-    let mut lat: Vec<u32> = tallies.into_iter().flat_map(|t| t.latencies_us).collect();
+    })
+}
+
+/// What one server did in one workload over every round: its requests per second
+/// overall and in each round.
+fn summary(
+    target: &Target,
+    workload: Workload,
+    users: usize,
+    slice: Duration,
+    rounds: &[Tally],
+) -> Value {
+    let ok: u64 = rounds.iter().map(|t| t.ok).sum();
+    let errors: u64 = rounds.iter().map(|t| t.errors).sum();
+    let mut lat: Vec<u32> = rounds
+        .iter()
+        .flat_map(|t| t.latencies_us.iter().copied())
+        .collect();
     lat.sort_unstable();
     let pick = |q: f64| {
         lat.get(((lat.len() as f64 - 1.0) * q) as usize)
             .copied()
             .unwrap_or(0)
     };
-    let rps = ok as f64 / run.as_secs_f64();
+    let seconds = slice.as_secs_f64() * rounds.len() as f64;
+    let rps = ok as f64 / seconds;
+    let rounds_rps: Vec<f64> = rounds
+        .iter()
+        .map(|t| t.ok as f64 / slice.as_secs_f64())
+        .collect();
     println!(
         "http/{:<22} {:<5}  {:>8.0} req/s  median {:>6} us  p99 {:>6} us  errors {}",
         target.name,
@@ -334,7 +364,7 @@ fn run_load(target: &Target, workload: Workload, users: usize, seconds: u64) -> 
     json!({
         "server": target.name, "workload": workload.name(), "users": users,
         "seconds": seconds, "rps": rps, "median_us": pick(0.5), "p99_us": pick(0.99),
-        "ok": ok, "errors": errors,
+        "ok": ok, "errors": errors, "rounds_rps": rounds_rps,
     })
 }
 
@@ -361,13 +391,18 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(5);
     let url = redis_url();
     let redis_up = redis_answers(&url);
     if !redis_up {
         eprintln!("SKIPPED http Redis servers: nothing answers at {url}; start redis-server or set REDIS_URL");
     }
 
-    let mut targets = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
     let key = match session_cookie::Key::generate() {
         Ok(k) => k,
         Err(e) => panic!("{e}"),
@@ -430,20 +465,37 @@ fn main() {
         });
     }
 
-    let mut results = Vec::new();
-    for target in &targets {
+    targets.retain(|target| {
         if filter.as_deref().is_some_and(|f| !target.name.contains(f)) {
-            continue;
+            return false;
         }
-        if !wait_until_up(&target.base) {
+        let up = wait_until_up(&target.base);
+        if !up {
             eprintln!("SKIPPED {}: the server did not start", target.name);
-            continue;
         }
-        for workload in [Workload::Read, Workload::Write, Workload::Mixed] {
-            results.push(run_load(target, workload, users, seconds));
+        up
+    });
+    // The servers take turns: each round gives every server one slice of the run, in
+    // a rotating order, so a busy stretch of the machine falls on all of them alike.
+    let slice = Duration::from_secs_f64(seconds as f64 / rounds as f64);
+    let warmup = Duration::from_millis(500);
+    let mut results = Vec::new();
+    for workload in [Workload::Read, Workload::Write, Workload::Mixed] {
+        let mut tallies: Vec<Vec<Tally>> = targets.iter().map(|_| Vec::new()).collect();
+        for round in 0..rounds {
+            for k in 0..targets.len() {
+                let at = (round + k) % targets.len();
+                let tally = run_load(&targets[at], workload, users, warmup, slice);
+                tallies[at].push(tally);
+            }
+        }
+        for (target, rounds) in targets.iter().zip(&tallies) {
+            results.push(summary(target, workload, users, slice, rounds));
         }
     }
-    let out = json!({ "users": users, "seconds": seconds, "results": results });
+    let out = json!({
+        "users": users, "seconds": seconds, "rounds": rounds, "results": results,
+    });
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-http.json");
     if let Err(e) = std::fs::write(&path, out.to_string()) {
         eprintln!("cannot write {}: {e}", path.display());

@@ -274,14 +274,37 @@ fn main() {
         Some(http) => {
             let _ = writeln!(
                 md,
-                "{} virtual users, each with its own cookie jar, {} s per workload after 1 s of warm-up; the load generator runs in the same process and shares the 2 cores with the servers (and Redis), the same for every server. Every answer is checked (status and value).\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage |\n|---|---|---|---|---|---|---|",
-                http["users"], http["seconds"]
+                "{} virtual users, each with its own cookie jar; {} s measured per server and workload, in {} rounds: each round gives every server one slice (after 0.5 s of warm-up), in a rotating order, so a busy stretch of the machine falls on all alike. The load generator runs in the same process and shares the 2 cores with the servers (and Redis), the same for every server. Every answer is checked (status and value). The ratio's range is over the rounds.\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage |\n|---|---|---|---|---|---|---|",
+                http["users"], http["seconds"], http["rounds"]
             );
             let rows = http["results"].as_array().cloned().unwrap_or_default();
-            let rps_of = |server: &str, workload: &str| {
+            let row_of = |server: &str, workload: &str| {
                 rows.iter()
                     .find(|r| r["server"] == server && r["workload"] == workload)
-                    .and_then(|r| r["rps"].as_f64())
+            };
+            let rps_of = |server: &str, workload: &str| {
+                row_of(server, workload).and_then(|r| r["rps"].as_f64())
+            };
+            // The lowest and highest per-round ratio of `a`'s req/s to `b`'s.
+            let round_range = |a: &str, b: &str, workload: &str| {
+                let rounds = |server: &str| -> Vec<f64> {
+                    row_of(server, workload)
+                        .and_then(|r| r["rounds_rps"].as_array())
+                        .map(|v| v.iter().filter_map(Value::as_f64).collect())
+                        .unwrap_or_default()
+                };
+                let ratios: Vec<f64> = rounds(a)
+                    .iter()
+                    .zip(rounds(b))
+                    .filter(|(_, b)| *b > 0.0)
+                    .map(|(a, b)| a / b)
+                    .collect();
+                (ratios.len() > 1).then(|| {
+                    (
+                        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                        ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    )
+                })
             };
             for workload in ["read", "write", "mixed"] {
                 for r in rows.iter().filter(|r| r["workload"] == workload) {
@@ -295,7 +318,12 @@ fn main() {
                         .iter()
                         .map(|rival| {
                             let r = ratio(rps_of(server, workload), rps_of(rival, workload));
-                            format!("{r} vs {rival}")
+                            match round_range(server, rival, workload) {
+                                Some((low, high)) => {
+                                    format!("{r} ({low:.2}-{high:.2}x) vs {rival}")
+                                }
+                                None => format!("{r} vs {rival}"),
+                            }
                         })
                         .collect::<Vec<_>>()
                         .join(", ");
