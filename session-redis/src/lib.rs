@@ -53,8 +53,8 @@
 //! gone (destroyed or expired since the load) leaves a value with no header, which is
 //! never read as a session; the store deletes it at once (one more round trip, only in
 //! that case) and the request starts a fresh session, so a destroyed session never
-//! comes back. When the appended changes outgrow a share of the snapshot (a quarter of
-//! it, between 96 and 256 bytes), the save is a Lua script that writes the session
+//! comes back. When the appended changes outgrow a share of the snapshot (half of it,
+//! between 128 bytes and 1 KiB), the save is a Lua script that writes the session
 //! whole, compacted, followed by the changes other requests appended since its load
 //! and its own change once more (so the last writer of a key still wins), unless
 //! another save compacted since (a new revision), in which case it appends. Saves of requests that did not
