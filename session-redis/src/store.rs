@@ -544,12 +544,11 @@ impl SessionStore for RedisStore {
     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
         let now = now_ms();
         let expiry = request.expiry;
-        let replaces = request
+        let mut same_call_replaces = request
             .replaces
             .and_then(SessionId::parse)
             .map(|id| self.redis_key(&id));
         // Cluster: the old key lives in another slot, so it goes in its own call.
-        let mut same_call_replaces = replaces;
         if self.is_cluster() {
             if let Some(old) = same_call_replaces.take() {
                 self.del(old).await?;
