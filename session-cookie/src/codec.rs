@@ -1,11 +1,13 @@
 //! The record's plaintext encoding inside the seal: postcard's wire format for
-//! [`Record`], written and read by hand.
+//! [`Record`], written and read by hand, followed by the time it was sealed.
 //!
 //! `created_ms` and `expires_ms` (varint u64), the number of entries (varint), then per
 //! entry the key and the value's JSON (each a varint length and UTF-8 bytes) and the
-//! flash flag (one byte, 0 or 1). These are the bytes `postcard` writes for `Record`
-//! (a test checks that on random records), without serde's per-field calls between
-//! them: one exact-size buffer on the way out, one pass on the way back.
+//! flash flag (one byte, 0 or 1); last `touched_ms` (varint u64), when the session was
+//! last saved, from which the server's current idle timeout is counted. Up to
+//! `touched_ms` these are the bytes `postcard` writes for `Record` (a test checks that
+//! on random records), without serde's per-field calls between them: one exact-size
+//! buffer on the way out, one pass on the way back.
 
 use session_core::{CompactString, EntriesBuilder, Record};
 
@@ -15,7 +17,7 @@ const VARINT_MAX: usize = 10;
 /// At least as many bytes as [`encode_into`] appends for `record` (each length is
 /// counted at its largest, which is cheaper than counting it exactly).
 pub(crate) fn max_encoded_len(record: &Record) -> usize {
-    3 * VARINT_MAX
+    4 * VARINT_MAX
         + record
             .entries
             .iter()
@@ -23,9 +25,9 @@ pub(crate) fn max_encoded_len(record: &Record) -> usize {
             .sum::<usize>()
 }
 
-/// Appends the encoding of `record` to `out` (reserve [`max_encoded_len`] first to
-/// write it without growing `out`).
-pub(crate) fn encode_into(record: &Record, out: &mut Vec<u8>) {
+/// Appends the encoding of `record`, sealed at `touched_ms`, to `out` (reserve
+/// [`max_encoded_len`] first to write it without growing `out`).
+pub(crate) fn encode_into(record: &Record, touched_ms: u64, out: &mut Vec<u8>) {
     put_varint(out, record.created_ms);
     put_varint(out, record.expires_ms);
     put_varint(out, record.entries.len() as u64);
@@ -34,10 +36,12 @@ pub(crate) fn encode_into(record: &Record, out: &mut Vec<u8>) {
         put_str(out, &value.json);
         out.push(u8::from(value.flash));
     }
+    put_varint(out, touched_ms);
 }
 
-/// Decodes a record; `None` when `bytes` are not exactly one encoded record.
-pub(crate) fn decode(bytes: &[u8]) -> Option<Record> {
+/// Decodes a record and the time it was sealed; `None` when `bytes` are not exactly
+/// one encoded record.
+pub(crate) fn decode(bytes: &[u8]) -> Option<(Record, u64)> {
     let mut r = Reader { rest: bytes };
     let created_ms = r.varint()?;
     let expires_ms = r.varint()?;
@@ -61,13 +65,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record> {
         };
         entries.push(key, json, flash);
     }
+    let touched_ms = r.varint()?;
     if !r.rest.is_empty() {
         return None;
     }
     let mut record = Record::new(created_ms, expires_ms);
     // Taken as read: our encoder writes keys in order (one comparison each).
     record.entries = entries.finish();
-    Some(record)
+    Some((record, touched_ms))
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -163,13 +168,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_bytes_are_postcards_and_round_trip(record in arb_record()) {
+        fn the_bytes_are_postcards_and_round_trip(record in arb_record(), touched in any::<u64>()) {
             let mut ours = Vec::new();
-            encode_into(&record, &mut ours);
+            encode_into(&record, touched, &mut ours);
             prop_assert!(ours.len() <= max_encoded_len(&record));
-            let postcard = postcard::to_allocvec(&record).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut postcard = postcard::to_allocvec(&record).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            put_varint(&mut postcard, touched);
             prop_assert_eq!(&ours, &postcard);
-            prop_assert_eq!(decode(&ours), Some(record));
+            prop_assert_eq!(decode(&ours), Some((record, touched)));
         }
     }
 
@@ -178,17 +184,17 @@ mod tests {
         let mut good = Vec::new();
         let mut r = Record::new(300, 70_000);
         r.entries.insert("k".into(), StoredValue::flash("1"));
-        encode_into(&r, &mut good);
+        encode_into(&r, 400, &mut good);
         for len in 0..good.len() {
             assert_eq!(decode(&good[..len]), None, "truncated to {len}");
         }
         let mut trailing = good.clone();
         trailing.push(0);
         assert_eq!(decode(&trailing), None);
+        // The flash flag sits before the two bytes of `touched_ms` (400).
         let mut bad_flag = good.clone();
-        if let Some(last) = bad_flag.last_mut() {
-            *last = 2;
-        }
+        let flag = bad_flag.len() - 3;
+        bad_flag[flag] = 2;
         assert_eq!(decode(&bad_flag), None);
         // An 11-byte varint, and a 10-byte one whose bits overflow u64.
         assert_eq!(decode(&[0xff; 11]), None);
@@ -196,6 +202,6 @@ mod tests {
         overflow.push(0x02);
         assert_eq!(decode(&overflow), None);
         // Invalid UTF-8 in a key.
-        assert_eq!(decode(&[1, 1, 1, 1, 0xff, 1, b'1', 0]), None);
+        assert_eq!(decode(&[1, 1, 1, 1, 0xff, 1, b'1', 0, 1]), None);
     }
 }

@@ -12,7 +12,7 @@ use crate::codec;
 use crate::key::Keyring;
 
 /// The format version this crate writes.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 const HEADER: usize = 1 + 4;
 const NONCE: usize = 24;
 const TAG: usize = 16;
@@ -28,16 +28,18 @@ pub(crate) enum Rejected {
     Undecodable,
 }
 
-/// Seals `record` for the cookie `name` with the keyring's current key.
+/// Seals `record`, saved at `touched_ms`, for the cookie `name` with the keyring's
+/// current key.
 pub(crate) fn seal(
     keyring: &Keyring,
     name: &str,
     record: &Record,
+    touched_ms: u64,
 ) -> Result<String, session_core::Error> {
     let mut nonce = [0u8; NONCE];
     getrandom::fill(&mut nonce).map_err(|e| session_core::Error::Random(e.to_string()))?;
     let (key, cipher) = keyring.current();
-    seal_with_nonce(cipher, key.id(), name, record, &nonce)
+    seal_with_nonce(cipher, key.id(), name, record, touched_ms, &nonce)
 }
 
 /// Seals with a given nonce. Only [`seal`] (random nonces) and the test vector call it.
@@ -46,6 +48,7 @@ pub(crate) fn seal_with_nonce(
     key_id: [u8; 4],
     name: &str,
     record: &Record,
+    touched_ms: u64,
     nonce: &[u8; NONCE],
 ) -> Result<String, session_core::Error> {
     // Room for the whole sealed cookie up front.
@@ -53,7 +56,7 @@ pub(crate) fn seal_with_nonce(
     buf.push(VERSION);
     buf.extend_from_slice(&key_id);
     buf.extend_from_slice(nonce);
-    codec::encode_into(record, &mut buf);
+    codec::encode_into(record, touched_ms, &mut buf);
     let (head, body) = buf.split_at_mut(HEADER + NONCE);
     let aad = AssociatedData::new(&head[..HEADER], name);
     let tag = cipher
@@ -66,9 +69,19 @@ pub(crate) fn seal_with_nonce(
     Ok(URL_SAFE_NO_PAD.encode(&buf))
 }
 
-/// Opens cookie text sealed for the cookie `name`. Returns the record and whether it
-/// was sealed with a previous key (so it should be re-sealed).
-pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<(Record, bool), Rejected> {
+/// What a cookie opened to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Opened {
+    /// The record as sealed.
+    pub(crate) record: Record,
+    /// When it was sealed (the last save), unix ms.
+    pub(crate) touched_ms: u64,
+    /// It was sealed with a previous key, so it is to be sealed again.
+    pub(crate) old_key: bool,
+}
+
+/// Opens cookie text sealed for the cookie `name`.
+pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<Opened, Rejected> {
     let mut buf = URL_SAFE_NO_PAD
         .decode(token)
         .map_err(|_| Rejected::NotBase64)?;
@@ -92,8 +105,12 @@ pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<(Record
             chacha20poly1305::Tag::from_slice(tag),
         )
         .map_err(|_| Rejected::Forged)?;
-    let record = codec::decode(body).ok_or(Rejected::Undecodable)?;
-    Ok((record, old_key))
+    let (record, touched_ms) = codec::decode(body).ok_or(Rejected::Undecodable)?;
+    Ok(Opened {
+        record,
+        touched_ms,
+        old_key,
+    })
 }
 
 /// The associated data: the header and the cookie name. Kept on the stack for the
@@ -145,25 +162,42 @@ mod tests {
         r
     }
 
+    const TOUCHED: u64 = 1_700_000_000_000;
+
+    fn opened(old_key: bool) -> Opened {
+        Opened {
+            record: record(),
+            touched_ms: TOUCHED,
+            old_key,
+        }
+    }
+
     /// The test vector: a fixed key, nonce and record give these exact bytes. If this
-    /// test fails, the stored format changed: bump `VERSION` and keep opening v1.
+    /// test fails, the stored format changed: bump `VERSION`.
     #[test]
-    fn test_vector_v1() -> Result<(), session_core::Error> {
+    fn test_vector_v2() -> Result<(), session_core::Error> {
         let key = Key::from_bytes([0x42; 32]);
-        let sealed = seal_with_nonce(&key.cipher(), key.id(), "session", &record(), &[7u8; NONCE])?;
+        let sealed = seal_with_nonce(
+            &key.cipher(),
+            key.id(),
+            "session",
+            &record(),
+            TOUCHED,
+            &[7u8; NONCE],
+        )?;
         assert_eq!(sealed, TEST_VECTOR);
         let ring = Keyring::new(key, []);
-        assert_eq!(open(&ring, "session", TEST_VECTOR), Ok((record(), false)));
+        assert_eq!(open(&ring, "session", TEST_VECTOR), Ok(opened(false)));
         Ok(())
     }
 
     const TEST_VECTOR: &str =
-        "AU-TTEQHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd33BCX33AeDrgkQHpHzm1f_99dTgNPZtMDxE5C5jnecK8J26SHeqZly8vEpO8f78I5HQ0";
+        "Ak-TTEQHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd33BCX33AeDrgkQHpHzm1f_99dTgNPZtMDxE5C5jnecK8J26X_QDHiMt0WhniDGrrZ3BBEF3UI1do";
 
     #[test]
     fn the_plaintext_is_not_visible() -> Result<(), session_core::Error> {
         let ring = Keyring::new(Key::from_bytes([1; 32]), []);
-        let sealed = seal(&ring, "session", &record())?;
+        let sealed = seal(&ring, "session", &record(), TOUCHED)?;
         let raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap_or_default();
         assert!(!raw.windows(3).any(|w| w == b"ada"));
         Ok(())
@@ -173,8 +207,8 @@ mod tests {
     fn long_cookie_names_are_bound_too() -> Result<(), session_core::Error> {
         let ring = Keyring::new(Key::from_bytes([1; 32]), []);
         let long = "n".repeat(200);
-        let sealed = seal(&ring, &long, &record())?;
-        assert_eq!(open(&ring, &long, &sealed), Ok((record(), false)));
+        let sealed = seal(&ring, &long, &record(), TOUCHED)?;
+        assert_eq!(open(&ring, &long, &sealed), Ok(opened(false)));
         let other = format!("{long}x");
         assert_eq!(open(&ring, &other, &sealed), Err(Rejected::Forged));
         Ok(())
@@ -183,7 +217,10 @@ mod tests {
     #[test]
     fn two_seals_of_one_record_differ() -> Result<(), session_core::Error> {
         let ring = Keyring::new(Key::from_bytes([1; 32]), []);
-        assert_ne!(seal(&ring, "s", &record())?, seal(&ring, "s", &record())?);
+        assert_ne!(
+            seal(&ring, "s", &record(), TOUCHED)?,
+            seal(&ring, "s", &record(), TOUCHED)?
+        );
         Ok(())
     }
 }

@@ -17,7 +17,10 @@ use crate::Error;
 /// - **Integrity and authenticity**: the client cannot change, forge, or splice a
 ///   session, move it to another cookie name, or extend its deadlines (they are sealed
 ///   inside); any such cookie opens as "no session".
-/// - **Expiry**: the idle `timeout` and absolute `lifetime` are enforced on open.
+/// - **Expiry**: the idle `timeout` and absolute `lifetime` are enforced on open, with
+///   the server's *current* settings: lowering either shortens cookies already issued.
+/// - **Key rotation**: a cookie sealed with a previous key opens, and is sealed again
+///   with the current key on that very response, even a read-only one.
 ///
 /// # What it does not guarantee
 ///
@@ -123,13 +126,20 @@ impl SessionStore for CookieStore {
         expiry: &Expiry,
     ) -> Result<Option<Record>, session_core::Error> {
         match open(&self.keyring, &self.name, token) {
-            Ok((record, old_key)) => {
+            Ok(opened) => {
+                let mut record = opened.record;
+                // The server's current policy applies to cookies already issued: the
+                // idle deadline counts from the last save with today's timeout.
+                record.expires_ms = record
+                    .expires_ms
+                    .min(expiry.deadline(record.created_ms, opened.touched_ms));
                 if !expiry.is_live(record.created_ms, record.expires_ms, now_ms()) {
                     tracing::debug!(cookie = %self.name, "session cookie has expired");
                     return Ok(None);
                 }
-                if old_key {
+                if opened.old_key {
                     tracing::debug!(cookie = %self.name, "cookie sealed with a previous key; re-sealing with the current one");
+                    record.rewrite = true;
                 }
                 Ok(Some(record))
             }
@@ -141,7 +151,7 @@ impl SessionStore for CookieStore {
     }
 
     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
-        let sealed = seal(&self.keyring, &self.name, request.record)?;
+        let sealed = seal(&self.keyring, &self.name, request.record, now_ms())?;
         let limit = self.limit;
         if sealed.len() > limit {
             return Err(session_core::Error::TooLarge {

@@ -129,7 +129,7 @@ async fn an_unknown_version_gives_no_session() -> Result<(), Error> {
     let mut raw = URL_SAFE_NO_PAD
         .decode(&token)
         .map_err(|e| Error::config("test", e.to_string()))?;
-    for version in [0u8, 2, 255] {
+    for version in [0u8, 1, 3, 255] {
         raw[0] = version;
         assert!(
             !opens(&store, &URL_SAFE_NO_PAD.encode(&raw)).await?,
@@ -204,6 +204,45 @@ async fn key_rotation_reseals_under_the_new_key() -> Result<(), Error> {
     Ok(())
 }
 
+/// SPEC 6: the re-seal happens on the very response, even one that only reads
+/// persistent values (nothing else would make it save).
+#[tokio::test]
+async fn a_read_only_request_reseals_an_old_key_cookie() -> Result<(), Error> {
+    let mut r = record();
+    r.entries.remove("flash");
+    let token_a = seal(&store_with(0xA, &[]), &r).await?;
+    let rotated: Arc<dyn SessionStore> = Arc::new(store_with(0xB, &[0xA]));
+    let s = Session::new(rotated.clone(), Expiry::default(), Some(token_a.clone()));
+    assert_eq!(s.get::<String>("user").await?.as_deref(), Some("ada"));
+    let TokenUpdate::Send(token_b) = s.commit().await? else {
+        panic!("a read-only request kept a cookie sealed with a retired key");
+    };
+    assert!(opens(&store_with(0xB, &[]), &token_b).await?);
+    // Under the current key, the same read-only request sends nothing.
+    let s = Session::new(rotated, Expiry::default(), Some(token_b));
+    assert_eq!(s.get::<String>("user").await?.as_deref(), Some("ada"));
+    assert_eq!(s.commit().await?, TokenUpdate::Keep);
+    Ok(())
+}
+
+/// SPEC 5: the server's current idle timeout applies to cookies issued under a longer
+/// one (the sealed deadline is not trusted past it).
+#[tokio::test]
+async fn a_lowered_timeout_shortens_cookies_already_issued() -> Result<(), Error> {
+    let store = store_with(1, &[]);
+    let token = seal(&store, &record()).await?;
+    assert!(
+        opens(&store, &token).await?,
+        "live under the hour it was issued with"
+    );
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let lowered = Expiry::new(Duration::from_millis(20));
+    assert_eq!(store.load(&token, &lowered).await?, None);
+    let still = Expiry::new(Duration::from_secs(60));
+    assert!(store.load(&token, &still).await?.is_some());
+    Ok(())
+}
+
 #[tokio::test]
 async fn oversized_sessions_are_refused_with_size_and_limit() -> Result<(), Error> {
     let store = store_with(1, &[]).with_max_chunks(2);
@@ -238,6 +277,7 @@ fn arb_record() -> impl Strategy<Value = Record> {
             created_ms: created,
             expires_ms: expires,
             revision: None,
+            rewrite: false,
             entries: entries
                 .into_iter()
                 .map(|(k, (v, flash))| {
@@ -267,8 +307,8 @@ proptest! {
         let runtime = match runtime { Ok(r) => r, Err(e) => panic!("{e}") };
         let back = runtime.block_on(async {
             let token = seal(&store, &record).await?;
-            // Open directly with a lenient expiry so any deadlines round-trip.
-            let expiry = Expiry::new(Duration::from_secs(1));
+            // Open directly with an endless idle timeout so any deadlines round-trip.
+            let expiry = Expiry::new(Duration::MAX);
             let opened = store.load(&token, &expiry).await?;
             Ok::<_, Error>((token, opened))
         });

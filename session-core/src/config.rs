@@ -30,7 +30,7 @@
 //! |---|---|---|
 //! | `default` | `"cookie"` | `SESSION_DRIVER` |
 //! | `timeout` (idle, seconds) | 3600 | `SESSION_TIMEOUT` |
-//! | `lifetime` (absolute, seconds) | none | `SESSION_LIFETIME` |
+//! | `lifetime` (absolute, seconds; `0` for none) | 1209600 (14 days) | `SESSION_LIFETIME` |
 //! | `cookie.name` | `"session"` | `SESSION_COOKIE` |
 //! | `cookie.key`, `cookie.previous_keys` | none | `APP_KEY` (when `key` is absent) |
 //! | `cookie.secure`, `domain`, `path`, `same_site`, `host_prefix`, `max_chunks` | false, none, `/`, `lax`, false, 4 | |
@@ -70,7 +70,7 @@ pub struct SessionConfig {
     /// Idle timeout in seconds (default 3600).
     #[serde(default)]
     pub timeout: Option<u64>,
-    /// Absolute lifetime in seconds (default: none).
+    /// Absolute lifetime in seconds (default 14 days; `0` for none).
     #[serde(default)]
     pub lifetime: Option<u64>,
     /// The cookie: its name and attributes (for every driver) and the sealing keys
@@ -291,7 +291,7 @@ impl SessionConfig {
     }
 
     /// The expiry policy: `redis.timeout` for the Redis driver when set, else
-    /// `timeout`, else one hour; plus `lifetime`.
+    /// `timeout`, else one hour; plus `lifetime` (14 days unless set, none for `0`).
     pub fn expiry(&self) -> Expiry {
         let idle = match self.default {
             Driver::Redis => self.redis.timeout.or(self.timeout),
@@ -299,8 +299,9 @@ impl SessionConfig {
         };
         let expiry = Expiry::new(idle.map_or(crate::expiry::DEFAULT_TIMEOUT, Duration::from_secs));
         match self.lifetime {
+            Some(0) => expiry,
             Some(secs) => expiry.with_lifetime(Duration::from_secs(secs)),
-            None => expiry,
+            None => expiry.with_lifetime(crate::expiry::DEFAULT_LIFETIME),
         }
     }
 
@@ -312,7 +313,6 @@ impl SessionConfig {
     fn validate(&self) -> Result<(), Error> {
         for (field, value) in [
             ("timeout", self.timeout),
-            ("lifetime", self.lifetime),
             ("redis.timeout", self.redis.timeout),
         ] {
             if value == Some(0) {
@@ -390,7 +390,8 @@ mod tests {
         let c = SessionConfig::from_toml_str("")?;
         assert_eq!(c, SessionConfig::default());
         assert_eq!(c.default, Driver::Cookie);
-        assert_eq!(c.expiry(), Expiry::new(Duration::from_secs(3600)));
+        assert_eq!(c.expiry(), Expiry::default());
+        assert_eq!(c.expiry().idle(), Duration::from_secs(3600));
         assert_eq!(c.cookie.name, "session");
         assert_eq!(c.redis.port, 6379);
         Ok(())
@@ -471,6 +472,15 @@ mod tests {
         let c = SessionConfig::from_toml_str("timeout = 10\nlifetime = 30\n[redis]\ntimeout = 20")?;
         assert_eq!(c.expiry().idle(), Duration::from_secs(10));
         assert_eq!(c.expiry().lifetime(), Some(Duration::from_secs(30)));
+        Ok(())
+    }
+
+    #[test]
+    fn lifetime_defaults_to_14_days_and_0_means_none() -> Result<(), Error> {
+        let c = SessionConfig::from_toml_str("")?;
+        assert_eq!(c.expiry().lifetime(), Some(Duration::from_secs(1_209_600)));
+        let c = SessionConfig::from_toml_str("lifetime = 0")?;
+        assert_eq!(c.expiry().lifetime(), None);
         Ok(())
     }
 

@@ -57,6 +57,11 @@ pub struct Record {
     /// part of the record's stored form.
     #[serde(skip)]
     pub revision: Option<u64>,
+    /// Set by a store's `load` when the record must be saved again even if the
+    /// request changes nothing (the cookie store: sealed with a retired key). Not part
+    /// of the record's stored form.
+    #[serde(skip)]
+    pub rewrite: bool,
 }
 
 impl Record {
@@ -67,6 +72,7 @@ impl Record {
             expires_ms,
             entries: Entries::new(),
             revision: None,
+            rewrite: false,
         }
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use compact_str::ToCompactString;
@@ -87,12 +88,24 @@ struct Inner {
     /// A tokio mutex because the first method that needs data holds it across the
     /// store's `load`, so concurrent clones of the handle load once.
     state: Mutex<State>,
+    /// Set once the session has been loaded (the response then depends on it).
+    was_loaded: AtomicBool,
 }
+
+/// The session key under which [`Session::csrf_token`] keeps its token.
+pub const CSRF_TOKEN_KEY: &str = "_csrf_token";
+
+/// At most this many candidate tokens are tried per request (duplicate cookies).
+const MAX_CANDIDATES: usize = 4;
 
 #[derive(Debug, Default)]
 struct State {
-    /// The client's token as it arrived; `None` when the request carried none.
+    /// The client's token as it arrived; `None` when the request carried none. Once
+    /// loaded, the candidate that named a live session (or the first one).
     token: Option<String>,
+    /// Further candidate tokens (duplicate cookies), tried in order when `token`
+    /// names no live session.
+    candidates: Vec<String>,
     /// `None` until loaded. Once loaded: `Some(None)` when the token named no live
     /// session, `Some(Some(created_ms))` when it did.
     loaded: Option<Option<u64>>,
@@ -100,6 +113,8 @@ struct State {
     loaded_expires_ms: u64,
     /// The store's revision of the loaded session, if it keeps one.
     loaded_revision: Option<u64>,
+    /// The store asked for the loaded record to be saved again ([`Record::rewrite`]).
+    loaded_rewrite: bool,
     /// Before loading: only the values this request wrote. After: everything visible.
     /// Values keep their stored form, so a loaded record becomes the view, and the
     /// view the saved record, without copying.
@@ -218,7 +233,38 @@ impl Session {
     /// A session for one request. `token` is the client's cookie value, if any; it is
     /// not looked at until a method needs stored data.
     pub fn new(store: Arc<dyn SessionStore>, expiry: Expiry, token: Option<String>) -> Self {
+        Session::with_candidates(store, expiry, token.into_iter().collect())
+    }
+
+    /// A session for a request that carries several candidate tokens (a browser sends
+    /// every cookie of the session's name: a duplicate planted by a sibling domain, or
+    /// a forged chunk, comes along with the real one). The first candidate that names
+    /// a live session wins; the others are ignored. At most four are tried.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let session = Session::new(store.clone(), Expiry::default(), None);
+    /// session.set("user", "ada").await?;
+    /// let TokenUpdate::Send(token) = session.commit().await? else { unreachable!() };
+    ///
+    /// let tokens = vec!["planted-garbage".to_owned(), token];
+    /// let session = Session::with_candidates(store, Expiry::default(), tokens);
+    /// assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+    /// assert_eq!(session.commit().await?, TokenUpdate::Keep);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_candidates(
+        store: Arc<dyn SessionStore>,
+        expiry: Expiry,
+        mut candidates: Vec<String>,
+    ) -> Self {
         let caps = store.capabilities();
+        candidates.truncate(MAX_CANDIDATES);
+        let token = (!candidates.is_empty()).then(|| candidates.remove(0));
         Session {
             inner: Arc::new(Inner {
                 store,
@@ -226,10 +272,59 @@ impl Session {
                 expiry,
                 state: Mutex::new(State {
                     token,
+                    candidates,
                     ..State::default()
                 }),
+                was_loaded: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// True once this request loaded its session: the response then depends on the
+    /// session (an HTTP layer adds `Vary: Cookie`).
+    pub fn was_loaded(&self) -> bool {
+        self.inner.was_loaded.load(Ordering::Relaxed)
+    }
+
+    /// A token for forms that must resist cross-site request forgery in browsers that
+    /// send no `Sec-Fetch-Site` or `Origin`: made on first use (256 random bits, kept in
+    /// the session under [`CSRF_TOKEN_KEY`]), the same for the rest of the session,
+    /// and replaced by [`regenerate`](Self::regenerate) and
+    /// [`invalidate`](Self::invalidate).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{Expiry, MemoryStore, Session};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// let token = session.csrf_token().await?;
+    /// assert!(session.verify_csrf_token(&token).await?);
+    /// assert!(!session.verify_csrf_token("forged").await?);
+    /// session.regenerate().await?;
+    /// assert_ne!(session.csrf_token().await?, token);
+    /// # Ok(()) }
+    /// ```
+    pub async fn csrf_token(&self) -> Result<String, Error> {
+        if let Some(token) = self.get::<String>(CSRF_TOKEN_KEY).await? {
+            return Ok(token);
+        }
+        let token = crate::SessionId::generate()?.to_string();
+        self.set(CSRF_TOKEN_KEY, &token).await?;
+        Ok(token)
+    }
+
+    /// True when `candidate` is this session's [`csrf_token`](Self::csrf_token) (a
+    /// session without one accepts none). The comparison takes the same time
+    /// wherever the texts differ.
+    pub async fn verify_csrf_token(&self, candidate: &str) -> Result<bool, Error> {
+        let Some(token) = self.get::<String>(CSRF_TOKEN_KEY).await? else {
+            return Ok(false);
+        };
+        let (a, b) = (token.as_bytes(), candidate.as_bytes());
+        let differ =
+            a.len() != b.len() || a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0;
+        Ok(!differ)
     }
 
     /// The value stored under `key`: `Ok(None)` when absent, `Err(Error::Decode)`
@@ -357,6 +452,10 @@ impl Session {
     pub async fn regenerate(&self) -> Result<(), Error> {
         let mut st = self.loaded().await?;
         st.renew = true;
+        // A new id gets a new cross-site request token.
+        if st.view.contains_key(CSRF_TOKEN_KEY) {
+            st.forget(CSRF_TOKEN_KEY);
+        }
         Ok(())
     }
 
@@ -460,7 +559,8 @@ impl Session {
             let full = Self::take_settled(st, self.inner.expiry, created, now, false);
             return self.create(st, &full, Some(&token)).await;
         }
-        let dirty = st.cleared || !st.changed.is_empty() || !st.removed.is_empty();
+        let dirty =
+            st.cleared || st.loaded_rewrite || !st.changed.is_empty() || !st.removed.is_empty();
         if !dirty && self.inner.caps.refreshes_on_load {
             return Ok(TokenUpdate::Keep);
         }
@@ -655,21 +755,22 @@ impl Session {
     /// The state, for a method that only writes: loaded only when the store cannot
     /// merge writes.
     async fn writing(&self) -> Result<MutexGuard<'_, State>, Error> {
-        if self.inner.caps.merges_writes {
-            Ok(self.inner.state.lock().await)
-        } else {
-            self.loaded().await
+        let st = self.inner.state.lock().await;
+        // With several candidate tokens, only a load tells which one is the session.
+        if self.inner.caps.merges_writes && st.candidates.is_empty() {
+            return Ok(st);
         }
+        drop(st);
+        self.loaded().await
     }
 
-    /// The state, loaded (without counting as a read).
-    async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
-        let mut st = self.inner.state.lock().await;
-        if st.loaded.is_none() {
-            let record = match st.token.as_deref() {
-                Some(token) => self.inner.store.load(token, &self.inner.expiry).await?,
-                None => None,
-            };
+    /// Loads the first candidate token that names a live session; that token becomes
+    /// the request's. With none, the first token stays (the client gets a removal).
+    async fn load_first_live(&self, st: &mut State) -> Result<Option<Record>, Error> {
+        let candidates = std::mem::take(&mut st.candidates);
+        let first = st.token.take();
+        for token in first.iter().chain(candidates.iter()) {
+            let record = self.inner.store.load(token, &self.inner.expiry).await?;
             let now = now_ms();
             let live = record.filter(|r| {
                 let live = self.inner.expiry.is_live(r.created_ms, r.expires_ms, now);
@@ -678,9 +779,25 @@ impl Session {
                 }
                 live
             });
+            if live.is_some() {
+                st.token = Some(token.clone());
+                return Ok(live);
+            }
+        }
+        st.token = first;
+        Ok(None)
+    }
+
+    /// The state, loaded (without counting as a read).
+    async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
+        let mut st = self.inner.state.lock().await;
+        if st.loaded.is_none() {
+            let live = self.load_first_live(&mut st).await?;
+            self.inner.was_loaded.store(true, Ordering::Relaxed);
             let found = live.as_ref().map(|r| r.created_ms);
             st.loaded_expires_ms = live.as_ref().map_or(0, |r| r.expires_ms);
             st.loaded_revision = live.as_ref().and_then(|r| r.revision);
+            st.loaded_rewrite = live.as_ref().is_some_and(|r| r.rewrite);
             // The stored values become the view as they are; what this request wrote
             // or removed before loading (only on a merging store) stays on top.
             let State {

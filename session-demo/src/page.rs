@@ -12,19 +12,25 @@ pub async fn index(session: Session) -> Result<Html<String>, session_tower::Erro
     let visits = session.increment("visits", 1).await?;
     let message: Option<String> = session.get("message").await?;
     let user: Option<String> = session.get("user").await?;
+    let token = session.csrf_token().await?;
+    let hidden = format!(
+        r#"<input type="hidden" name="_token" value="{}">"#,
+        escape(&token)
+    );
     let message = message
         .map(|m| format!(r#"<p id="flash" class="flash">{}</p>"#, escape(&m)))
         .unwrap_or_default();
     let account = match user {
         Some(user) => format!(
             r#"<p id="user">Signed in as <strong>{}</strong></p>
-<form method="post" action="/logout"><button id="logout" type="submit">Sign out</button></form>"#,
+<form method="post" action="/logout">{hidden}<button id="logout" type="submit">Sign out</button></form>"#,
             escape(&user)
         ),
-        None => r#"<p id="user">Not signed in</p>
-<form method="post" action="/login"><input id="username" name="username" placeholder="name" required>
+        None => format!(
+            r#"<p id="user">Not signed in</p>
+<form method="post" action="/login">{hidden}<input id="username" name="username" placeholder="name" required>
 <button id="login" type="submit">Sign in</button></form>"#
-            .to_owned(),
+        ),
     };
     Ok(Html(format!(
         r#"<!doctype html>
@@ -35,7 +41,7 @@ pub async fn index(session: Session) -> Result<Html<String>, session_tower::Erro
 {message}
 <p>Visits in this session: <span id="visits">{visits}</span></p>
 {account}
-<form method="post" action="/flash"><input id="message" name="message" placeholder="a message for the next page" required>
+<form method="post" action="/flash">{hidden}<input id="message" name="message" placeholder="a message for the next page" required>
 <button id="send" type="submit">Flash it</button></form>
 </body></html>"#
     )))
@@ -45,16 +51,36 @@ pub async fn index(session: Session) -> Result<Html<String>, session_tower::Erro
 #[derive(Deserialize)]
 pub struct MessageForm {
     message: String,
+    #[serde(rename = "_token", default)]
+    token: String,
 }
 
 /// The sign-in form.
 #[derive(Deserialize)]
 pub struct LoginForm {
     username: String,
+    #[serde(rename = "_token", default)]
+    token: String,
+}
+
+/// The sign-out form: its cross-site request token only.
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(rename = "_token", default)]
+    token: String,
 }
 
 fn back_home() -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, "/")]).into_response()
+}
+
+/// The answer to a form whose cross-site request token is not this session's.
+fn forged() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "This form has expired or was not sent from this site; reload the page and try again.",
+    )
+        .into_response()
 }
 
 /// `POST /flash`: flash the message, redirect to `/`.
@@ -62,6 +88,9 @@ pub async fn flash(
     session: Session,
     Form(form): Form<MessageForm>,
 ) -> Result<Response, session_tower::Error> {
+    if !session.verify_csrf_token(&form.token).await? {
+        return Ok(forged());
+    }
     session.flash("message", &form.message).await?;
     Ok(back_home())
 }
@@ -71,6 +100,9 @@ pub async fn login(
     session: Session,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, session_tower::Error> {
+    if !session.verify_csrf_token(&form.token).await? {
+        return Ok(forged());
+    }
     session.regenerate().await?;
     session.set("user", form.username.trim()).await?;
     session
@@ -80,7 +112,13 @@ pub async fn login(
 }
 
 /// `POST /logout`: destroy the session; the goodbye lives in a new one.
-pub async fn logout(session: Session) -> Result<Response, session_tower::Error> {
+pub async fn logout(
+    session: Session,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, session_tower::Error> {
+    if !session.verify_csrf_token(&form.token).await? {
+        return Ok(forged());
+    }
     session.invalidate().await?;
     session.flash("message", "Signed out").await?;
     Ok(back_home())

@@ -61,7 +61,7 @@ async fn a_large_session_is_split_over_numbered_cookies() -> TestResult {
 }
 
 #[tokio::test]
-async fn an_oversized_session_is_a_500_and_the_old_cookie_survives() -> TestResult {
+async fn an_oversized_session_is_a_413_and_the_old_cookie_survives() -> TestResult {
     let base = server().await?;
     let c = browser()?;
     call(
@@ -79,7 +79,7 @@ async fn an_oversized_session_is_a_500_and_the_old_cookie_survives() -> TestResu
         Some(&value),
     )
     .await?;
-    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(
         set_cookies(&r).is_empty(),
         "no cookie may be sent with the failure"

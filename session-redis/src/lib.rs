@@ -45,8 +45,9 @@
 //! removes `b` and sets `c` to flash `3` appends `82 a1 62 c0 a1 63 a2 66 33` (see
 //! [`format`](mod@format)).
 //!
-//! A load is one native `GETEX key PX idle` (a Lua script when the session has an
-//! absolute `lifetime`, to cap the TTL at it). A save of a request that loaded the
+//! A load is one native `GETEX key PX idle`; the absolute `lifetime` is checked against
+//! the creation time in the value, with the current settings (a session past it is
+//! deleted and the request starts afresh). A save of a request that loaded the
 //! session is one native `APPEND` of its change: concurrent requests' changes land
 //! one after the other, so each keeps its writes and the last writer of a key wins,
 //! and Redis does no more work than for a plain `SET`. `APPEND` under a key that is

@@ -21,28 +21,6 @@ fn with_helpers(body: &str) -> Script {
     Script::new(&format!("{CREATED_OF}{body}"))
 }
 
-/// Load and refresh, for sessions with an absolute lifetime (without one, a load is
-/// a single `GETEX ... PX idle`). KEYS[1] session; ARGV: now, idle, lifetime.
-/// Returns nil (no session), the string `corrupt`, or [deadline, stored bytes].
-pub(crate) fn load() -> Script {
-    with_helpers(
-        r#"
-local raw = redis.pcall('GET', KEYS[1])
-if raw == false then return false end
-local created = created_of(raw)
-if created == nil then return 'corrupt' end
-local now, idle, life = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local deadline = now + idle
-if life > 0 then
-  if now >= created + life then redis.call('DEL', KEYS[1]) return false end
-  deadline = math.min(deadline, created + life)
-end
-redis.call('PEXPIREAT', KEYS[1], deadline)
-return {tostring(deadline), raw}
-"#,
-    )
-}
-
 /// Save, when a plain `APPEND` will not do. KEYS[1] session, KEYS[2] (optional) a
 /// session to destroy in the same call. ARGV[1] is the mode:
 ///

@@ -74,7 +74,6 @@ pub struct RedisStore {
     target: String,
     /// How long a call may wait (see [`Deadlines`]).
     deadlines: Deadlines,
-    load: redis::Script,
     save: redis::Script,
 }
 
@@ -186,7 +185,6 @@ impl RedisStore {
             namespace: settings.namespace.clone(),
             target,
             deadlines: Deadlines::new(response_timeout, connect_timeout + response_timeout),
-            load: scripts::load(),
             save: scripts::save(),
         })
     }
@@ -492,48 +490,29 @@ impl SessionStore for RedisStore {
         };
         let key = self.redis_key(&id);
         let now = now_ms();
-        let (bytes, deadline) = match expiry.lifetime_ms() {
-            // No absolute cap: the deadline is `now + idle`; one native command loads
-            // and refreshes.
-            None => {
-                let idle = expiry.idle_ms();
-                match self.get_and_touch(key, idle).await? {
-                    Fetched::Missing => return Ok(None),
-                    Fetched::Bytes(bytes) => (bytes, now + idle),
-                    Fetched::WrongType => {
-                        warn_not_a_session(key);
-                        return Ok(None);
-                    }
-                }
-            }
-            // With a cap, the deadline needs the creation time: one script.
-            Some(life) => {
-                let mut cmd = evalsha(&self.load, &[key], 3, 40);
-                cmd.arg(now).arg(expiry.idle_ms()).arg(life);
-                match self.run_script(&self.load, &cmd).await? {
-                    Value::Nil => return Ok(None),
-                    Value::Array(mut reply) if reply.len() == 2 => {
-                        let deadline = match reply.first() {
-                            Some(Value::BulkString(d)) => std::str::from_utf8(d)
-                                .ok()
-                                .and_then(|d| d.parse::<u64>().ok())
-                                .unwrap_or(now),
-                            _ => now,
-                        };
-                        match reply.pop() {
-                            Some(Value::BulkString(bytes)) => (bytes, deadline),
-                            _ => (Vec::new(), deadline),
-                        }
-                    }
-                    _ => {
-                        warn_not_a_session(key);
-                        return Ok(None);
-                    }
-                }
+        // One native command loads and refreshes the idle deadline; the absolute
+        // lifetime is checked here, against the creation time in the value, with the
+        // current policy.
+        let idle = expiry.idle_ms();
+        let bytes = match self.get_and_touch(key, idle).await? {
+            Fetched::Missing => return Ok(None),
+            Fetched::Bytes(bytes) => bytes,
+            Fetched::WrongType => {
+                warn_not_a_session(key);
+                return Ok(None);
             }
         };
+        let deadline = now.saturating_add(idle);
         match format::decode(&bytes, deadline) {
-            Ok(record) => Ok(Some(record)),
+            Ok(mut record) => {
+                record.expires_ms = expiry.deadline(record.created_ms, now);
+                if !expiry.is_live(record.created_ms, record.expires_ms, now) {
+                    tracing::debug!(%key, "session passed its lifetime; removing it");
+                    self.del(key).await?;
+                    return Ok(None);
+                }
+                Ok(Some(record))
+            }
             Err(reason) => {
                 tracing::warn!(%key, reason, "undecodable session in redis; starting a fresh one");
                 Ok(None)

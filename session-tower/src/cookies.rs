@@ -65,28 +65,48 @@ impl CookieOptions {
         self
     }
 
-    /// The token the request carries, joined from its chunk cookies, and how many
-    /// chunk cookie names it may have (one past the highest index sent).
-    pub(crate) fn read(&self, headers: &HeaderMap) -> (Option<String>, usize) {
+    /// The candidate tokens the request carries, and how many chunk cookie names it
+    /// may have (one past the highest index sent).
+    ///
+    /// A browser sends every cookie of the session's name that matches the request,
+    /// so a duplicate planted by a sibling domain, or a forged chunk, arrives beside
+    /// the real cookie. Each `name` cookie gives a candidate joined with the chunks
+    /// that follow it (`name.1`, `name.2`, ...) and one on its own, in the order sent;
+    /// the session takes the first that opens.
+    pub(crate) fn read(&self, headers: &HeaderMap) -> (Vec<String>, usize) {
+        let mut bases: Vec<String> = Vec::new();
         let mut parts: Vec<Option<String>> = vec![None; self.max_chunks];
         for header in headers.get_all(COOKIE) {
             let Ok(text) = header.to_str() else { continue };
             for cookie in Cookie::split_parse(text).flatten() {
-                if let Some(i) = self.chunk_index(cookie.name()) {
-                    if let Some(slot) = parts.get_mut(i) {
-                        *slot = Some(cookie.value().to_owned());
+                match self.chunk_index(cookie.name()) {
+                    Some(0) if !cookie.value().is_empty() => bases.push(cookie.value().to_owned()),
+                    Some(i) => {
+                        if let Some(slot @ None) = parts.get_mut(i) {
+                            *slot = Some(cookie.value().to_owned());
+                        }
                     }
+                    None => {}
                 }
             }
         }
         // Chunk cookies to clear later: up to the highest index the client sent, so a
         // stray `session.2` goes even when `session.1` is missing.
-        let sent = parts.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
-        let mut token = String::new();
-        for part in parts.iter().map_while(Option::as_deref) {
-            token.push_str(part);
+        let sent = parts
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(usize::from(!bases.is_empty()), |i| i + 1);
+        let tail: String = parts.iter().skip(1).map_while(Option::as_deref).collect();
+        let mut candidates = Vec::with_capacity(bases.len() * 2);
+        for base in bases {
+            if !tail.is_empty() {
+                candidates.push(format!("{base}{tail}"));
+            }
+            if !candidates.contains(&base) {
+                candidates.push(base);
+            }
         }
-        ((!token.is_empty()).then_some(token), sent)
+        (candidates, sent)
     }
 
     fn chunk_index(&self, name: &str) -> Option<usize> {
@@ -175,15 +195,24 @@ mod tests {
     fn reads_chunks_in_order_across_headers() {
         let o = CookieOptions::default();
         let h = headers(&["a=1; session.1=BBB", "session=AAA; session.2=CCC"]);
-        assert_eq!(o.read(&h), (Some("AAABBBCCC".into()), 3));
+        assert_eq!(o.read(&h), (vec!["AAABBBCCC".into(), "AAA".into()], 3));
     }
 
     #[test]
     fn a_missing_chunk_ends_the_token_and_odd_names_are_ignored() {
         let o = CookieOptions::default();
         let h = headers(&["session=AAA; session.2=CCC; session.01=X; session.x=Y; sessionx=Z"]);
-        assert_eq!(o.read(&h), (Some("AAA".into()), 3));
-        assert_eq!(o.read(&headers(&["other=1"])), (None, 0));
+        assert_eq!(o.read(&h), (vec!["AAA".into()], 3));
+        assert_eq!(o.read(&headers(&["other=1"])), (vec![], 0));
+    }
+
+    #[test]
+    fn duplicate_cookies_each_give_a_candidate_in_the_order_sent() {
+        let o = CookieOptions::default();
+        let h = headers(&["session=REAL; session=planted"]);
+        assert_eq!(o.read(&h), (vec!["REAL".into(), "planted".into()], 1));
+        let h = headers(&["session=REAL; session.1=forged"]);
+        assert_eq!(o.read(&h), (vec!["REALforged".into(), "REAL".into()], 2));
     }
 
     #[test]
@@ -241,7 +270,7 @@ mod tests {
                 HeaderValue::from_str(pair).unwrap_or(HeaderValue::from_static("")),
             );
         }
-        assert_eq!(o.read(&back).0.as_deref(), Some(token.as_str()));
+        assert_eq!(o.read(&back).0.first(), Some(&token));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 /// What a handler using the session can fail with.
 ///
 /// With the `axum` feature it is an `IntoResponse`: a store that is down or slow gives
-/// 503 Service Unavailable, anything else 500; the cause is logged, not sent.
+/// 503 Service Unavailable, a session too large to store 413, anything else 500; the cause is logged, not sent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -17,10 +17,13 @@ pub enum Error {
 
 impl Error {
     /// The HTTP status this error answers with: 503 when the store is unavailable,
-    /// 500 otherwise.
+    /// 413 when the session is too large to store, 500 otherwise.
     pub fn status(&self) -> http::StatusCode {
         match self {
             Error::Session(e) if e.is_unavailable() => http::StatusCode::SERVICE_UNAVAILABLE,
+            Error::Session(session_core::Error::TooLarge { .. }) => {
+                http::StatusCode::PAYLOAD_TOO_LARGE
+            }
             _ => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

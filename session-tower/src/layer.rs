@@ -6,13 +6,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response, StatusCode};
+use http::header::{HeaderValue, CACHE_CONTROL, VARY};
+use http::{HeaderMap, Request, Response, StatusCode};
 use session_core::{Expiry, Session, SessionConfig, SessionStore, TokenUpdate};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::cookies::CookieOptions;
-use crate::Error;
+use crate::{CrossSiteProtection, Error};
 
 /// Adds a lazily loaded [`Session`] to every request's extensions and saves it after
 /// the handler.
@@ -51,6 +52,7 @@ struct Shared {
     store: Arc<dyn SessionStore>,
     expiry: Expiry,
     cookie: CookieOptions,
+    cross_site: CrossSiteProtection,
     save_on_server_error: bool,
 }
 
@@ -59,6 +61,7 @@ impl std::fmt::Debug for SessionLayer {
         f.debug_struct("SessionLayer")
             .field("expiry", &self.shared.expiry)
             .field("cookie", &self.shared.cookie)
+            .field("cross_site", &self.shared.cross_site)
             .field("save_on_server_error", &self.shared.save_on_server_error)
             .finish_non_exhaustive()
     }
@@ -77,6 +80,7 @@ impl SessionLayer {
                 store,
                 expiry: Expiry::default(),
                 cookie: CookieOptions::default(),
+                cross_site: CrossSiteProtection::default(),
                 save_on_server_error: false,
             }),
         }
@@ -107,6 +111,12 @@ impl SessionLayer {
     /// Sets the cookie's name and attributes.
     pub fn with_cookie(self, cookie: CookieOptions) -> Self {
         self.edit(|s| s.cookie = cookie)
+    }
+
+    /// Sets the cross-site request protection (on by default: see
+    /// [`CrossSiteProtection`]).
+    pub fn with_cross_site_protection(self, protection: CrossSiteProtection) -> Self {
+        self.edit(|s| s.cross_site = protection)
     }
 
     /// Save the session even when the handler answers 5xx (default: false).
@@ -160,10 +170,20 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let (token, sent) = shared.cookie.read(request.headers());
-            let session = Session::new(shared.store.clone(), shared.expiry, token);
+            if shared
+                .cross_site
+                .refuses(request.method(), request.uri(), request.headers())
+            {
+                tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
+                return Ok(status_only(StatusCode::FORBIDDEN));
+            }
+            let (tokens, sent) = shared.cookie.read(request.headers());
+            let session = Session::with_candidates(shared.store.clone(), shared.expiry, tokens);
             request.extensions_mut().insert(session.clone());
             let mut response = inner.call(request).await?;
+            if session.was_loaded() {
+                vary_on_cookie(response.headers_mut());
+            }
             if response.status().is_server_error() && !shared.save_on_server_error {
                 return Ok(response);
             }
@@ -177,8 +197,12 @@ where
                         );
                         return Ok(status_only(StatusCode::INTERNAL_SERVER_ERROR));
                     }
+                    no_store(response.headers_mut());
                 }
-                Ok(TokenUpdate::Remove) => shared.cookie.remove(response.headers_mut(), sent),
+                Ok(TokenUpdate::Remove) => {
+                    shared.cookie.remove(response.headers_mut(), sent);
+                    no_store(response.headers_mut());
+                }
                 Err(e) => {
                     let error = Error::from(e);
                     tracing::error!(error = %error, "saving the session failed");
@@ -187,6 +211,25 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+/// A response that sets or removes a session cookie must never be kept by a shared
+/// cache (it would hand the cookie to the next user who asks).
+fn no_store(headers: &mut HeaderMap) {
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+}
+
+/// A response that depends on the session differs by cookie.
+fn vary_on_cookie(headers: &mut HeaderMap) {
+    let already = headers.get_all(VARY).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|name| name.trim() == "*" || name.trim().eq_ignore_ascii_case("cookie"))
+        })
+    });
+    if !already {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
     }
 }
 

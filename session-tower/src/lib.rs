@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 
 mod cookies;
+mod cross_site;
 mod drivers;
 mod error;
 #[cfg(feature = "axum")]
@@ -49,6 +50,7 @@ mod extract;
 mod layer;
 
 pub use cookies::CookieOptions;
+pub use cross_site::CrossSiteProtection;
 pub use error::Error;
 #[cfg(feature = "axum")]
 pub use extract::Session;

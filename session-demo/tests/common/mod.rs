@@ -18,6 +18,9 @@ macro_rules! http_scenarios {
         $crate::http_scenarios!(@one $setup; malformed_bodies, malformed_bodies_get_400_with_a_json_error);
         $crate::http_scenarios!(@one $setup; bad_cookies, bad_cookies_give_a_fresh_session);
         $crate::http_scenarios!(@one $setup; html_page, the_page_counts_flashes_and_signs_in);
+        $crate::http_scenarios!(@one $setup; cache_headers, session_responses_are_kept_out_of_shared_caches);
+        $crate::http_scenarios!(@one $setup; duplicate_cookies, a_planted_duplicate_cookie_never_logs_a_user_out);
+        $crate::http_scenarios!(@one $setup; cross_site_forms, cross_site_posts_are_refused_and_touch_no_session);
     };
     (@one $setup:expr; $name:ident, $scenario:ident) => {
         #[tokio::test]
@@ -300,6 +303,15 @@ pub async fn bad_cookies_give_a_fresh_session(base: &str) -> TestResult {
     Ok(())
 }
 
+/// The cross-site request token in a page's forms.
+pub fn form_token(html: &str) -> String {
+    let marker = r#"name="_token" value=""#;
+    html.split_once(marker)
+        .and_then(|(_, rest)| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The HTML page: counter, flash after redirect, sign in and out.
 pub async fn the_page_counts_flashes_and_signs_in(base: &str) -> TestResult {
     let c = browser()?;
@@ -307,12 +319,17 @@ pub async fn the_page_counts_flashes_and_signs_in(base: &str) -> TestResult {
     assert!(page(c.clone())
         .await?
         .contains(r#"<span id="visits">1</span>"#));
-    assert!(page(c.clone())
-        .await?
-        .contains(r#"<span id="visits">2</span>"#));
+    let html = page(c.clone()).await?;
+    assert!(html.contains(r#"<span id="visits">2</span>"#));
+    let token = form_token(&html);
+    assert_eq!(
+        token.len(),
+        43,
+        "the forms carry the session's token: {html}"
+    );
     let r = c
         .post(format!("{base}/flash"))
-        .form(&[("message", "<b>hi</b>")])
+        .form(&[("message", "<b>hi</b>"), ("_token", &token)])
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -322,18 +339,199 @@ pub async fn the_page_counts_flashes_and_signs_in(base: &str) -> TestResult {
         "flash shown, escaped: {html}"
     );
     assert!(!page(c.clone()).await?.contains("id=\"flash\""));
-    c.post(format!("{base}/login"))
-        .form(&[("username", "ada")])
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[("username", "ada"), ("_token", &token)])
         .send()
         .await?;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let html = page(c.clone()).await?;
     assert!(html.contains("Signed in as <strong>ada</strong>"));
-    c.post(format!("{base}/logout")).send().await?;
+    let rotated = form_token(&html);
+    assert!(
+        rotated.len() == 43 && rotated != token,
+        "login rotates the form token"
+    );
+    let r = c
+        .post(format!("{base}/logout"))
+        .form(&[("_token", &token)])
+        .send()
+        .await?;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "the token of before the login is void"
+    );
+    c.post(format!("{base}/logout"))
+        .form(&[("_token", &rotated)])
+        .send()
+        .await?;
     let html = page(c.clone()).await?;
     assert!(html.contains("Not signed in") && html.contains("Signed out"));
     assert!(
         html.contains(r#"<span id="visits">1</span>"#),
         "logout starts a new session"
     );
+    Ok(())
+}
+
+fn header_values(r: &Response, name: &str) -> String {
+    r.headers()
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// SPEC 6: a response that sets or removes the session cookie says `private,
+/// no-store`; a response of a request that read the session varies by `Cookie`.
+pub async fn session_responses_are_kept_out_of_shared_caches(base: &str) -> TestResult {
+    let c = browser()?;
+    let u = |p: &str| format!("{base}{p}");
+    let r = call(&c, Method::PUT, u("/api/session/k"), Some("1")).await?;
+    assert!(!set_cookies(&r).is_empty());
+    let cache = header_values(&r, "cache-control");
+    assert!(
+        cache.contains("no-store") && cache.contains("private"),
+        "{cache:?}"
+    );
+    let r = call(&c, Method::GET, u("/api/session/k"), None).await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        header_values(&r, "vary")
+            .to_ascii_lowercase()
+            .contains("cookie"),
+        "a read must vary by cookie"
+    );
+    let r = call(&c, Method::GET, u("/"), None).await?;
+    assert!(header_values(&r, "vary")
+        .to_ascii_lowercase()
+        .contains("cookie"));
+    let r = call(&c, Method::POST, u("/api/session/invalidate"), None).await?;
+    assert!(set_cookies(&r).iter().any(|c| c.contains("Max-Age=0")));
+    assert!(header_values(&r, "cache-control").contains("no-store"));
+    let r = call(&c, Method::GET, u("/health"), None).await?;
+    assert!(set_cookies(&r).is_empty() && header_values(&r, "cache-control").is_empty());
+    assert!(
+        header_values(&r, "vary").is_empty(),
+        "an untouched route does not vary by cookie"
+    );
+    Ok(())
+}
+
+/// SPEC 6: a garbage duplicate `session` cookie (before or after the real one) or a
+/// forged chunk never logs the user out, for reads and for writes.
+pub async fn a_planted_duplicate_cookie_never_logs_a_user_out(base: &str) -> TestResult {
+    let c = bare()?;
+    let u = |p: &str| format!("{base}{p}");
+    let r = c.put(u("/api/session/user")).body("\"ada\"").send().await?;
+    let real = cookie_header(&r);
+    assert!(real.starts_with("session="), "{real}");
+    let planted = [
+        format!("{real}; session=garbage"),
+        format!("session=garbage; {real}"),
+        format!("{real}; session.1=forged"),
+        format!("session={}; {real}", "A".repeat(43)),
+    ];
+    for (i, cookie) in planted.iter().enumerate() {
+        let r = c
+            .get(u("/api/session/user"))
+            .header(COOKIE, cookie)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK, "{cookie}");
+        assert!(
+            !set_cookies(&r).iter().any(|c| c.starts_with("session=;")),
+            "a duplicate made the real cookie be removed: {:?}",
+            set_cookies(&r)
+        );
+        assert_eq!(r.json::<Value>().await?, json!("ada"));
+        let r = c
+            .put(u(&format!("/api/session/w{i}")))
+            .header(COOKIE, cookie)
+            .body("1")
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let sent = cookie_header(&r);
+        let next = if sent.is_empty() { real.clone() } else { sent };
+        let r = c
+            .get(u("/api/session"))
+            .header(COOKIE, &next)
+            .send()
+            .await?;
+        let all = r.json::<Value>().await?;
+        assert_eq!(
+            all["user"],
+            json!("ada"),
+            "a write beside a duplicate left the session: {all}"
+        );
+        assert_eq!(all[format!("w{i}")], json!(1), "{all}");
+    }
+    Ok(())
+}
+
+/// SPEC 6: an unsafe request a browser marks cross-site is refused with 403 and
+/// touches no session; one without those headers passes; the page's forms carry a
+/// token the handlers check.
+pub async fn cross_site_posts_are_refused_and_touch_no_session(base: &str) -> TestResult {
+    let c = browser()?;
+    let u = |p: &str| format!("{base}{p}");
+    let html = c.get(u("/")).send().await?.text().await?;
+    let token = form_token(&html);
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "http://evil.example"),
+    ] {
+        let r = c
+            .post(u("/login"))
+            .header(name, value)
+            .form(&[("username", "mallory"), ("_token", &token)])
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(
+            set_cookies(&r).is_empty(),
+            "a refused request touched the session"
+        );
+        let r = c
+            .post(u("/api/session/invalidate"))
+            .header(name, value)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = c
+            .put(u("/api/session/user"))
+            .header(name, value)
+            .body("\"mallory\"")
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let html = c.get(u("/")).send().await?.text().await?;
+    assert!(
+        html.contains("Not signed in"),
+        "a cross-site form signed the user in"
+    );
+    // A form without the session's token (an old browser sends no Origin) is refused.
+    let r = c
+        .post(u("/login"))
+        .form(&[("username", "mallory")])
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The site's own form, and a same-origin fetch, pass.
+    let own = base.trim_start_matches("http://").to_owned();
+    let r = c
+        .post(u("/login"))
+        .header("origin", format!("http://{own}"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("username", "ada"), ("_token", &token)])
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = c.get(u("/")).send().await?.text().await?;
+    assert!(html.contains("Signed in as <strong>ada</strong>"));
     Ok(())
 }

@@ -1,0 +1,184 @@
+//! [`CrossSiteProtection`]: refusing unsafe requests that a browser marks cross-site.
+
+use http::header::{HeaderMap, HOST, ORIGIN};
+use http::{Method, Uri};
+
+/// Refuses unsafe requests (POST, PUT, PATCH, DELETE) that a browser marks as coming
+/// from another site, with 403 and without touching the session: a forged form on
+/// another site can then neither sign a user in as someone else nor sign her out.
+///
+/// A request is refused when it carries `Sec-Fetch-Site: cross-site`, or an `Origin`
+/// that is neither the request's own (its `Host`) nor in the trusted list. Requests
+/// without these headers (curl, server-to-server clients, old browsers) pass; for old
+/// browsers, forms can also carry [`Session::csrf_token`](session_core::Session::csrf_token).
+///
+/// On by default in [`SessionLayer`](crate::SessionLayer).
+///
+/// ```
+/// use session_tower::CrossSiteProtection;
+///
+/// let protection = CrossSiteProtection::default()
+///     .with_trusted_origin("https://admin.example.com");
+/// assert!(protection.is_enabled());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrossSiteProtection {
+    enabled: bool,
+    trusted: Vec<String>,
+}
+
+impl Default for CrossSiteProtection {
+    fn default() -> Self {
+        CrossSiteProtection {
+            enabled: true,
+            trusted: Vec::new(),
+        }
+    }
+}
+
+impl CrossSiteProtection {
+    /// No protection: every request passes (for APIs that do their own checks).
+    pub fn disabled() -> Self {
+        CrossSiteProtection {
+            enabled: false,
+            trusted: Vec::new(),
+        }
+    }
+
+    /// Also accepts unsafe requests whose `Origin` is `origin` (`scheme://host[:port]`,
+    /// as browsers send it), such as a front end served from another host.
+    pub fn with_trusted_origin(mut self, origin: impl Into<String>) -> Self {
+        let origin = origin.into();
+        self.trusted
+            .push(origin.trim_end_matches('/').to_ascii_lowercase());
+        self
+    }
+
+    /// True unless [`disabled`](Self::disabled).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// True when the request must be refused.
+    pub(crate) fn refuses(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+        if !self.enabled || !is_unsafe(method) {
+            return false;
+        }
+        let cross_site = headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+        if cross_site {
+            return true;
+        }
+        let Some(origin) = headers.get(ORIGIN) else {
+            return false;
+        };
+        let Ok(origin) = origin.to_str() else {
+            return true;
+        };
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        if self.trusted.contains(&origin) {
+            return false;
+        }
+        // `null` (a sandboxed or privacy-sensitive context) and anything without a
+        // host is not the request's own.
+        let Some((_, authority)) = origin.split_once("://") else {
+            return true;
+        };
+        let own = headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()));
+        !own.is_some_and(|own| own.eq_ignore_ascii_case(authority))
+    }
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn refused(
+        p: &CrossSiteProtection,
+        method: Method,
+        pairs: &[(&'static str, &'static str)],
+    ) -> bool {
+        p.refuses(&method, &Uri::from_static("/login"), &headers(pairs))
+    }
+
+    #[test]
+    fn a_cross_site_post_is_refused_and_a_same_origin_one_passes() {
+        let p = CrossSiteProtection::default();
+        let host = ("host", "app.test:8000");
+        assert!(refused(
+            &p,
+            Method::POST,
+            &[host, ("sec-fetch-site", "cross-site")]
+        ));
+        assert!(refused(
+            &p,
+            Method::DELETE,
+            &[host, ("origin", "http://evil.test")]
+        ));
+        assert!(refused(&p, Method::PUT, &[host, ("origin", "null")]));
+        assert!(refused(
+            &p,
+            Method::POST,
+            &[host, ("origin", "http://app.test:9000")]
+        ));
+        assert!(!refused(
+            &p,
+            Method::POST,
+            &[
+                host,
+                ("origin", "http://app.test:8000"),
+                ("sec-fetch-site", "same-origin")
+            ]
+        ));
+        assert!(
+            !refused(&p, Method::POST, &[host]),
+            "a client without browser headers passes"
+        );
+        assert!(
+            !refused(&p, Method::GET, &[host, ("sec-fetch-site", "cross-site")]),
+            "safe methods pass"
+        );
+    }
+
+    #[test]
+    fn trusted_origins_pass_and_disabled_protection_passes_everything() {
+        let p = CrossSiteProtection::default().with_trusted_origin("https://Admin.test/");
+        let host = ("host", "app.test");
+        assert!(!refused(
+            &p,
+            Method::POST,
+            &[host, ("origin", "https://admin.test")]
+        ));
+        assert!(refused(
+            &p,
+            Method::POST,
+            &[host, ("origin", "https://other.test")]
+        ));
+        let off = CrossSiteProtection::disabled();
+        assert!(!refused(
+            &off,
+            Method::POST,
+            &[host, ("sec-fetch-site", "cross-site")]
+        ));
+    }
+}
