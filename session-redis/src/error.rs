@@ -15,7 +15,7 @@ pub enum Error {
         reason: String,
     },
     /// Redis could not be reached or answered with an error.
-    #[error("redis at {target} failed: {source}; is redis-server running there? (start one with `redis-server --port PORT`)")]
+    #[error("redis at {target} failed: {source}{}", hint(source))]
     Redis {
         /// Where we tried to connect.
         target: String,
@@ -31,6 +31,22 @@ pub enum Error {
         /// The configured limit.
         after: Duration,
     },
+}
+
+/// What to do about a failure, by its cause.
+fn hint(source: &redis::RedisError) -> &'static str {
+    use redis::ErrorKind;
+    if source.kind() == ErrorKind::AuthenticationFailed || source.code() == Some("NOAUTH") {
+        "; the password (or username) is wrong: check `redis.password`, `redis.username` or the URL"
+    } else if source.is_connection_refusal() {
+        "; nothing listens there: is redis-server running? (start one with `redis-server --port PORT`)"
+    } else if source.to_string().contains("failed to lookup address")
+        || source.to_string().contains("Name or service not known")
+    {
+        "; the host name does not resolve: check `redis.host` or the URL"
+    } else {
+        ""
+    }
 }
 
 impl From<Error> for session_core::Error {

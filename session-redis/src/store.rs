@@ -5,7 +5,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,11 +25,78 @@ use crate::format;
 use crate::scripts;
 use crate::Error;
 
-/// The connection: a `ConnectionManager` for one node (it reconnects by itself) or
-/// the async cluster client. Both are cheap to clone and multiplex one connection.
+/// The connection: one node's (replaceable, see [`Node`]) or the async cluster
+/// client's. Both multiplex one connection and are cheap to clone.
 #[derive(Clone)]
 enum Backend {
-    Single(ConnectionManager),
+    Single(Arc<Node>),
+    Cluster(ClusterConnection),
+}
+
+/// One node's connection. The `ConnectionManager` reconnects by itself after an I/O
+/// error; a connection that stops answering without one (half-open: the peer
+/// swallows traffic while new connections would work) is replaced here, after the
+/// first call on it that times out.
+struct Node {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    current: RwLock<Conn>,
+}
+
+/// A connection and its generation (which replacement made it).
+#[derive(Clone)]
+struct Conn {
+    generation: u64,
+    manager: ConnectionManager,
+}
+
+impl Node {
+    fn new(client: redis::Client, config: ConnectionManagerConfig) -> redis::RedisResult<Self> {
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
+        Ok(Node {
+            client,
+            config,
+            current: RwLock::new(Conn {
+                generation: 0,
+                manager,
+            }),
+        })
+    }
+
+    fn conn(&self) -> Conn {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Replaces connection `generation` with a new one (made on its first use), unless
+    /// another call replaced it already. Calls still waiting on the old one finish
+    /// or time out by themselves.
+    fn replace(&self, generation: u64) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if current.generation != generation {
+            return;
+        }
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
+            Ok(manager) => {
+                tracing::warn!("redis did not answer on its connection; opening a new one");
+                *current = Conn {
+                    generation: generation + 1,
+                    manager,
+                };
+            }
+            Err(error) => tracing::error!(%error, "could not set up a new redis connection"),
+        }
+    }
+}
+
+/// The connection one call uses.
+enum Connection {
+    Single(Conn),
     Cluster(ClusterConnection),
 }
 
@@ -89,10 +156,21 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// Connects as `[redis]` says: `cluster` nodes when given, else `url`, else
-    /// `host`/`port`/`password`/`options.db`. A single node is connected lazily (the
-    /// app starts even when Redis is down, and answers 503 until it is up); a
-    /// cluster is contacted now, to learn its slots.
+    /// `host`/`port`/`password`/`options.db`, and checks that Redis answers (a
+    /// `PING`): an unreachable server, a wrong password or an unknown host is an
+    /// error that names the cause, at startup rather than on every request. An app
+    /// that would rather start anyway (and answer 503 until Redis is up) uses
+    /// [`connect_lazy`](Self::connect_lazy).
     pub async fn connect(settings: &RedisSettings) -> Result<Self, Error> {
+        let store = Self::connect_lazy(settings).await?;
+        store.check().await?;
+        Ok(store)
+    }
+
+    /// Like [`connect`](Self::connect), without the check: a single node is connected
+    /// on first use (the app starts even when Redis is down, and answers 503 until
+    /// it is up). A cluster is contacted now all the same, to learn its slots.
+    pub async fn connect_lazy(settings: &RedisSettings) -> Result<Self, Error> {
         let connect_timeout = Duration::from_millis(settings.connect_timeout_ms.max(1));
         let response_timeout = Duration::from_millis(settings.response_timeout_ms.max(1));
         let password = settings.password.as_deref().filter(|p| !p.is_empty());
@@ -135,14 +213,11 @@ impl RedisStore {
                 .set_response_timeout(None)
                 .set_number_of_retries(1)
                 .set_max_delay(Duration::from_millis(200));
-            let manager =
-                ConnectionManager::new_lazy_with_config(client, config).map_err(|source| {
-                    Error::Redis {
-                        target: target.clone(),
-                        source,
-                    }
-                })?;
-            (Backend::Single(manager), target)
+            let node = Node::new(client, config).map_err(|source| Error::Redis {
+                target: target.clone(),
+                source,
+            })?;
+            (Backend::Single(Arc::new(node)), target)
         } else {
             let target = settings.cluster.join(",");
             // Masonite writes nodes as `host:port`; the client wants URLs.
@@ -189,6 +264,30 @@ impl RedisStore {
         })
     }
 
+    /// Sends a `PING`, within the connect + response timeouts: `Ok` when Redis
+    /// answers, else the cause (nothing listening, a wrong password, an unknown host).
+    pub async fn check(&self) -> Result<(), Error> {
+        let limit = self.deadlines.connecting;
+        let ping = async {
+            let mut conn = self.backend.connection();
+            conn.send(&redis::cmd("PING")).await
+        };
+        match tokio::time::timeout(limit, ping).await {
+            Ok(Ok(_)) => {
+                self.deadlines.connection_up(true);
+                Ok(())
+            }
+            Ok(Err(source)) => Err(Error::Redis {
+                target: self.target.clone(),
+                source,
+            }),
+            Err(_) => Err(Error::Timeout {
+                target: self.target.clone(),
+                after: limit,
+            }),
+        }
+    }
+
     /// The Redis key of a session id: `{namespace}:{digest}`.
     pub fn key_of(&self, id: &SessionId) -> String {
         self.redis_key(id).to_string()
@@ -208,25 +307,36 @@ impl RedisStore {
     }
 
     /// Runs `f` on the connection, within the time limit, mapping failures to the
-    /// session error the HTTP layer answers with 503.
+    /// session error the HTTP layer answers with 503. A call that times out on one
+    /// node has its connection replaced (it may be half-open), so the next call
+    /// gets a new one.
     async fn call<T, F, Fut>(&self, f: F) -> Result<T, session_core::Error>
     where
-        F: FnOnce(Backend) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let limit = self.deadlines.limit();
-        let result = tokio::time::timeout(limit, f(self.backend.clone())).await;
+        let conn = self.backend.connection();
+        let generation = conn.generation();
+        let result = tokio::time::timeout(limit, f(conn)).await;
+        let timed_out = match &result {
+            Err(_) => true,
+            Ok(Err(e)) => e.is_timeout(),
+            Ok(Ok(_)) => false,
+        };
         match &result {
-            // A timeout says nothing new: the connection stays as it was (up, if
-            // Redis went silent; being made, if the call waited for that).
-            Err(_) => {}
-            Ok(Err(e)) if e.is_timeout() => {}
+            _ if timed_out => {
+                if let (Backend::Single(node), Some(generation)) = (&self.backend, generation) {
+                    node.replace(generation);
+                    self.deadlines.connection_up(false);
+                }
+            }
             // The client makes the connection again after an I/O error.
             Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() => {
                 self.deadlines.connection_up(false)
             }
             // A server error reply (`NOSCRIPT`, `WRONGTYPE`) is an answer all the same.
-            Ok(_) => self.deadlines.connection_up(true),
+            _ => self.deadlines.connection_up(true),
         }
         match result {
             Ok(Ok(v)) => Ok(v),
@@ -336,17 +446,33 @@ impl RedisStore {
 }
 
 impl Backend {
+    fn connection(&self) -> Connection {
+        match self {
+            Backend::Single(node) => Connection::Single(node.conn()),
+            Backend::Cluster(c) => Connection::Cluster(c.clone()),
+        }
+    }
+}
+
+impl Connection {
+    fn generation(&self) -> Option<u64> {
+        match self {
+            Connection::Single(c) => Some(c.generation),
+            Connection::Cluster(_) => None,
+        }
+    }
+
     async fn send(&mut self, cmd: &Cmd) -> redis::RedisResult<Value> {
         match self {
-            Backend::Single(c) => cmd.query_async(c).await,
-            Backend::Cluster(c) => cmd.query_async(c).await,
+            Connection::Single(c) => cmd.query_async(&mut c.manager).await,
+            Connection::Cluster(c) => cmd.query_async(c).await,
         }
     }
 
     async fn load(&mut self, script: &Script) -> redis::RedisResult<String> {
         match self {
-            Backend::Single(c) => script.load_async(c).await,
-            Backend::Cluster(c) => script.load_async(c).await,
+            Connection::Single(c) => script.load_async(&mut c.manager).await,
+            Connection::Cluster(c) => script.load_async(c).await,
         }
     }
 }
