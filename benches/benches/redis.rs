@@ -7,7 +7,7 @@
 //! Redis: `REDIS_URL`, or redis://127.0.0.1:6379. When nothing answers there, the
 //! group says so and is skipped.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -68,6 +68,7 @@ async fn ours_store_cycle(store: Arc<dyn SessionStore>, token: String) {
             cleared: false,
             changed: &changed,
             removed: &none,
+            increments: &BTreeMap::new(),
             expiry: &expiry,
         })
         .await;

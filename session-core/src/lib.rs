@@ -82,5 +82,5 @@ pub use id::{SessionId, StorageKey, ID_TEXT_LEN, STORAGE_KEY_LEN};
 pub use memory::MemoryStore;
 pub use record::{Record, StoredValue};
 pub use session::{Session, TokenUpdate, CSRF_TOKEN_KEY};
-pub use store::{Capabilities, SaveRequest, SessionStore};
+pub use store::{Capabilities, SaveRequest, SessionStore, DEFAULT_MAX_SESSION_BYTES};
 pub use text::JsonText;

@@ -10,7 +10,10 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::expiry::now_ms;
-use crate::{Capabilities, Error, Expiry, Record, SaveRequest, SessionId, SessionStore};
+use crate::{
+    Capabilities, Error, Expiry, Record, SaveRequest, SessionId, SessionStore,
+    DEFAULT_MAX_SESSION_BYTES,
+};
 
 /// The size the map may reach before the first purge of expired sessions.
 const FIRST_PURGE_AT: usize = 1024;
@@ -29,9 +32,19 @@ const FIRST_PURGE_AT: usize = 1024;
 /// assert_eq!(store.len(), 1);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Sessions>,
+    max_session_bytes: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            inner: Mutex::default(),
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +59,13 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore::default()
+    }
+
+    /// Refuses sessions larger than `bytes` ([`Record::size`]; default 256 KiB) with
+    /// [`Error::TooLarge`].
+    pub fn with_max_session_bytes(mut self, bytes: usize) -> Self {
+        self.max_session_bytes = bytes;
+        self
     }
 
     /// Number of sessions held, live or expired but not yet purged.
@@ -96,7 +116,7 @@ impl Sessions {
 #[async_trait]
 impl SessionStore for MemoryStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::server()
+        Capabilities::server().with_max_session_bytes(self.max_session_bytes)
     }
 
     async fn load(&self, token: &str, expiry: &Expiry) -> Result<Option<Record>, Error> {
@@ -115,9 +135,6 @@ impl SessionStore for MemoryStore {
     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error> {
         let now = now_ms();
         let mut sessions = self.sessions();
-        if let Some(old) = request.replaces.and_then(SessionId::parse) {
-            sessions.map.remove(old.storage_key().as_str());
-        }
         let id = match request.token {
             Some(token) => match SessionId::parse(token) {
                 Some(id) if sessions.live(&id.storage_key(), now).is_some() => id,
@@ -130,9 +147,38 @@ impl SessionStore for MemoryStore {
                 }
             },
         };
+        let key = id.storage_key();
+        let replaced = request
+            .replaces
+            .and_then(SessionId::parse)
+            .and_then(|old| sessions.live(&old.storage_key(), now).map(|r| r.clone()));
+        let mut stored = match (replaced, request.carries_over()) {
+            // Everything stored under the old id up to now comes along.
+            (Some(old), true) => request.carry_over(old, now),
+            _ => {
+                let mut stored = sessions.map.get(key.as_str()).cloned().unwrap_or_default();
+                request.apply_to(&mut stored, now);
+                stored
+            }
+        };
+        let limit = self.max_session_bytes;
+        if stored.size() > limit {
+            return Err(Error::TooLarge {
+                size: stored.size(),
+                limit,
+            });
+        }
+        if let Some(old) = request.replaces.and_then(SessionId::parse) {
+            sessions.map.remove(old.storage_key().as_str());
+        }
+        if stored.is_empty() && request.token.is_some() {
+            // A merge that left the session empty removes it.
+            sessions.map.remove(key.as_str());
+            return Ok(None);
+        }
+        stored.revision = None;
         sessions.purge_if_grown(now);
-        let stored = sessions.map.entry(id.storage_key().into()).or_default();
-        request.apply_to(stored, now);
+        sessions.map.insert(key.into(), stored);
         Ok(Some(id.to_string()))
     }
 

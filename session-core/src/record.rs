@@ -76,6 +76,15 @@ impl Record {
         }
     }
 
+    /// The size that [`Capabilities::max_session_bytes`](crate::Capabilities::max_session_bytes)
+    /// bounds: every key's and every JSON value's length, plus one byte per value.
+    pub fn size(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|(key, value)| key.len() + value.json.len() + 1)
+            .sum()
+    }
+
     /// True when the record holds no values.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

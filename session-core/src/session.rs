@@ -127,6 +127,10 @@ struct State {
     changed: BTreeSet<CompactString>,
     /// Keys removed by this request.
     removed: BTreeSet<CompactString>,
+    /// Counters changed only by `increment` / `decrement` since the load, with the
+    /// net amount (stores that merge add it atomically; see
+    /// [`SaveRequest::increments`]).
+    increments: BTreeMap<CompactString, i64>,
     /// `flush` was called: nothing stored before survives.
     cleared: bool,
     /// The request read session data, so it ages flash data (SPEC 3, rule 3).
@@ -160,6 +164,7 @@ impl State {
         } else {
             set_life(&mut self.lives, key, life);
         }
+        self.increments.remove(key);
         if life == Life::Now {
             self.changed.remove(key);
             mark(&mut self.removed, key);
@@ -180,6 +185,7 @@ impl State {
     fn forget(&mut self, key: &str) {
         self.view.remove(key);
         self.lives.remove(key);
+        self.increments.remove(key);
         self.changed.remove(key);
         mark(&mut self.removed, key);
     }
@@ -397,6 +403,7 @@ impl Session {
         st.lives.clear();
         st.changed.clear();
         st.removed.clear();
+        st.increments.clear();
         st.cleared = true;
         Ok(())
     }
@@ -413,15 +420,20 @@ impl Session {
     }
 
     /// Adds `by` to the integer counter under `key` (a missing key counts from 0) and
-    /// returns the new value.
+    /// returns the new value as this request sees it. A store that merges applies the
+    /// addition atomically at save, so concurrent increments are never lost (the
+    /// stored counter then counts them all, though each request saw only its own).
     pub async fn increment(&self, key: &str, by: i64) -> Result<i64, Error> {
-        self.count(key, |n| n.checked_add(by)).await
+        self.count(key, by).await
     }
 
     /// Subtracts `by` from the integer counter under `key` (a missing key counts
-    /// from 0) and returns the new value.
+    /// from 0) and returns the new value; see [`increment`](Self::increment).
     pub async fn decrement(&self, key: &str, by: i64) -> Result<i64, Error> {
-        self.count(key, |n| n.checked_sub(by)).await
+        let by = by.checked_neg().ok_or_else(|| Error::CounterOverflow {
+            key: key.to_owned(),
+        })?;
+        self.count(key, by).await
     }
 
     /// Gives every current flash value one more reading request.
@@ -661,6 +673,15 @@ impl Session {
             Write::Whole => (false, None),
             Write::Merge { base } => (true, base),
         };
+        // A whole record is checked here, once for every store; a store that merges
+        // checks what its merge would store.
+        let limit = self.inner.caps.max_session_bytes;
+        if !merge && record.size() > limit {
+            return Err(Error::TooLarge {
+                size: record.size(),
+                limit,
+            });
+        }
         self.inner
             .store
             .save(SaveRequest {
@@ -669,9 +690,10 @@ impl Session {
                 record,
                 merge,
                 base,
-                cleared: merge && st.cleared,
+                cleared: st.cleared,
                 changed: &st.changed,
                 removed: &st.removed,
+                increments: &st.increments,
                 expiry: &self.inner.expiry,
             })
             .await
@@ -726,15 +748,22 @@ impl Session {
         Ok(())
     }
 
-    async fn count(&self, key: &str, step: impl FnOnce(i64) -> Option<i64>) -> Result<i64, Error> {
+    async fn count(&self, key: &str, by: i64) -> Result<i64, Error> {
         let mut st = self.reading().await?;
         let (current, life) = match st.view.get(key) {
             Some(value) => (decode::<i64>(key, &value.json)?, st.life_of(key, value)),
             None => (0, Life::Persistent),
         };
-        let next = step(current).ok_or_else(|| Error::CounterOverflow {
+        let next = current.checked_add(by).ok_or_else(|| Error::CounterOverflow {
             key: key.to_owned(),
         })?;
+        // The amount is added to the stored counter at save unless this request set,
+        // removed or flushed the key before (then its value is what counts).
+        let relative = self.inner.caps.merges_writes
+            && !st.cleared
+            && !st.removed.contains(key)
+            && (st.increments.contains_key(key) || !st.changed.contains(key));
+        let amount = st.increments.get(key).copied().unwrap_or(0).saturating_add(by);
         // A counter that was flash data stays flash data (one more reading request).
         let life = if life.is_flash() {
             Life::Flashed
@@ -742,6 +771,9 @@ impl Session {
             Life::Persistent
         };
         st.put(key, next.to_compact_string().into(), life);
+        if relative {
+            st.increments.insert(CompactString::from(key), amount);
+        }
         Ok(next)
     }
 

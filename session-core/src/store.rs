@@ -72,7 +72,7 @@
 //! `SaveRequest::apply_to` implements the merge rules once, so a store that keeps
 //! records whole does not have to.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 
@@ -94,7 +94,15 @@ pub struct Capabilities {
     /// Concurrent requests on one session share state: two requests that change
     /// different keys both keep their writes.
     pub shares_state: bool,
+    /// The largest session the store keeps, in bytes of keys and JSON values
+    /// ([`Record::size`]): a save that would make it larger is refused with
+    /// [`Error::TooLarge`]. The [`Session`](crate::Session) checks every whole-record
+    /// save against it; a store that merges checks its merges.
+    pub max_session_bytes: usize,
 }
+
+/// The default [`Capabilities::max_session_bytes`]: 256 KiB.
+pub const DEFAULT_MAX_SESSION_BYTES: usize = 256 * 1024;
 
 impl Capabilities {
     /// A server-side store: merges writes, refreshes on load, revokes tokens, shares
@@ -105,6 +113,7 @@ impl Capabilities {
             refreshes_on_load: true,
             revokes_tokens: true,
             shares_state: true,
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
         }
     }
 
@@ -115,6 +124,7 @@ impl Capabilities {
             refreshes_on_load: false,
             revokes_tokens: false,
             shares_state: false,
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
         }
     }
 
@@ -128,6 +138,12 @@ impl Capabilities {
     /// (no merge) does not share state: the last save wins whole.
     pub const fn with_shares_state(mut self, yes: bool) -> Self {
         self.shares_state = yes;
+        self
+    }
+
+    /// Sets [`max_session_bytes`](Self::max_session_bytes).
+    pub const fn with_max_session_bytes(mut self, bytes: usize) -> Self {
+        self.max_session_bytes = bytes;
         self
     }
 
@@ -161,12 +177,19 @@ pub struct SaveRequest<'a> {
     /// may write `record` whole instead of merging; any other revision means another
     /// request wrote meanwhile, and the store merges [`writes`](Self::writes) as usual.
     pub base: Option<u64>,
-    /// With `merge`: remove every stored value before applying `record` (`flush`).
+    /// `flush` was called: with `merge`, remove every stored value before applying
+    /// `record`; with `replaces`, nothing of the replaced session carries over
+    /// (`invalidate`).
     pub cleared: bool,
     /// Keys whose values this request wrote (all present in `record`).
     pub changed: &'a BTreeSet<CompactString>,
     /// Keys this request removed (or whose flash data aged out).
     pub removed: &'a BTreeSet<CompactString>,
+    /// Counters this request changed by `increment` / `decrement` only, with the net
+    /// amount. A store that merges adds the amount to the stored counter (0 when
+    /// absent) instead of writing the value in `record`, which is what the request
+    /// saw; so concurrent increments are never lost. Every key here is in `changed`.
+    pub increments: &'a BTreeMap<CompactString, i64>,
     /// The expiry policy, to compute deadlines for a merge.
     pub expiry: &'a Expiry,
 }
@@ -187,6 +210,7 @@ impl<'a> SaveRequest<'a> {
     /// ```
     pub fn create(record: &'a Record, expiry: &'a Expiry) -> Self {
         static NONE: BTreeSet<CompactString> = BTreeSet::new();
+        static NO_COUNTS: BTreeMap<CompactString, i64> = BTreeMap::new();
         SaveRequest {
             token: None,
             replaces: None,
@@ -196,8 +220,36 @@ impl<'a> SaveRequest<'a> {
             cleared: false,
             changed: &NONE,
             removed: &NONE,
+            increments: &NO_COUNTS,
             expiry,
         }
+    }
+
+    /// True when this save starts a new session that replaces another (`regenerate`)
+    /// and must carry over what the replaced one holds: every change stored under
+    /// the old token up to the moment it is destroyed, with this request's changes
+    /// ([`changes`](Self::changes)) on top. See [`carry_over`](Self::carry_over).
+    pub fn carries_over(&self) -> bool {
+        self.replaces.is_some() && self.token.is_none() && !self.cleared
+    }
+
+    /// This request's changes, key by key: `None` for a key it removed (or whose
+    /// flash data aged out), the value it wrote otherwise.
+    pub fn changes(
+        &self,
+    ) -> impl Iterator<Item = (&'a CompactString, Option<&'a StoredValue>)> + Clone + '_ {
+        let entries = &self.record.entries;
+        let removed = self.removed.iter().map(|key| (key, None));
+        let changed = self.changed.iter().map(move |key| (key, entries.get(key)));
+        removed.chain(changed)
+    }
+
+    /// The new session of a save that [`carries_over`](Self::carries_over): the
+    /// replaced session as stored now, with this request's changes applied.
+    pub fn carry_over(&self, replaced: Record, now_ms: u64) -> Record {
+        let mut stored = replaced;
+        self.merge_into(&mut stored, now_ms);
+        stored
     }
 
     /// Applies this save to `stored`, the record kept under the token (a default
@@ -213,23 +265,46 @@ impl<'a> SaveRequest<'a> {
         if self.cleared {
             stored.entries.clear();
         }
-        for key in self.removed {
-            stored.entries.remove(key);
-        }
-        for (key, value) in self.writes() {
-            stored.entries.insert(key.clone(), value.clone());
+        self.merge_into(stored, now_ms);
+    }
+
+    /// Applies [`changes`](Self::changes) and [`increments`](Self::increments) to
+    /// `stored` and stamps its deadline.
+    fn merge_into(&self, stored: &mut Record, now_ms: u64) {
+        for (key, change) in self.changes() {
+            match (change, self.increments.get(key)) {
+                (Some(value), Some(&by)) => {
+                    let current = stored
+                        .entries
+                        .get(key)
+                        .and_then(|v| v.json.as_str().parse::<i64>().ok())
+                        .unwrap_or(0);
+                    let counted = StoredValue {
+                        json: current.saturating_add(by).to_string().into(),
+                        flash: value.flash,
+                    };
+                    stored.entries.insert(key.clone(), counted);
+                }
+                (Some(value), None) => {
+                    stored.entries.insert(key.clone(), value.clone());
+                }
+                (None, _) => {
+                    stored.entries.remove(key);
+                }
+            }
         }
         stored.expires_ms = self.expiry.deadline(stored.created_ms, now_ms);
     }
 
-    /// The values this request wrote: with `merge`, the entries of `record` named in
+    /// The values this request wrote: with `merge` (or when the save
+    /// [`carries_over`](Self::carries_over)), the entries of `record` named in
     /// `changed` (one lookup per changed key, not a pass over the session); without,
     /// every entry.
     pub fn writes(
         &self,
     ) -> impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + Clone + '_ {
         let entries = &self.record.entries;
-        let (changed, all) = if self.merge {
+        let (changed, all) = if self.merge || self.carries_over() {
             (Some(self.changed.iter()), None)
         } else {
             (None, Some(entries.iter()))

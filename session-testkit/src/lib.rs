@@ -127,6 +127,12 @@ macro_rules! conformance_tests {
             concurrent_requests_changing_different_keys_keep_both,
             concurrent_writes_to_one_key_last_writer_wins,
             save_never_brings_back_a_destroyed_session,
+            // Production guarantees (SPEC 4a, 5)
+            oversized_session_is_refused_and_nothing_of_it_stored,
+            concurrent_increments_are_never_lost,
+            regenerate_racing_writes_loses_none_of_them,
+            write_only_delete_of_the_last_key_removes_the_session,
+            a_lowered_policy_shortens_sessions_already_issued,
             // Tokens (SPEC 6, 7)
             malformed_tokens_give_a_fresh_session,
             unknown_token_gives_a_fresh_session_under_a_new_token,
