@@ -40,6 +40,7 @@
 //! | `redis.namespace` | `"session"` | `SESSION_REDIS_NAMESPACE` |
 //! | `redis.timeout` (idle seconds for Redis, Masonite's name) | `timeout` | |
 //! | `redis.connect_timeout_ms`, `redis.response_timeout_ms` | 1000, 500 | |
+//! | `redis.max_session_bytes` (refused above, with a 413) | 262144 (256 KiB) | |
 
 use std::path::Path;
 use std::time::Duration;
@@ -175,6 +176,10 @@ pub struct RedisSettings {
     /// for the connection to be made (the first, and any after the connection was
     /// lost) gets `connect_timeout_ms` + `response_timeout_ms` in all.
     pub response_timeout_ms: u64,
+    /// The largest session Redis keeps, in stored bytes (default 262144, 256 KiB): a
+    /// save that would make it larger is refused with `TooLarge` (an HTTP 413) and
+    /// stores nothing.
+    pub max_session_bytes: usize,
 }
 
 impl Default for RedisSettings {
@@ -191,6 +196,7 @@ impl Default for RedisSettings {
             cluster: Vec::new(),
             connect_timeout_ms: 1000,
             response_timeout_ms: 500,
+            max_session_bytes: crate::DEFAULT_MAX_SESSION_BYTES,
         }
     }
 }
@@ -348,6 +354,12 @@ impl SessionConfig {
         }
         if self.redis.namespace.is_empty() {
             return Err(Error::config("redis.namespace", "must not be empty"));
+        }
+        if self.redis.max_session_bytes == 0 {
+            return Err(Error::config(
+                "redis.max_session_bytes",
+                "must be at least 1",
+            ));
         }
         if self.redis.connect_timeout_ms == 0 || self.redis.response_timeout_ms == 0 {
             return Err(Error::config(

@@ -754,16 +754,23 @@ impl Session {
             Some(value) => (decode::<i64>(key, &value.json)?, st.life_of(key, value)),
             None => (0, Life::Persistent),
         };
-        let next = current.checked_add(by).ok_or_else(|| Error::CounterOverflow {
-            key: key.to_owned(),
-        })?;
+        let next = current
+            .checked_add(by)
+            .ok_or_else(|| Error::CounterOverflow {
+                key: key.to_owned(),
+            })?;
         // The amount is added to the stored counter at save unless this request set,
         // removed or flushed the key before (then its value is what counts).
         let relative = self.inner.caps.merges_writes
             && !st.cleared
             && !st.removed.contains(key)
             && (st.increments.contains_key(key) || !st.changed.contains(key));
-        let amount = st.increments.get(key).copied().unwrap_or(0).saturating_add(by);
+        let amount = st
+            .increments
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+            .saturating_add(by);
         // A counter that was flash data stays flash data (one more reading request).
         let life = if life.is_flash() {
             Life::Flashed

@@ -7,7 +7,7 @@
 //! | 1..5 | revision: 4 bytes, new at every whole write of the session |
 //! | 5..13 | creation time, unix milliseconds, big-endian `u64` |
 //! | 13.. | the snapshot: a MessagePack map from each session key to its value, a string of one kind byte (`p` persistent, `f` flash) followed by the value's JSON |
-//! | then, per save since | a change: an optional `c3` (MessagePack `true`: the session was flushed, drop every value before), then a MessagePack map from key to value (as above) or `nil` (`c0`: the key was removed) |
+//! | then, per save since | a change: an optional `c3` (MessagePack `true`: the session was flushed, drop every value before), then a MessagePack map from key to value (as above), `nil` (`c0`: the key was removed), or an increment: a string of `i` (persistent) or `j` (flash) followed by a signed decimal amount, added to the counter as it stands at that point (0 when absent) |
 //!
 //! A load reads the snapshot and applies the changes in order. A save of a request that
 //! loaded the session appends its change with one native `APPEND` (concurrent
@@ -23,6 +23,8 @@
 //!
 //! The decoder accepts every string encoding MessagePack allows. Values of formats 1
 //! and 2 (this crate before appended changes) are not read: they load as no session.
+
+use std::collections::BTreeMap;
 
 use session_core::{CompactString, EntriesBuilder, Record, StoredValue};
 
@@ -130,11 +132,23 @@ pub(crate) fn encode_change<'a>(
     removed: impl ExactSizeIterator<Item = &'a CompactString> + Clone,
     writes: impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + Clone,
 ) -> Vec<u8> {
+    static NO_COUNTS: BTreeMap<CompactString, i64> = BTreeMap::new();
+    encode_counted_change(flushed, removed, writes, &NO_COUNTS)
+}
+
+/// [`encode_change`], with the written keys found in `increments` encoded as an
+/// increment by that amount instead of their value.
+pub(crate) fn encode_counted_change<'a>(
+    flushed: bool,
+    removed: impl ExactSizeIterator<Item = &'a CompactString> + Clone,
+    writes: impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + Clone,
+    increments: &BTreeMap<CompactString, i64>,
+) -> Vec<u8> {
     let size = 6
         + removed.clone().map(|k| k.len() + 6).sum::<usize>()
         + writes
             .clone()
-            .map(|(k, v)| k.len() + v.json.len() + 11)
+            .map(|(k, v)| k.len() + v.json.len().max(20) + 11)
             .sum::<usize>();
     let mut out = Vec::with_capacity(size);
     if flushed {
@@ -147,7 +161,17 @@ pub(crate) fn encode_change<'a>(
         out.push(REMOVED);
     }
     for (key, value) in writes {
-        entry(&mut out, key, value);
+        match increments.get(key) {
+            Some(by) => {
+                let amount = by.to_string();
+                str_header(&mut out, key.len());
+                out.extend_from_slice(key.as_bytes());
+                str_header(&mut out, amount.len() + 1);
+                out.push(if value.flash { b'j' } else { b'i' });
+                out.extend_from_slice(amount.as_bytes());
+            }
+            None => entry(&mut out, key, value),
+        }
     }
     out
 }
@@ -245,13 +269,40 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
     // Stable: among changes of one key, the order of the saves is kept.
     changes.sort_by(|a, b| a.0.cmp(b.0));
     for same_key in changes.chunk_by(|a, b| a.0 == b.0) {
-        let Some(&(key, value)) = same_key.last() else {
+        let Some(&(key, _)) = same_key.last() else {
             continue;
         };
         let key = utf8_key(key)?;
+        // The last value or removal decides, then the increments after it add up.
+        let last_set = same_key
+            .iter()
+            .rposition(|(_, value)| !value.is_some_and(|v| increment_of(v).is_some()));
+        let increments = &same_key[last_set.map_or(0, |i| i + 1)..];
+        let base = match last_set.map(|i| same_key[i].1) {
+            Some(Some(value)) => Some(stored_value(value)?),
+            Some(None) => None,
+            None => record.entries.get(&key).cloned(),
+        };
+        let value = match increments.last() {
+            None => base,
+            Some(&(_, last)) => {
+                let flash = last.and_then(increment_of).is_some_and(|(flash, _)| flash);
+                let start = base
+                    .and_then(|v| v.json.as_str().parse::<i64>().ok())
+                    .unwrap_or(0);
+                let total = increments
+                    .iter()
+                    .filter_map(|(_, v)| v.and_then(increment_of))
+                    .fold(start, |n, (_, by)| n.saturating_add(by));
+                Some(StoredValue {
+                    json: total.to_string().into(),
+                    flash,
+                })
+            }
+        };
         match value {
             Some(value) => {
-                record.entries.insert(key, stored_value(value)?);
+                record.entries.insert(key, value);
             }
             None => {
                 record.entries.remove(&key);
@@ -259,6 +310,17 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
         }
     }
     Ok(record)
+}
+
+/// An increment's kind (true for flash) and amount, when `value` is one.
+fn increment_of(value: &[u8]) -> Option<(bool, i64)> {
+    let flash = match value.first()? {
+        b'i' => false,
+        b'j' => true,
+        _ => return None,
+    };
+    let amount = std::str::from_utf8(&value[1..]).ok()?.parse().ok()?;
+    Some((flash, amount))
 }
 
 fn utf8_key(bytes: &[u8]) -> Result<CompactString, &'static str> {
@@ -470,6 +532,52 @@ mod tests {
         assert_eq!(got.entries.get("gone"), Some(&StoredValue::flash("true")));
         assert_eq!(got.entries.get("late"), None);
         assert_eq!(got.entries.len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn increments_add_up_over_the_last_value_in_order() -> Result<(), &'static str> {
+        let mut r = Record::new(5, 0);
+        r.entries.insert("n".into(), StoredValue::persistent("10"));
+        let mut bytes = encode(&r, 1);
+        let (n, m) = (CompactString::from("n"), CompactString::from("m"));
+        let seen = StoredValue::persistent("0");
+        let counts = |by: i64| BTreeMap::from([(n.clone(), by), (m.clone(), by)]);
+        for by in [1, 2, -4] {
+            bytes.extend(encode_counted_change(
+                false,
+                [].into_iter(),
+                [(&n, &seen), (&m, &seen)].into_iter(),
+                &counts(by),
+            ));
+        }
+        assert_eq!(
+            &bytes[bytes.len() - 6..],
+            [0xa1, b'm', 0xa3, b'i', b'-', b'4'],
+            "an increment is its kind then the amount"
+        );
+        let got = decode(&bytes, 0)?;
+        assert_eq!(got.entries.get("n"), Some(&StoredValue::persistent("9")));
+        assert_eq!(got.entries.get("m"), Some(&StoredValue::persistent("-1")));
+        // A value written after increments replaces them; increments after it add.
+        let five = StoredValue::flash("5");
+        bytes.extend(encode_change(
+            false,
+            [].into_iter(),
+            [(&n, &five)].into_iter(),
+        ));
+        bytes.extend(encode_counted_change(
+            false,
+            [].into_iter(),
+            [(&n, &five)].into_iter(),
+            &BTreeMap::from([(n.clone(), i64::MAX)]),
+        ));
+        let got = decode(&bytes, 0)?;
+        assert_eq!(
+            got.entries.get("n"),
+            Some(&StoredValue::flash(i64::MAX.to_string())),
+            "a flash counter stays flash, and sums saturate"
+        );
         Ok(())
     }
 

@@ -24,21 +24,31 @@ fn with_helpers(body: &str) -> Script {
 /// Save, when a plain `APPEND` will not do. KEYS[1] session, KEYS[2] (optional) a
 /// session to destroy in the same call. ARGV[1] is the mode:
 ///
-/// - `new`: ARGV[2] the whole encoded session, ARGV[3] its deadline (unix ms).
-///   Refuses (0) when the key exists, so a new id never overwrites a session.
+/// - `new`: ARGV[2] the whole encoded session, ARGV[3] its deadline (unix ms),
+///   ARGV[4] this request's change, to carry the session of KEYS[2] over (empty for
+///   none), ARGV[5] the size cap. Refuses (0) when the key exists, so a new id never
+///   overwrites a session. With a change to carry over, the new session is the
+///   replaced one as stored now followed by the change, so writes that raced the
+///   `regenerate` are kept (if that would pass the cap, ARGV[2] is stored instead).
 /// - `update`: ARGV[2] the head (version + revision) the request loaded, or empty;
 ///   ARGV[3] the stored length it loaded; ARGV[4] the whole session as the request
-///   leaves it, ARGV[5] its deadline; then now, idle, lifetime, and this request's
-///   change. While the stored head is still the loaded one (no other request wrote
-///   the session whole since), the script compacts: it writes the whole session, then
-///   the changes other requests appended since the load (the bytes past the loaded
-///   length), then this request's change again, so this request, which saves last,
-///   wins the keys both changed. When the head moved on (or the request did not
-///   load), the change is appended and the deadline refreshed. Refuses (0) when the
-///   session is gone (expired, destroyed, or not a session), so a destroyed session
-///   never comes back.
+///   leaves it, ARGV[5] its deadline; then now, idle, lifetime, this request's
+///   change, the size cap, and flags. While the stored head is still the loaded one
+///   (no other request wrote the session whole since), the script compacts: it
+///   writes the whole session, then the changes other requests appended since the
+///   load (the bytes past the loaded length), then this request's change again, so
+///   this request, which saves last, wins the keys both changed. When the head moved
+///   on (or the request did not load), the change is appended and the deadline
+///   refreshed, unless flag `s` (strict) is given: then nothing is written (4).
+///   Refuses (0) when the session is gone (expired, destroyed, or not a session),
+///   so a destroyed session never comes back.
 ///
-/// Returns 1 when saved.
+/// Returns 1 when saved; 0 when the session is gone; `-size` when the result would
+/// pass the cap (nothing written); 4 (strict only) when the head moved on;
+/// `{2, value}` when the change was appended and the client should look at the
+/// value (flag `v`, or the value grew past a power of two from 4 KiB: time to
+/// compact); `{3, value}` when appending would pass the cap (nothing written: the
+/// client compacts and retries).
 pub(crate) fn save() -> Script {
     with_helpers(
         r#"
@@ -49,27 +59,60 @@ local function saved()
 end
 if ARGV[1] == 'new' then
   if redis.call('EXISTS', key) == 1 then return 0 end
-  redis.call('SET', key, ARGV[2], 'PXAT', ARGV[3])
+  local value = ARGV[2]
+  if KEYS[2] and ARGV[4] ~= '' then
+    local old = redis.pcall('GET', KEYS[2])
+    if created_of(old) ~= nil and #old + #ARGV[4] <= tonumber(ARGV[5]) then
+      value = old .. ARGV[4]
+    end
+  end
+  redis.call('SET', key, value, 'PXAT', ARGV[3])
   return saved()
 end
+local limit = tonumber(ARGV[10])
+local flags = ARGV[11]
 if ARGV[2] ~= '' and redis.pcall('GETRANGE', key, 0, 4) == ARGV[2] then
   local since = redis.call('GETRANGE', key, ARGV[3], -1)
-  if since == '' then
-    redis.call('SET', key, ARGV[4], 'PXAT', ARGV[5])
-  else
-    redis.call('SET', key, ARGV[4] .. since .. ARGV[9], 'PXAT', ARGV[5])
-  end
+  local size = #ARGV[4] + #since + #ARGV[9]
+  if size > limit then return -size end
+  redis.call('SET', key, ARGV[4] .. since .. ARGV[9], 'PXAT', ARGV[5])
   return saved()
 end
+if string.find(flags, 's', 1, true) then return 4 end
 local created = created_of(redis.pcall('GETRANGE', key, 0, 12))
 if created == nil then return 0 end
 local now, idle, life = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 if life > 0 and now >= created + life then redis.call('DEL', key) return 0 end
 local deadline = now + idle
 if life > 0 then deadline = math.min(deadline, created + life) end
-redis.call('APPEND', key, ARGV[9])
+local before = redis.call('STRLEN', key)
+if before + #ARGV[9] > limit then return {3, redis.call('GET', key)} end
+local after = redis.call('APPEND', key, ARGV[9])
 redis.call('PEXPIREAT', key, deadline)
+local function bucket(n)
+  local b, t = 0, 4096
+  while n >= t do b, t = b + 1, t * 2 end
+  return b
+end
+if string.find(flags, 'v', 1, true) or bucket(after) ~= bucket(before) then
+  return {2, redis.call('GET', key)}
+end
 return saved()
+"#,
+    )
+}
+
+/// Removes a session that a save left empty, unless it changed since the value was
+/// read. KEYS[1] session; ARGV[1] the head (version + revision) read, ARGV[2] the
+/// length read. Returns 1 when removed.
+pub(crate) fn drop() -> Script {
+    Script::new(
+        r#"
+if redis.pcall('GETRANGE', KEYS[1], 0, 4) == ARGV[1] and redis.call('STRLEN', KEYS[1]) == tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
 "#,
     )
 }

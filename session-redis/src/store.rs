@@ -141,7 +141,10 @@ pub struct RedisStore {
     target: String,
     /// How long a call may wait (see [`Deadlines`]).
     deadlines: Deadlines,
+    /// The largest session kept, in stored bytes.
+    max_session_bytes: usize,
     save: redis::Script,
+    drop: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -260,7 +263,9 @@ impl RedisStore {
             namespace: settings.namespace.clone(),
             target,
             deadlines: Deadlines::new(response_timeout, connect_timeout + response_timeout),
+            max_session_bytes: settings.max_session_bytes.max(1),
             save: scripts::save(),
+            drop: scripts::drop(),
         })
     }
 
@@ -647,97 +652,309 @@ impl SessionStore for RedisStore {
     }
 
     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
-        let now = now_ms();
-        let expiry = request.expiry;
-        let mut same_call_replaces = request
-            .replaces
-            .and_then(SessionId::parse)
-            .map(|id| self.redis_key(&id));
-        // Cluster: the old key lives in another slot, so it goes in its own call.
-        if self.is_cluster() {
-            if let Some(old) = same_call_replaces.take() {
-                self.del(old).await?;
-            }
-        }
         let Some(token) = request.token else {
-            // A fresh id collides with a live session with probability 2^-256; the
-            // script refuses to overwrite, and we draw again.
-            let value = format::encode(request.record, next_revision());
-            let deadline = expiry.deadline(request.record.created_ms, now);
-            for _ in 0..3 {
-                let id = SessionId::generate()?;
-                let (keys, n) = save_keys(self.redis_key(&id), same_call_replaces);
-                let mut cmd = evalsha(&self.save, &keys[..n], 3, value.len() + 20);
-                cmd.arg("new").arg(&value).arg(deadline);
-                if self.run_script(&self.save, &cmd).await? == Value::Int(1) {
-                    return Ok(Some(id.to_string()));
-                }
-            }
-            return Err(session_core::Error::Unavailable {
-                store: "redis",
-                source: "three fresh session ids were all taken".into(),
-            });
+            return self.create(&request).await;
         };
         // A token that parses is canonical: it is the id's text, to send back as is.
         let Some(id) = SessionId::parse(token) else {
             return Ok(None);
         };
         let key = self.redis_key(&id);
-        // A whole-record save of an existing session is a change from an empty one.
-        let flushed = !request.merge || request.cleared;
-        let removed = if request.merge {
-            request.removed.len()
-        } else {
-            0
-        };
-        let change = format::encode_change(
-            flushed,
-            request.removed.iter().take(removed),
-            request.writes(),
-        );
+        let change = change_of(&request);
         let loaded = request
             .base
             .filter(|_| request.merge)
             .map(format::Loaded::unpack);
-        // The common save: the request loaded the session, so it is live and its
-        // deadline fresh; its change is appended, natively.
-        if loaded.is_some_and(|l| {
-            same_call_replaces.is_none()
-                && !format::worth_compacting(l.len as usize, format::encoded_len(request.record))
-        }) {
-            let live = self.append(key, &change).await?;
-            return Ok(live.then(|| token.to_owned()));
+        // Increments are added to what is stored: the whole session this request
+        // saw would count them twice, so a save with increments only appends.
+        let counting = !request.increments.is_empty();
+        if let Some(l) = loaded {
+            let whole_len = format::encoded_len(request.record);
+            self.within_cap(whole_len)?;
+            let fits = l.len as usize + change.len() <= self.max_session_bytes;
+            // The common save: the request loaded the session, so it is live and its
+            // deadline fresh; its change is appended, natively.
+            if fits && (counting || !format::worth_compacting(l.len as usize, whole_len)) {
+                let live = self.append(key, &change).await?;
+                return Ok(live.then(|| token.to_owned()));
+            }
         }
+        let now = now_ms();
+        let deadline = request.expiry.deadline(request.record.created_ms, now);
         // Otherwise one script: write the session whole (compacting the appended
         // changes) unless another save did since the load, else append the change.
-        let (keys, n) = save_keys(key, same_call_replaces);
-        let deadline = expiry.deadline(request.record.created_ms, now);
         let whole = loaded
-            .filter(|_| deadline > now)
+            .filter(|_| deadline > now && !counting)
             .map(|l| (l, format::encode(request.record, next_revision())));
-        let bytes = whole.as_ref().map_or(0, |(_, value)| value.len()) + change.len();
-        let mut cmd = evalsha(&self.save, &keys[..n], 9, bytes);
-        cmd.arg("update");
-        match &whole {
-            Some((loaded, value)) => cmd
-                .arg(&format::head(loaded.revision)[..])
-                .arg(loaded.len)
-                .arg(value)
-                .arg(deadline),
-            None => cmd.arg("").arg(0).arg("").arg(0),
+        // A change that only removes keys may leave the session empty: look.
+        let removes_only = request.changed.is_empty() && !request.removed.is_empty();
+        let update = Update {
+            key,
+            loaded: whole.as_ref().map(|(l, _)| *l),
+            whole: whole.as_ref().map(|(_, v)| &v[..]),
+            deadline,
+            change: &change,
+            flags: if removes_only { "v" } else { "" },
         };
-        cmd.arg(now)
-            .arg(expiry.idle_ms())
-            .arg(lifetime_arg(expiry))
-            .arg(&change);
-        let saved = self.run_script(&self.save, &cmd).await?;
-        Ok((saved == Value::Int(1)).then(|| token.to_owned()))
+        for _ in 0..3 {
+            let outcome = match self.update(&update, request.expiry).await? {
+                Updated::Saved => Saved::Kept,
+                Updated::Gone => Saved::Gone,
+                Updated::HeadMoved => continue,
+                Updated::Appended(value) => self.compact(key, value, None, request.expiry).await?,
+                Updated::Full(value) => {
+                    match self
+                        .compact(key, value, Some(&change), request.expiry)
+                        .await?
+                    {
+                        Saved::Moved => continue,
+                        other => other,
+                    }
+                }
+            };
+            return match outcome {
+                Saved::Kept | Saved::Moved => Ok(Some(token.to_owned())),
+                // Emptied or gone: the caller sends a removal (or starts afresh).
+                Saved::Gone => Ok(None),
+            };
+        }
+        Err(session_core::Error::Unavailable {
+            store: "redis",
+            source: "the session kept changing under three attempts to save it".into(),
+        })
     }
 
     async fn destroy(&self, token: &str) -> Result<(), session_core::Error> {
         match SessionId::parse(token) {
             Some(id) => self.del(self.redis_key(&id)).await,
             None => Ok(()),
+        }
+    }
+}
+
+/// One `update` call of the save script (see [`scripts::save`]).
+struct Update<'a> {
+    key: RedisKey<'a>,
+    /// The stored revision and length to compact over, with `whole`.
+    loaded: Option<format::Loaded>,
+    whole: Option<&'a [u8]>,
+    deadline: u64,
+    change: &'a [u8],
+    flags: &'static str,
+}
+
+/// What an `update` call did.
+enum Updated {
+    Saved,
+    Gone,
+    /// Strict only: the session was written whole by another request since.
+    HeadMoved,
+    /// The change was appended; here is the stored value, to look at.
+    Appended(Vec<u8>),
+    /// Appending would pass the cap; nothing was written; here is the stored value.
+    Full(Vec<u8>),
+}
+
+/// How a save ended.
+enum Saved {
+    /// The session holds the request's change.
+    Kept,
+    /// The session is gone, or this save left it empty and removed it.
+    Gone,
+    /// A compaction found the session written whole by another request meanwhile.
+    Moved,
+}
+
+/// This request's change in the stored format: a merge's (or a carry-over's) keys,
+/// or (for a store asked to write whole) everything, after a flush.
+fn change_of(request: &SaveRequest<'_>) -> Vec<u8> {
+    if request.merge || request.carries_over() {
+        format::encode_counted_change(
+            request.cleared,
+            request.removed.iter(),
+            request.writes(),
+            request.increments,
+        )
+    } else {
+        format::encode_change(true, std::iter::empty(), request.record.entries.iter())
+    }
+}
+
+impl RedisStore {
+    /// `TooLarge` when a session of `size` stored bytes passes the cap.
+    fn within_cap(&self, size: usize) -> Result<(), session_core::Error> {
+        if size > self.max_session_bytes {
+            return Err(session_core::Error::TooLarge {
+                size,
+                limit: self.max_session_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// A new session (and, with `replaces`, the end of the old one).
+    async fn create(
+        &self,
+        request: &SaveRequest<'_>,
+    ) -> Result<Option<String>, session_core::Error> {
+        let now = now_ms();
+        let value = format::encode(request.record, next_revision());
+        self.within_cap(value.len())?;
+        let deadline = request.expiry.deadline(request.record.created_ms, now);
+        let carried = request.carries_over().then(|| change_of(request));
+        let mut replaced = request
+            .replaces
+            .and_then(SessionId::parse)
+            .map(|id| self.redis_key(&id));
+        let mut value = value;
+        // Cluster: the old key lives in another slot, so it cannot be in the script.
+        // It is taken and deleted at once (GETDEL): writes after that find no session
+        // and start afresh; writes before it come along.
+        if self.is_cluster() {
+            if let Some(old) = replaced.take() {
+                let mut cmd = Cmd::with_capacity(2, old.len() + 8);
+                cmd.arg("GETDEL").arg(old);
+                if let (Value::BulkString(mut raw), Some(change)) =
+                    (self.query(&cmd).await?, &carried)
+                {
+                    if format::decode(&raw, 0).is_ok()
+                        && raw.len() + change.len() <= self.max_session_bytes
+                    {
+                        raw.extend_from_slice(change);
+                        value = raw;
+                    }
+                }
+            }
+        }
+        let carry = if replaced.is_some() {
+            carried.as_deref().unwrap_or_default()
+        } else {
+            &[]
+        };
+        // A fresh id collides with a live session with probability 2^-256; the
+        // script refuses to overwrite, and we draw again.
+        for _ in 0..3 {
+            let id = SessionId::generate()?;
+            let (keys, n) = save_keys(self.redis_key(&id), replaced);
+            let mut cmd = evalsha(&self.save, &keys[..n], 5, value.len() + carry.len() + 40);
+            cmd.arg("new")
+                .arg(&value)
+                .arg(deadline)
+                .arg(carry)
+                .arg(self.max_session_bytes);
+            if self.run_script(&self.save, &cmd).await? == Value::Int(1) {
+                return Ok(Some(id.to_string()));
+            }
+        }
+        Err(session_core::Error::Unavailable {
+            store: "redis",
+            source: "three fresh session ids were all taken".into(),
+        })
+    }
+
+    /// One `update` call of the save script.
+    async fn update(
+        &self,
+        u: &Update<'_>,
+        expiry: &Expiry,
+    ) -> Result<Updated, session_core::Error> {
+        let bytes = u.whole.map_or(0, <[u8]>::len) + u.change.len();
+        let mut cmd = evalsha(&self.save, &[u.key], 11, bytes);
+        cmd.arg("update");
+        match (u.loaded, u.whole) {
+            (Some(loaded), Some(whole)) => cmd
+                .arg(&format::head(loaded.revision)[..])
+                .arg(loaded.len)
+                .arg(whole)
+                .arg(u.deadline),
+            _ => cmd.arg("").arg(0).arg("").arg(0),
+        };
+        cmd.arg(now_ms())
+            .arg(expiry.idle_ms())
+            .arg(lifetime_arg(expiry))
+            .arg(u.change)
+            .arg(self.max_session_bytes)
+            .arg(u.flags);
+        match self.run_script(&self.save, &cmd).await? {
+            Value::Int(1) => Ok(Updated::Saved),
+            Value::Int(4) => Ok(Updated::HeadMoved),
+            Value::Int(n) if n < 0 => Err(session_core::Error::TooLarge {
+                size: usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
+                limit: self.max_session_bytes,
+            }),
+            Value::Array(mut reply) if reply.len() == 2 => {
+                let value = match reply.pop() {
+                    Some(Value::BulkString(value)) => value,
+                    _ => Vec::new(),
+                };
+                match reply.first() {
+                    Some(Value::Int(3)) => Ok(Updated::Full(value)),
+                    _ => Ok(Updated::Appended(value)),
+                }
+            }
+            _ => Ok(Updated::Gone),
+        }
+    }
+
+    /// Writes the session stored as `raw` whole again, compacted, keeping what other
+    /// requests append meanwhile; with `pending`, a change that was not appended yet
+    /// (it did not fit) is applied first. A session left empty is removed.
+    async fn compact(
+        &self,
+        key: RedisKey<'_>,
+        raw: Vec<u8>,
+        pending: Option<&[u8]>,
+        expiry: &Expiry,
+    ) -> Result<Saved, session_core::Error> {
+        let loaded_len = raw.len();
+        let head: Option<[u8; 5]> = raw.get(..5).and_then(|h| h.try_into().ok());
+        let mut bytes = raw;
+        if let Some(change) = pending {
+            bytes.extend_from_slice(change);
+        }
+        let (Some(head), Ok(record)) = (head, format::decode(&bytes, 0)) else {
+            warn_not_a_session(key);
+            return Ok(Saved::Gone);
+        };
+        let revision = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+        let loaded = format::Loaded {
+            revision,
+            len: u32::try_from(loaded_len).unwrap_or(u32::MAX),
+        };
+        if record.is_empty() {
+            // Remove it, unless another request wrote meanwhile.
+            let mut cmd = evalsha(&self.drop, &[key], 2, 16);
+            cmd.arg(&head[..]).arg(loaded_len);
+            return match self.run_script(&self.drop, &cmd).await? {
+                Value::Int(1) => Ok(Saved::Gone),
+                _ if pending.is_some() => Ok(Saved::Moved),
+                _ => Ok(Saved::Kept),
+            };
+        }
+        let whole = format::encode(&record, next_revision());
+        if pending.is_some() {
+            self.within_cap(whole.len())?;
+        } else if whole.len() > self.max_session_bytes {
+            return Ok(Saved::Kept);
+        }
+        let now = now_ms();
+        let update = Update {
+            key,
+            loaded: Some(loaded),
+            whole: Some(&whole),
+            deadline: expiry.deadline(record.created_ms, now),
+            change: &[],
+            flags: "s",
+        };
+        match self.update(&update, expiry).await {
+            Ok(Updated::Saved) => Ok(Saved::Kept),
+            Ok(Updated::Gone) => Ok(Saved::Gone),
+            // Another request compacted first: what was appended is in it.
+            Ok(_) if pending.is_none() => Ok(Saved::Kept),
+            Ok(_) => Ok(Saved::Moved),
+            // The change was appended and answered already; compaction can wait.
+            Err(session_core::Error::TooLarge { .. }) if pending.is_none() => Ok(Saved::Kept),
+            Err(e) => Err(e),
         }
     }
 }

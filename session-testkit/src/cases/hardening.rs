@@ -23,7 +23,11 @@ pub async fn oversized_session_is_refused_and_nothing_of_it_stored(kit: Kit) -> 
         Err(Error::TooLarge { size, limit: l }) => assert!(size > l && l <= limit),
         other => panic!("a session over {limit} bytes was not refused: {other:?}"),
     }
-    assert_eq!(c.token().map(str::to_owned), before, "the refused save changed the token");
+    assert_eq!(
+        c.token().map(str::to_owned),
+        before,
+        "the refused save changed the token"
+    );
     let (small, note, huge) = c
         .request(|s| async move {
             Ok((
@@ -34,7 +38,11 @@ pub async fn oversized_session_is_refused_and_nothing_of_it_stored(kit: Kit) -> 
         })
         .await?;
     assert_eq!(small.as_deref(), Some("kept"));
-    assert_eq!((note, huge), (None, false), "part of a refused request was stored");
+    assert_eq!(
+        (note, huge),
+        (None, false),
+        "part of a refused request was stored"
+    );
     Ok(())
 }
 
@@ -50,7 +58,9 @@ pub async fn concurrent_increments_are_never_lost(kit: Kit) -> Result<(), Error>
             c.request(|s| async move { s.increment("n", 1).await })
                 .await?;
         }
-        let n = c.request(|s| async move { s.get::<i64>("n").await }).await?;
+        let n = c
+            .request(|s| async move { s.get::<i64>("n").await })
+            .await?;
         assert_eq!(n, Some(20));
         return Ok(());
     }
@@ -65,9 +75,12 @@ pub async fn concurrent_increments_are_never_lost(kit: Kit) -> Result<(), Error>
             }));
         }
         for task in tasks {
-            task.await.map_err(|e| Error::config("test", e.to_string()))??;
+            task.await
+                .map_err(|e| Error::config("test", e.to_string()))??;
         }
-        let n = c.request(|s| async move { s.get::<i64>("n").await }).await?;
+        let n = c
+            .request(|s| async move { s.get::<i64>("n").await })
+            .await?;
         assert_eq!(n, Some(20 * round), "increments were lost in round {round}");
     }
     let user = c
@@ -124,7 +137,11 @@ pub async fn regenerate_racing_writes_loses_none_of_them(kit: Kit) -> Result<(),
             s.regenerate().await
         })
         .await?;
-        assert_ne!(c.token().map(str::to_owned), old, "regenerate kept the token");
+        assert_ne!(
+            c.token().map(str::to_owned),
+            old,
+            "regenerate kept the token"
+        );
         let mut acknowledged = Vec::new();
         for writer in writers {
             let kept = writer
@@ -138,12 +155,15 @@ pub async fn regenerate_racing_writes_loses_none_of_them(kit: Kit) -> Result<(),
             thief.set_token(old.clone());
             thief.request(|s| async move { s.keys().await }).await?
         };
-        assert!(old_keys.is_empty(), "the old id still opens a session: {old_keys:?}");
-        let lost: Vec<&String> = acknowledged
-            .iter()
-            .filter(|k| !keys.contains(k))
-            .collect();
-        assert!(lost.is_empty(), "round {round}: acknowledged writes lost: {lost:?}");
+        assert!(
+            old_keys.is_empty(),
+            "the old id still opens a session: {old_keys:?}"
+        );
+        let lost: Vec<&String> = acknowledged.iter().filter(|k| !keys.contains(k)).collect();
+        assert!(
+            lost.is_empty(),
+            "round {round}: acknowledged writes lost: {lost:?}"
+        );
     }
     Ok(())
 }
@@ -152,12 +172,17 @@ pub async fn regenerate_racing_writes_loses_none_of_them(kit: Kit) -> Result<(),
 /// deletes (without reading) its last key: the token is removed and opens nothing.
 pub async fn write_only_delete_of_the_last_key_removes_the_session(kit: Kit) -> Result<(), Error> {
     let mut c = kit.client();
-    c.request(|s| async move { s.set("only", &1).await }).await?;
+    c.request(|s| async move { s.set("only", &1).await })
+        .await?;
     let token = c.token().map(str::to_owned);
     let session = c.begin();
     session.delete("only").await?;
     let update = c.finish(&session).await?;
-    assert_eq!(update, TokenUpdate::Remove, "an emptied session kept its cookie");
+    assert_eq!(
+        update,
+        TokenUpdate::Remove,
+        "an emptied session kept its cookie"
+    );
     if kit.capabilities().revokes_tokens {
         let mut thief = kit.client();
         thief.set_token(token.clone());
@@ -165,7 +190,10 @@ pub async fn write_only_delete_of_the_last_key_removes_the_session(kit: Kit) -> 
         assert!(keys.is_empty(), "the old token still opens {keys:?}");
         // Nothing is left under the old token in the store.
         let token = token.ok_or_else(|| Error::config("test", "no token was issued"))?;
-        let stored = kit.store().load(&token, &session_core::Expiry::default()).await?;
+        let stored = kit
+            .store()
+            .load(&token, &session_core::Expiry::default())
+            .await?;
         assert_eq!(stored, None, "the emptied session is still stored");
     }
     Ok(())
@@ -185,7 +213,11 @@ pub async fn a_lowered_policy_shortens_sessions_already_issued(kit: Kit) -> Resu
         .with_expiry(session_core::Expiry::default().with_lifetime(Duration::from_millis(40)));
     let mut old = stricter.client();
     old.set_token(token.clone());
-    assert_eq!(super::user_of(&mut old).await?, None, "a lowered lifetime was not applied");
+    assert_eq!(
+        super::user_of(&mut old).await?,
+        None,
+        "a lowered lifetime was not applied"
+    );
     if !kit.capabilities().refreshes_on_load {
         let mut c = kit.client();
         super::sign_in(&mut c).await?;
@@ -195,7 +227,11 @@ pub async fn a_lowered_policy_shortens_sessions_already_issued(kit: Kit) -> Resu
             .with_expiry(session_core::Expiry::new(Duration::from_millis(40)));
         let mut old = idle.client();
         old.set_token(c.token().map(str::to_owned));
-        assert_eq!(super::user_of(&mut old).await?, None, "a lowered timeout was not applied");
+        assert_eq!(
+            super::user_of(&mut old).await?,
+            None,
+            "a lowered timeout was not applied"
+        );
     }
     Ok(())
 }
