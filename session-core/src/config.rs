@@ -34,6 +34,7 @@
 //! | `cookie.name` | `"session"` | `SESSION_COOKIE` |
 //! | `cookie.key`, `cookie.previous_keys` | none | `APP_KEY` (when `key` is absent) |
 //! | `cookie.secure`, `domain`, `path`, `same_site`, `host_prefix`, `max_chunks` | false, none, `/`, `lax`, false, 4 | |
+//! | `cookie.persistent` (a `Max-Age` cookie that outlives the browser) | false | |
 //! | `redis.host`, `port`, `password`, `options.db` | `127.0.0.1`, 6379, none, 0 | `SESSION_REDIS_HOST`, `_PORT`, `_PASSWORD`, `_DB` |
 //! | `redis.url` (overrides host, port, password, db) | none | `SESSION_REDIS_URL` |
 //! | `redis.cluster` (list of `host:port`) | none | |
@@ -119,6 +120,10 @@ pub struct CookieSettings {
     pub host_prefix: bool,
     /// How many cookies a large cookie-driver session may be split over (default 4).
     pub max_chunks: usize,
+    /// Send a persistent cookie (`Max-Age`: the remaining idle timeout, capped by the
+    /// lifetime) that outlives the browser, instead of a browser-session cookie
+    /// (default false). One session can choose with `Session::remember`.
+    pub persistent: bool,
 }
 
 impl Default for CookieSettings {
@@ -133,6 +138,7 @@ impl Default for CookieSettings {
             same_site: SameSite::Lax,
             host_prefix: false,
             max_chunks: 4,
+            persistent: false,
         }
     }
 }

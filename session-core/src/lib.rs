@@ -81,6 +81,6 @@ pub use expiry::{now_ms, Expiry, DEFAULT_LIFETIME, DEFAULT_TIMEOUT};
 pub use id::{SessionId, StorageKey, ID_TEXT_LEN, STORAGE_KEY_LEN};
 pub use memory::MemoryStore;
 pub use record::{Record, StoredValue};
-pub use session::{Session, TokenUpdate, CSRF_TOKEN_KEY};
+pub use session::{Session, TokenUpdate, CSRF_TOKEN_KEY, REMEMBER_KEY};
 pub use store::{Capabilities, SaveRequest, SessionStore, DEFAULT_MAX_SESSION_BYTES};
 pub use text::JsonText;

@@ -95,6 +95,9 @@ struct Inner {
 /// The session key under which [`Session::csrf_token`] keeps its token.
 pub const CSRF_TOKEN_KEY: &str = "_csrf_token";
 
+/// The session key under which [`Session::remember`] keeps its choice.
+pub const REMEMBER_KEY: &str = "_remember";
+
 /// At most this many candidate tokens are tried per request (duplicate cookies).
 const MAX_CANDIDATES: usize = 4;
 
@@ -139,6 +142,11 @@ struct State {
     renew: bool,
     /// `commit` ran; later commits do nothing.
     committed: bool,
+    /// This session's [`Session::remember`] choice, once known (set in this request,
+    /// or loaded).
+    remember: Option<bool>,
+    /// The token that named the loaded session.
+    live_token: Option<String>,
 }
 
 impl State {
@@ -183,6 +191,9 @@ impl State {
 
     /// Removes `key` from the view and marks it removed.
     fn forget(&mut self, key: &str) {
+        if key == REMEMBER_KEY {
+            self.remember = None;
+        }
         self.view.remove(key);
         self.lives.remove(key);
         self.increments.remove(key);
@@ -333,6 +344,60 @@ impl Session {
         Ok(!differ)
     }
 
+    /// Makes this session's cookie outlive the browser (`true`: a persistent cookie
+    /// with `Max-Age`, for "remember me") or end with it (`false`), whatever the
+    /// configured default; the choice is kept in the session under
+    /// [`REMEMBER_KEY`] and holds for its later requests.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{Expiry, MemoryStore, Session};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// assert_eq!(session.remembered(), None);
+    /// session.remember(true).await?;
+    /// assert_eq!(session.remembered(), Some(true));
+    /// # Ok(()) }
+    /// ```
+    pub async fn remember(&self, yes: bool) -> Result<(), Error> {
+        self.set(REMEMBER_KEY, &yes).await?;
+        self.inner.state.lock().await.remember = Some(yes);
+        Ok(())
+    }
+
+    /// This session's [`remember`](Self::remember) choice, when known: made in this
+    /// request, or found in the loaded session. `None` when neither (the configured
+    /// default applies), and while another clone of the handle is using it.
+    pub fn remembered(&self) -> Option<bool> {
+        self.inner.state.try_lock().ok().and_then(|st| st.remember)
+    }
+
+    /// When this session dies if left idle from now (unix ms): the idle timeout from
+    /// now, capped by the lifetime counted from its creation (now, for a session not
+    /// loaded or new). What a persistent cookie's `Max-Age` is made of.
+    pub fn deadline_ms(&self) -> u64 {
+        let now = now_ms();
+        let created = self
+            .inner
+            .state
+            .try_lock()
+            .ok()
+            .and_then(|st| st.loaded.flatten())
+            .unwrap_or(now);
+        self.inner.expiry.deadline(created, now)
+    }
+
+    /// The token that named the loaded session, once loaded (`None` before, or when
+    /// no candidate named a live session).
+    pub fn loaded_token(&self) -> Option<String> {
+        self.inner
+            .state
+            .try_lock()
+            .ok()
+            .and_then(|st| st.live_token.clone())
+    }
+
     /// The value stored under `key`: `Ok(None)` when absent, `Err(Error::Decode)`
     /// naming the key when it is not a `T` (the stored value is left as it is).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
@@ -404,6 +469,7 @@ impl Session {
         st.changed.clear();
         st.removed.clear();
         st.increments.clear();
+        st.remember = None;
         st.cleared = true;
         Ok(())
     }
@@ -820,6 +886,7 @@ impl Session {
             });
             if live.is_some() {
                 st.token = Some(token.clone());
+                st.live_token = Some(token.clone());
                 return Ok(live);
             }
         }
@@ -857,6 +924,10 @@ impl Session {
                 _ => {}
             }
             st.loaded = Some(found);
+            st.remember = st
+                .view
+                .get(REMEMBER_KEY)
+                .and_then(|v| serde_json::from_str::<bool>(v.json.as_str()).ok());
         }
         Ok(st)
     }

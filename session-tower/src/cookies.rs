@@ -16,6 +16,7 @@ pub struct CookieOptions {
     path: String,
     same_site: SameSite,
     max_chunks: usize,
+    persistent: bool,
 }
 
 impl Default for CookieOptions {
@@ -41,6 +42,7 @@ impl CookieOptions {
                 path: "/".into(),
                 same_site,
                 max_chunks: s.max_chunks,
+                persistent: s.persistent,
             }
         } else {
             CookieOptions {
@@ -50,6 +52,7 @@ impl CookieOptions {
                 path: s.path.clone(),
                 same_site,
                 max_chunks: s.max_chunks,
+                persistent: s.persistent,
             }
         }
     }
@@ -57,6 +60,18 @@ impl CookieOptions {
     /// The cookie name on the wire.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Sends persistent cookies (with `Max-Age`) unless a session chose otherwise
+    /// with `Session::remember`.
+    pub fn with_persistent(mut self, persistent: bool) -> Self {
+        self.persistent = persistent;
+        self
+    }
+
+    /// True when cookies are persistent by default.
+    pub fn is_persistent(&self) -> bool {
+        self.persistent
     }
 
     /// Sets the `Secure` attribute.
@@ -121,12 +136,24 @@ impl CookieOptions {
     /// Adds `Set-Cookie` headers sending `token`, and removals for chunk cookies the
     /// client sent that the new token no longer uses. `false` when the token does not
     /// fit (stores check this first, so it means a misconfigured store).
-    pub(crate) fn send(&self, headers: &mut HeaderMap, token: &str, sent: usize) -> bool {
+    /// With `max_age`, the cookies are persistent.
+    pub(crate) fn send(
+        &self,
+        headers: &mut HeaderMap,
+        token: &str,
+        sent: usize,
+        max_age: Option<std::time::Duration>,
+    ) -> bool {
         let Some(parts) = chunks::split(&self.name, token, self.max_chunks) else {
             return false;
         };
         for (name, value) in parts.iter() {
-            self.append(headers, self.build(name.clone(), (*value).to_owned()));
+            let mut cookie = self.build(name.clone(), (*value).to_owned());
+            if let Some(age) = max_age {
+                let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+                cookie.set_max_age(cookie::time::Duration::seconds(secs));
+            }
+            self.append(headers, cookie);
         }
         for i in parts.len()..sent.max(parts.len()) {
             self.append(headers, self.removal(chunks::chunk_name(&self.name, i)));
@@ -219,7 +246,7 @@ mod tests {
     fn default_attributes_are_httponly_lax_root_path() {
         let o = CookieOptions::default();
         let mut h = HeaderMap::new();
-        assert!(o.send(&mut h, "tok", 0));
+        assert!(o.send(&mut h, "tok", 0, None));
         let c = set_cookies(&h);
         assert_eq!(c.len(), 1);
         assert!(c[0].starts_with("session=tok"));
@@ -237,7 +264,7 @@ mod tests {
         s.path = "/app".into();
         let o = CookieOptions::from_settings(&s);
         let mut h = HeaderMap::new();
-        o.send(&mut h, "t", 0);
+        o.send(&mut h, "t", 0, None);
         let c = &set_cookies(&h)[0];
         assert!(c.starts_with("__Host-session=t"));
         assert!(c.contains("Secure") && c.contains("Path=/") && !c.contains("Domain"));
@@ -247,7 +274,7 @@ mod tests {
     fn a_shrinking_token_removes_stale_chunks() {
         let o = CookieOptions::default();
         let mut h = HeaderMap::new();
-        assert!(o.send(&mut h, "short", 3));
+        assert!(o.send(&mut h, "short", 3, None));
         let c = set_cookies(&h);
         assert_eq!(c.len(), 3);
         assert!(c[1].starts_with("session.1=;") && c[1].contains("Max-Age=0"));
@@ -259,7 +286,7 @@ mod tests {
         let o = CookieOptions::default();
         let token = "t".repeat(9000);
         let mut h = HeaderMap::new();
-        assert!(o.send(&mut h, &token, 0));
+        assert!(o.send(&mut h, &token, 0, None));
         let c = set_cookies(&h);
         assert_eq!(c.len(), 3);
         let mut back = HeaderMap::new();
@@ -271,6 +298,18 @@ mod tests {
             );
         }
         assert_eq!(o.read(&back).0.first(), Some(&token));
+    }
+
+    #[test]
+    fn a_persistent_cookie_carries_max_age() {
+        let o = CookieOptions::default();
+        let mut h = HeaderMap::new();
+        assert!(o.send(&mut h, "t", 0, Some(std::time::Duration::from_secs(3600))));
+        assert!(
+            set_cookies(&h)[0].contains("Max-Age=3600"),
+            "{:?}",
+            set_cookies(&h)
+        );
     }
 
     #[test]

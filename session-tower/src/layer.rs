@@ -5,10 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::header::{HeaderValue, CACHE_CONTROL, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
-use session_core::{Expiry, Session, SessionConfig, SessionStore, TokenUpdate};
+use session_core::{now_ms, Expiry, Session, SessionConfig, SessionStore, TokenUpdate};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -178,6 +179,7 @@ where
                 return Ok(status_only(StatusCode::FORBIDDEN));
             }
             let (tokens, sent) = shared.cookie.read(request.headers());
+            let sent_token = (tokens.len() == 1).then(|| tokens[0].clone());
             let session = Session::with_candidates(shared.store.clone(), shared.expiry, tokens);
             request.extensions_mut().insert(session.clone());
             let mut response = inner.call(request).await?;
@@ -187,10 +189,37 @@ where
             if response.status().is_server_error() && !shared.save_on_server_error {
                 return Ok(response);
             }
-            match session.commit().await {
+            let update = session.commit().await;
+            let choice = session.remembered();
+            let persistent = choice.unwrap_or(shared.cookie.is_persistent());
+            let max_age = persistent
+                .then(|| Duration::from_millis(session.deadline_ms().saturating_sub(now_ms())));
+            let update = match update {
+                // A persistent cookie's Max-Age moves with the idle deadline, so every
+                // request that loaded the session sends it again.
+                Ok(TokenUpdate::Keep) if persistent => match session.loaded_token() {
+                    Some(token) => Ok(TokenUpdate::Send(token)),
+                    None => Ok(TokenUpdate::Keep),
+                },
+                // A write-only save that kept the token, of a session whose choice is
+                // unknown here: the client's cookie stays as it is (sending it again
+                // could add or drop a Max-Age the session did not choose).
+                Ok(TokenUpdate::Send(token))
+                    if choice.is_none()
+                        && session.loaded_token().is_none()
+                        && sent_token.as_deref() == Some(token.as_str()) =>
+                {
+                    Ok(TokenUpdate::Keep)
+                }
+                other => other,
+            };
+            match update {
                 Ok(TokenUpdate::Keep) => {}
                 Ok(TokenUpdate::Send(token)) => {
-                    if !shared.cookie.send(response.headers_mut(), &token, sent) {
+                    if !shared
+                        .cookie
+                        .send(response.headers_mut(), &token, sent, max_age)
+                    {
                         tracing::error!(
                             size = token.len(),
                             "session token does not fit the configured cookies"

@@ -99,3 +99,106 @@ async fn the_extractor_without_the_layer_is_a_500() -> TestResult {
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     Ok(())
 }
+
+async fn remember_me(session: Session) -> Result<&'static str, session_tower::Error> {
+    session.set("user", "ada").await?;
+    session.remember(true).await?;
+    Ok("remembered")
+}
+
+async fn forget_me(session: Session) -> Result<&'static str, session_tower::Error> {
+    session.remember(false).await?;
+    Ok("forgotten")
+}
+
+async fn reads(session: Session) -> Result<String, session_tower::Error> {
+    Ok(session.get::<String>("user").await?.unwrap_or_default())
+}
+
+fn remember_app(layer: SessionLayer) -> Router {
+    Router::new()
+        .route("/remember", get(remember_me))
+        .route("/forget", get(forget_me))
+        .route("/read", get(reads))
+        .route("/write", get(writes))
+        .layer(layer)
+}
+
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("session="))
+        .map(str::to_owned)
+}
+
+fn max_age(cookie: &str) -> Option<u64> {
+    cookie
+        .split(';')
+        .find_map(|attr| attr.trim().strip_prefix("Max-Age="))
+        .and_then(|v| v.parse().ok())
+}
+
+/// SPEC 6: by default the cookie lasts for the browser session; `remember(true)`
+/// makes it persistent (Max-Age: the remaining idle timeout), kept so on later
+/// requests, refreshed by reads; `remember(false)` makes it a session cookie again.
+#[tokio::test]
+async fn remember_sends_a_persistent_cookie_until_forgotten() -> TestResult {
+    let base = serve(remember_app(SessionLayer::new(MemoryStore::new()))).await?;
+    let c = reqwest::Client::new();
+    let r = c.get(format!("{base}/write")).send().await?;
+    let plain = session_cookie(&r).ok_or("no cookie")?;
+    assert_eq!(
+        max_age(&plain),
+        None,
+        "a default cookie must end with the browser: {plain}"
+    );
+    let pair = plain.split(';').next().unwrap_or_default().to_owned();
+    let r = c
+        .get(format!("{base}/remember"))
+        .header("cookie", &pair)
+        .send()
+        .await?;
+    let remembered = session_cookie(&r).ok_or("remember sent no cookie")?;
+    let age = max_age(&remembered).ok_or("remember sent no Max-Age")?;
+    assert!((3590..=3600).contains(&age), "{remembered}");
+    let pair = remembered.split(';').next().unwrap_or_default().to_owned();
+    let r = c
+        .get(format!("{base}/read"))
+        .header("cookie", &pair)
+        .send()
+        .await?;
+    assert_eq!(
+        r.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("private, no-store")
+    );
+    let refreshed = session_cookie(&r).ok_or("a read of a remembered session sent no cookie")?;
+    assert!(
+        max_age(&refreshed).is_some_and(|a| a >= 3590),
+        "{refreshed}"
+    );
+    assert_eq!(r.text().await?, "ada");
+    let r = c
+        .get(format!("{base}/forget"))
+        .header("cookie", &pair)
+        .send()
+        .await?;
+    let forgotten = session_cookie(&r).ok_or("forget sent no cookie")?;
+    assert_eq!(max_age(&forgotten), None, "{forgotten}");
+    Ok(())
+}
+
+/// `[cookie] persistent = true`: every session cookie is persistent.
+#[tokio::test]
+async fn persistent_by_configuration_sends_max_age_on_every_cookie() -> TestResult {
+    let layer = SessionLayer::new(MemoryStore::new())
+        .with_cookie(session_tower::CookieOptions::default().with_persistent(true));
+    let base = serve(remember_app(layer)).await?;
+    let r = reqwest::get(format!("{base}/write")).await?;
+    let cookie = session_cookie(&r).ok_or("no cookie")?;
+    assert!(max_age(&cookie).is_some_and(|a| a > 3000), "{cookie}");
+    Ok(())
+}
