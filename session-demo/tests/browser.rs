@@ -278,6 +278,21 @@ impl Browser {
             .map(|_| ())
     }
 
+    /// Waits until the page's URL is `url` (a form that submits itself navigates).
+    async fn lands_on(&self, url: &str) -> Result<(), Boxed> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.get("/url").await?;
+            if now.as_str() == Some(url) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the browser stayed at {now}, never reached {url}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn reload(&self) -> Result<(), Boxed> {
         self.post("/refresh", json!({})).await.map(|_| ())
     }
@@ -348,6 +363,83 @@ async fn a_real_browser_counts_flashes_signs_in_and_out() -> TestResult {
         b.text_when("#visits", "1").await?,
         "1",
         "signing out starts a new session"
+    );
+    Ok(())
+}
+
+/// A page on another site (`localhost` is not the same site as `127.0.0.1`) whose
+/// form posts itself to `target` as soon as it loads, the way a forged form would.
+async fn attacker_site(target: &str) -> Result<String, Boxed> {
+    let page = format!(
+        r#"<!doctype html><html><body><h1>Win a prize</h1>
+<form id="forged" method="post" action="{target}"><input name="username" value="mallory"></form>
+<script>document.getElementById('forged').submit();</script></body></html>"#
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(format!("http://localhost:{port}/"))
+}
+
+/// SPEC 6: a form on another site that posts itself to the demo (the attack of a
+/// top-level cross-site POST, which SameSite=Lax lets through) neither signs the
+/// user in as someone else nor signs her out.
+#[tokio::test]
+async fn a_forged_cross_site_form_is_refused_in_a_real_browser() -> TestResult {
+    let port = free_port()?;
+    let (_demo, _dir) = start_demo(port)?;
+    let home = format!("http://127.0.0.1:{port}/");
+    wait_for(&home).await?;
+    let b = Browser::start().await?;
+
+    // A visitor who is not signed in meets a forged sign-in form.
+    b.open(&home).await?;
+    assert_eq!(
+        b.text_when("#user", "Not signed in").await?,
+        "Not signed in"
+    );
+    b.open(&attacker_site(&format!("{home}login")).await?)
+        .await?;
+    b.lands_on(&format!("{home}login")).await?;
+    let answer = b.get("/source").await?;
+    assert!(
+        !answer
+            .as_str()
+            .unwrap_or_default()
+            .contains("This form has expired"),
+        "the forged form reached the handler; the layer must refuse it first: {answer}"
+    );
+    b.open(&home).await?;
+    assert_eq!(
+        b.text_when("#user", "Not signed in").await?,
+        "Not signed in",
+        "a cross-site form signed the visitor in as someone else"
+    );
+
+    // A signed-in user meets a forged sign-out form.
+    b.type_into("#username", "ada").await?;
+    b.click("#login").await?;
+    assert_eq!(
+        b.text_when("#user", "Signed in as ada").await?,
+        "Signed in as ada"
+    );
+    b.open(&attacker_site(&format!("{home}logout")).await?)
+        .await?;
+    b.lands_on(&format!("{home}logout")).await?;
+    b.open(&home).await?;
+    assert_eq!(
+        b.text_when("#user", "Signed in as ada").await?,
+        "Signed in as ada",
+        "a cross-site form signed the user out"
     );
     Ok(())
 }
