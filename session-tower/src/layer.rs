@@ -24,7 +24,12 @@ use crate::{CrossSiteProtection, Error};
 ///   `Set-Cookie` (split over numbered cookies when large).
 /// - An emptied or invalidated session that was stored gets a removal cookie.
 /// - When the store is down or slow, the answer is **503** with no `Set-Cookie`, so
-///   the client keeps its cookie; the cause is logged.
+///   the client keeps its cookie; the cause is logged. A session too large to store
+///   is **413**.
+/// - Unsafe requests a browser marks cross-site get **403** before any session work
+///   ([`CrossSiteProtection`], on by default).
+/// - `Cache-Control: private, no-store` on responses that set or remove the cookie;
+///   `Vary: Cookie` on responses of requests that read the session.
 /// - By default a **5xx answer from the handler is not saved** (a failed request
 ///   should not half-apply its session changes); see
 ///   [`save_on_server_error`](Self::save_on_server_error).

@@ -30,7 +30,19 @@
 //! save after the handler, `Set-Cookie` with `HttpOnly`, `SameSite=Lax`, `Path=/` by
 //! default (`Secure`, `Domain`, the `__Host-` prefix configurable), a removal cookie
 //! when a stored session is emptied or invalidated, 503 with the cookie untouched when
-//! the store fails, and no save on 5xx answers unless asked.
+//! the store fails, 413 when the session is too large to store, and no save on 5xx
+//! answers unless asked. Also:
+//!
+//! - **Cross-site protection** (on by default, [`CrossSiteProtection`]): an unsafe
+//!   request a browser marks cross-site is answered 403 and touches no session.
+//! - **Caches**: `Cache-Control: private, no-store` on every response that sets or
+//!   removes the session cookie, `Vary: Cookie` on every response of a request that
+//!   read the session.
+//! - **Duplicate cookies**: every cookie of the session's name is a candidate; the
+//!   first that names a live session wins, so a planted duplicate logs no one out.
+//! - **Persistent cookies**: with [`CookieOptions::with_persistent`] (`[cookie]
+//!   persistent`) or `Session::remember(true)`, the cookie carries `Max-Age`, the
+//!   remaining idle timeout, and is sent again whenever the session is read.
 //!
 //! # Features
 //!
