@@ -192,7 +192,7 @@ mod tests {
     }
 
     const TEST_VECTOR: &str =
-        "Ak-TTEQHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd33BCX33AeDrgkQHpHzm1f_99dTgNPZtMDxE5C5jnecK8J26X_QDHiMt0WhniDGrrZ3BBEF3UI1do";
+        "Ak-TTEQHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd33BCX33AeDrgkQHrFHZXTJOp9JQceANNU30IS4h_KZ6tZ3gdOsa98A_aFmBz8YFttXIUUFzcnj5s";
 
     #[test]
     fn the_plaintext_is_not_visible() -> Result<(), session_core::Error> {

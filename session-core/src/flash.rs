@@ -50,7 +50,7 @@ impl Life {
 /// What a value becomes when the request saves: `Some(flash)` to store it (with its
 /// flash flag), `None` to drop it.
 ///
-/// `read` says whether the request read the session. Only reading requests age
+/// `read` says whether the request read flash data. Only requests that did age
 /// flash data (rule 3): flash data that arrived is dropped by a reading request unless
 /// kept or flashed again, and left alone by one that never read.
 pub(crate) fn settle(life: Life, read: bool) -> Option<bool> {

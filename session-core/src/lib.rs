@@ -48,9 +48,11 @@
 //! # Flash data
 //!
 //! `flash(k, v)` in request N makes `k` readable for the rest of N and throughout the
-//! next request that *reads* the session; when that request saves, `k` is gone unless
-//! it was flashed again, kept ([`Session::keep`]) or reflashed. Requests that never
-//! read (a favicon, a health check, a write-only request) age nothing.
+//! next request that *reads flash data* (`get`, `has` or `pull` of a key that holds
+//! flash data, or `all` / `keys`); when that request saves, `k` is gone unless it was
+//! flashed again, kept ([`Session::keep`]) or reflashed. Requests that read no flash
+//! data (a favicon, a health check, a write-only request, an AJAX call that reads
+//! only `user`) age nothing.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -136,7 +136,7 @@ struct State {
     increments: BTreeMap<CompactString, i64>,
     /// `flush` was called: nothing stored before survives.
     cleared: bool,
-    /// The request read session data, so it ages flash data (SPEC 3, rule 3).
+    /// The request read flash data, so it ages flash data (SPEC 3, rule 3).
     read: bool,
     /// `regenerate` / `invalidate`: save under a new token, destroy the old one.
     renew: bool,
@@ -145,8 +145,8 @@ struct State {
     /// This session's [`Session::remember`] choice, once known (set in this request,
     /// or loaded).
     remember: Option<bool>,
-    /// The token that named the loaded session.
-    live_token: Option<String>,
+    /// `token` named a live session when loaded.
+    live: bool,
 }
 
 impl State {
@@ -250,7 +250,7 @@ impl Session {
     /// A session for one request. `token` is the client's cookie value, if any; it is
     /// not looked at until a method needs stored data.
     pub fn new(store: Arc<dyn SessionStore>, expiry: Expiry, token: Option<String>) -> Self {
-        Session::with_candidates(store, expiry, token.into_iter().collect())
+        Session::start(store, expiry, token, Vec::new())
     }
 
     /// A session for a request that carries several candidate tokens (a browser sends
@@ -279,9 +279,18 @@ impl Session {
         expiry: Expiry,
         mut candidates: Vec<String>,
     ) -> Self {
-        let caps = store.capabilities();
         candidates.truncate(MAX_CANDIDATES);
         let token = (!candidates.is_empty()).then(|| candidates.remove(0));
+        Session::start(store, expiry, token, candidates)
+    }
+
+    fn start(
+        store: Arc<dyn SessionStore>,
+        expiry: Expiry,
+        token: Option<String>,
+        candidates: Vec<String>,
+    ) -> Self {
+        let caps = store.capabilities();
         Session {
             inner: Arc::new(Inner {
                 store,
@@ -395,22 +404,35 @@ impl Session {
             .state
             .try_lock()
             .ok()
-            .and_then(|st| st.live_token.clone())
+            .filter(|st| st.live)
+            .and_then(|st| st.token.clone())
+    }
+
+    /// True when `token` is the one this request's session goes by (the client's,
+    /// or the candidate that named the loaded session).
+    pub fn is_current_token(&self, token: &str) -> bool {
+        self.inner
+            .state
+            .try_lock()
+            .is_ok_and(|st| st.token.as_deref() == Some(token))
     }
 
     /// The value stored under `key`: `Ok(None)` when absent, `Err(Error::Decode)`
     /// naming the key when it is not a `T` (the stored value is left as it is).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
-        let st = self.reading().await?;
-        st.view
-            .get(key)
-            .map(|value| decode(key, &value.json))
-            .transpose()
+        let mut st = self.loaded().await?;
+        let Some(value) = st.view.get(key) else {
+            return Ok(None);
+        };
+        let (decoded, flash) = (decode(key, &value.json), value.flash);
+        // Reading flash data ages it (SPEC 3, rule 3).
+        st.read |= flash;
+        decoded.map(Some)
     }
 
     /// True exactly when [`get`](Self::get) would return `Some`.
     pub async fn has(&self, key: &str) -> Result<bool, Error> {
-        Ok(self.reading().await?.view.contains_key(key))
+        Ok(self.reading_key(key).await?.view.contains_key(key))
     }
 
     /// Every value `get` can see, as JSON.
@@ -440,7 +462,7 @@ impl Session {
     }
 
     /// Stores a value readable for the rest of this request and throughout the next
-    /// request that reads the session.
+    /// request that reads flash data.
     pub async fn flash<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
         self.write(key, value, Life::Flashed).await
     }
@@ -476,7 +498,7 @@ impl Session {
 
     /// [`get`](Self::get), then [`delete`](Self::delete) when the value was present.
     pub async fn pull<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
-        let mut st = self.reading().await?;
+        let mut st = self.reading_key(key).await?;
         let Some(stored) = st.view.get(key) else {
             return Ok(None);
         };
@@ -555,7 +577,14 @@ impl Session {
         }
         let update = match st.loaded {
             None => self.commit_unloaded(&mut st).await?,
-            Some(found) => self.commit_loaded(&mut st, found).await?,
+            Some(found) => {
+                // The token moves out for the commit (no copy of what may be a whole
+                // sealed cookie) and comes back for `loaded_token`.
+                let token = st.token.take();
+                let update = self.commit_loaded(&mut st, found, token.as_deref()).await;
+                st.token = token;
+                update?
+            }
         };
         st.committed = true;
         Ok(update)
@@ -592,6 +621,7 @@ impl Session {
         &self,
         st: &mut State,
         found: Option<u64>,
+        client: Option<&str>,
     ) -> Result<TokenUpdate, Error> {
         let now = now_ms();
         let created = found.unwrap_or(now);
@@ -613,9 +643,7 @@ impl Session {
                 .iter()
                 .any(|(key, value)| settle(st.life_of(key, value), st.read).is_some())
         };
-        // Commit runs once, so the token can move out of the state (no copy of what
-        // may be a whole sealed cookie).
-        let token = match (found, st.token.take()) {
+        let token = match (found, client) {
             (Some(_), Some(token)) => token,
             // A bad or expired token: a fresh session, or a cookie to clear.
             (_, token) => {
@@ -630,12 +658,12 @@ impl Session {
             }
         };
         if !survives {
-            self.inner.store.destroy(&token).await?;
+            self.inner.store.destroy(token).await?;
             return Ok(TokenUpdate::Remove);
         }
         if st.renew {
             let full = Self::take_settled(st, self.inner.expiry, created, now, false);
-            return self.create(st, &full, Some(&token)).await;
+            return self.create(st, &full, Some(token)).await;
         }
         let dirty =
             st.cleared || st.loaded_rewrite || !st.changed.is_empty() || !st.removed.is_empty();
@@ -658,7 +686,7 @@ impl Session {
         };
         let only_changed = write == Write::Merge { base: None };
         let record = Self::take_settled(st, self.inner.expiry, created, now, only_changed);
-        self.update(st, &token, &record, write).await
+        self.update(st, token, &record, write).await
     }
 
     /// For a store that refreshes the idle deadline by saving (the cookie store): is
@@ -815,7 +843,7 @@ impl Session {
     }
 
     async fn count(&self, key: &str, by: i64) -> Result<i64, Error> {
-        let mut st = self.reading().await?;
+        let mut st = self.reading_key(key).await?;
         let (current, life) = match st.view.get(key) {
             Some(value) => (decode::<i64>(key, &value.json)?, st.life_of(key, value)),
             None => (0, Life::Persistent),
@@ -850,55 +878,79 @@ impl Session {
         Ok(next)
     }
 
-    /// The state, loaded, for a method that returns session data.
+    /// The state, loaded, for a method that returns all of the session's data: it
+    /// reads flash data (SPEC 3, rule 3).
     async fn reading(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut st = self.loaded().await?;
         st.read = true;
         Ok(st)
     }
 
+    /// The state, loaded, for a method that returns the value of `key`: it reads flash
+    /// data when `key` holds some. A request that reads only persistent keys (an
+    /// AJAX call for `user` while the redirected page loads) ages nothing.
+    async fn reading_key(&self, key: &str) -> Result<MutexGuard<'_, State>, Error> {
+        let mut st = self.loaded().await?;
+        if st.view.get(key).is_some_and(|value| value.flash) {
+            st.read = true;
+        }
+        Ok(st)
+    }
+
     /// The state, for a method that only writes: loaded only when the store cannot
     /// merge writes.
     async fn writing(&self) -> Result<MutexGuard<'_, State>, Error> {
-        let st = self.inner.state.lock().await;
+        let mut st = self.inner.state.lock().await;
         // With several candidate tokens, only a load tells which one is the session.
-        if self.inner.caps.merges_writes && st.candidates.is_empty() {
-            return Ok(st);
+        if !(self.inner.caps.merges_writes && st.candidates.is_empty()) {
+            self.load(&mut st).await?;
         }
-        drop(st);
-        self.loaded().await
+        Ok(st)
     }
 
     /// Loads the first candidate token that names a live session; that token becomes
     /// the request's. With none, the first token stays (the client gets a removal).
     async fn load_first_live(&self, st: &mut State) -> Result<Option<Record>, Error> {
-        let candidates = std::mem::take(&mut st.candidates);
-        let first = st.token.take();
-        for token in first.iter().chain(candidates.iter()) {
-            let record = self.inner.store.load(token, &self.inner.expiry).await?;
-            let now = now_ms();
-            let live = record.filter(|r| {
-                let live = self.inner.expiry.is_live(r.created_ms, r.expires_ms, now);
-                if !live {
-                    tracing::debug!("stored session has expired; starting a fresh one");
-                }
-                live
-            });
-            if live.is_some() {
-                st.token = Some(token.clone());
-                st.live_token = Some(token.clone());
-                return Ok(live);
+        if let Some(token) = st.token.as_deref() {
+            if let Some(live) = self.load_live(token).await? {
+                st.live = true;
+                return Ok(Some(live));
             }
         }
-        st.token = first;
+        for token in std::mem::take(&mut st.candidates) {
+            if let Some(live) = self.load_live(&token).await? {
+                st.token = Some(token);
+                st.live = true;
+                return Ok(Some(live));
+            }
+        }
         Ok(None)
+    }
+
+    /// The record `token` names, if it is live under the current policy.
+    async fn load_live(&self, token: &str) -> Result<Option<Record>, Error> {
+        let record = self.inner.store.load(token, &self.inner.expiry).await?;
+        let now = now_ms();
+        Ok(record.filter(|r| {
+            let live = self.inner.expiry.is_live(r.created_ms, r.expires_ms, now);
+            if !live {
+                tracing::debug!("stored session has expired; starting a fresh one");
+            }
+            live
+        }))
     }
 
     /// The state, loaded (without counting as a read).
     async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut st = self.inner.state.lock().await;
+        self.load(&mut st).await?;
+        Ok(st)
+    }
+
+    /// Loads the session into `st`, once.
+    async fn load(&self, st: &mut State) -> Result<(), Error> {
         if st.loaded.is_none() {
-            let live = self.load_first_live(&mut st).await?;
+            let live = self.load_first_live(st).await?;
             self.inner.was_loaded.store(true, Ordering::Relaxed);
             let found = live.as_ref().map(|r| r.created_ms);
             st.loaded_expires_ms = live.as_ref().map_or(0, |r| r.expires_ms);
@@ -911,7 +963,7 @@ impl Session {
                 removed,
                 cleared,
                 ..
-            } = &mut *st;
+            } = st;
             match live {
                 Some(r) if !*cleared => {
                     let mut stored = r.entries;
@@ -929,6 +981,6 @@ impl Session {
                 .get(REMEMBER_KEY)
                 .and_then(|v| serde_json::from_str::<bool>(v.json.as_str()).ok());
         }
-        Ok(st)
+        Ok(())
     }
 }

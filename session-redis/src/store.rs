@@ -931,6 +931,11 @@ impl RedisStore {
                 _ => Ok(Saved::Kept),
             };
         }
+        // A value handed back only to see whether it was left empty needs no
+        // compaction while it is small (growth hands it back from 4 KiB on).
+        if pending.is_none() && loaded_len < 4096 {
+            return Ok(Saved::Kept);
+        }
         let whole = format::encode(&record, next_revision());
         if pending.is_some() {
             self.within_cap(whole.len())?;

@@ -99,6 +99,7 @@ macro_rules! conformance_tests {
             pull_consumes_flash_data,
             untouched_request_does_not_age_flash,
             write_only_request_does_not_age_flash,
+            reading_only_persistent_keys_does_not_age_flash,
             reflash_keeps_all_flash_for_one_more_request,
             keep_keeps_named_flash_for_one_more_request,
             flashing_again_gives_one_more_request,

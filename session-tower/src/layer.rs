@@ -184,7 +184,6 @@ where
                 return Ok(status_only(StatusCode::FORBIDDEN));
             }
             let (tokens, sent) = shared.cookie.read(request.headers());
-            let sent_token = (tokens.len() == 1).then(|| tokens[0].clone());
             let session = Session::with_candidates(shared.store.clone(), shared.expiry, tokens);
             request.extensions_mut().insert(session.clone());
             let mut response = inner.call(request).await?;
@@ -211,8 +210,8 @@ where
                 // could add or drop a Max-Age the session did not choose).
                 Ok(TokenUpdate::Send(token))
                     if choice.is_none()
-                        && session.loaded_token().is_none()
-                        && sent_token.as_deref() == Some(token.as_str()) =>
+                        && !session.was_loaded()
+                        && session.is_current_token(&token) =>
                 {
                     Ok(TokenUpdate::Keep)
                 }

@@ -106,6 +106,31 @@ pub async fn write_only_request_does_not_age_flash(kit: Kit) -> Result<(), Error
     Ok(())
 }
 
+/// Rule 3: a request that reads only persistent keys (an AJAX call for `user` while
+/// the redirected page is still loading) ages nothing; the next request that reads
+/// the flash data sees it.
+pub async fn reading_only_persistent_keys_does_not_age_flash(kit: Kit) -> Result<(), Error> {
+    let mut c = kit.client();
+    flash_hello(&mut c).await?;
+    for _ in 0..3 {
+        let user = c
+            .request(|s| async move {
+                let user = s.get::<String>("user").await?;
+                s.has("absent").await?;
+                Ok(user)
+            })
+            .await?;
+        assert_eq!(user.as_deref(), Some("ada"));
+    }
+    assert_eq!(
+        msg(&mut c).await?.as_deref(),
+        Some("hello"),
+        "a request that read only `user` ate the flash message"
+    );
+    assert_eq!(msg(&mut c).await?, None, "the request that read it aged it");
+    Ok(())
+}
+
 /// Rule 2: `reflash` gives every flash value exactly one more reading request.
 pub async fn reflash_keeps_all_flash_for_one_more_request(kit: Kit) -> Result<(), Error> {
     let mut c = kit.client();
