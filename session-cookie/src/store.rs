@@ -114,6 +114,21 @@ pub fn cookie_name(settings: &CookieSettings) -> String {
     }
 }
 
+/// When `request` was made: its record's deadline less the idle timeout it was
+/// computed with, or the clock when the lifetime capped that deadline.
+fn touched_ms(request: &SaveRequest<'_>) -> u64 {
+    let record = request.record;
+    let capped = request
+        .expiry
+        .lifetime_ms()
+        .is_some_and(|life| record.expires_ms >= record.created_ms.saturating_add(life));
+    if capped {
+        now_ms()
+    } else {
+        record.expires_ms.saturating_sub(request.expiry.idle_ms())
+    }
+}
+
 #[async_trait]
 impl SessionStore for CookieStore {
     fn capabilities(&self) -> Capabilities {
@@ -151,7 +166,7 @@ impl SessionStore for CookieStore {
     }
 
     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
-        let sealed = seal(&self.keyring, &self.name, request.record, now_ms())?;
+        let sealed = seal(&self.keyring, &self.name, request.record, touched_ms(&request))?;
         let limit = self.limit;
         if sealed.len() > limit {
             return Err(session_core::Error::TooLarge {

@@ -767,10 +767,11 @@ impl Session {
             Write::Whole => (false, None),
             Write::Merge { base } => (true, base),
         };
-        // A whole record is checked here, once for every store; a store that merges
-        // checks what its merge would store.
+        // A whole record for a server-side store is checked here, once for every
+        // store; a store that merges checks what its merge would store, and a
+        // client-side store (the cookie) carries far less in its token anyway.
         let limit = self.inner.caps.max_session_bytes;
-        if !merge && record.size() > limit {
+        if !merge && self.inner.caps.revokes_tokens && record.size() > limit {
             return Err(Error::TooLarge {
                 size: record.size(),
                 limit,
