@@ -166,7 +166,12 @@ impl SessionStore for CookieStore {
     }
 
     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
-        let sealed = seal(&self.keyring, &self.name, request.record, touched_ms(&request))?;
+        let sealed = seal(
+            &self.keyring,
+            &self.name,
+            request.record,
+            touched_ms(&request),
+        )?;
         let limit = self.limit;
         if sealed.len() > limit {
             return Err(session_core::Error::TooLarge {

@@ -475,3 +475,48 @@ mod tempdir {
         }
     }
 }
+
+/// SPEC 4a: a Redis that cannot be used is reported at startup with its cause, and
+/// the demo does not claim to be listening.
+#[tokio::test]
+async fn the_binary_names_an_unusable_redis_at_startup() -> TestResult {
+    let protected = session_testkit::servers::RedisServer::start_with_password("right")?;
+    for (redis, cause) in [
+        (
+            format!("port = {}\nconnect_timeout_ms = 300", free_port()?),
+            "nothing listens",
+        ),
+        (
+            format!("port = {}\npassword = \"wrong\"", protected.port()),
+            "password",
+        ),
+        (
+            "host = \"no-such-host.invalid\"\nconnect_timeout_ms = 300".to_owned(),
+            "does not resolve",
+        ),
+    ] {
+        let config = format!("default = \"redis\"\n\n[redis]\n{redis}\n");
+        let (mut demo, _dir) = start_demo_with(free_port()?, Some(&config))?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let exit = loop {
+            if let Some(exit) = demo.0.try_wait()? {
+                break exit;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the demo kept running with [redis] {redis}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(!exit.success(), "the demo started with an unusable redis");
+        let mut log = String::new();
+        if let Some(mut out) = demo.0.stdout.take() {
+            out.read_to_string(&mut log)?;
+        }
+        assert!(
+            log.contains(cause),
+            "[redis] {redis}: the log does not say {cause:?}:\n{log}"
+        );
+        assert!(!log.contains("listening"), "{log}");
+    }
+    Ok(())
+}
