@@ -271,17 +271,27 @@ impl RedisStore {
 
     /// Sends a `PING`, within the connect + response timeouts: `Ok` when Redis
     /// answers, else the cause (nothing listening, a wrong password, an unknown host).
+    ///
+    /// On one node the ping goes over a connection of its own, closed after: the
+    /// store's connection is still made on first use, by the runtime that uses it
+    /// (a store checked on one runtime and served on another keeps working).
     pub async fn check(&self) -> Result<(), Error> {
         let limit = self.deadlines.connecting;
         let ping = async {
-            let mut conn = self.backend.connection();
+            let mut conn = match &self.backend {
+                Backend::Single(node) => Connection::Single(Conn {
+                    generation: 0,
+                    manager: ConnectionManager::new_lazy_with_config(
+                        node.client.clone(),
+                        node.config.clone(),
+                    )?,
+                }),
+                Backend::Cluster(c) => Connection::Cluster(c.clone()),
+            };
             conn.send(&redis::cmd("PING")).await
         };
         match tokio::time::timeout(limit, ping).await {
-            Ok(Ok(_)) => {
-                self.deadlines.connection_up(true);
-                Ok(())
-            }
+            Ok(Ok(_)) => Ok(()),
             Ok(Err(source)) => Err(Error::Redis {
                 target: self.target.clone(),
                 source,

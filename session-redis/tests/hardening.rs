@@ -404,3 +404,26 @@ async fn twenty_rounds_of_twenty_concurrent_increments_end_at_400() -> TestResul
     assert_eq!(s.get::<i64>("hits").await?, Some(400));
     Ok(())
 }
+
+/// The startup check leaves no connection bound to the runtime that made it: a store
+/// connected on one runtime (a setup runtime, dropped after) answers its first call
+/// on another.
+#[test]
+fn a_store_checked_on_one_runtime_serves_its_first_request_on_another() -> TestResult {
+    let server = RedisServer::start()?;
+    let settings = common::settings_for(&server);
+    let setup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let store: Arc<dyn SessionStore> = Arc::new(setup.block_on(RedisStore::connect(&settings))?);
+    drop(setup);
+    let serving = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    serving.block_on(async {
+        let token = save_new(&store, "user", "ada").await?;
+        assert_eq!(read(&store, &token, "user").await?.as_deref(), Some("ada"));
+        Ok(())
+    })
+}

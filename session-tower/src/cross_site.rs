@@ -12,7 +12,10 @@ use http::{Method, Uri};
 /// without these headers (curl, server-to-server clients, old browsers) pass; for old
 /// browsers, forms can also carry [`Session::csrf_token`](session_core::Session::csrf_token).
 ///
-/// On by default in [`SessionLayer`](crate::SessionLayer).
+/// On by default in [`SessionLayer`](crate::SessionLayer). Behind a reverse proxy that
+/// rewrites `Host`, either keep the client's `Host` (nginx: `proxy_set_header Host
+/// $host`) or add the public origin with [`with_trusted_origin`](Self::with_trusted_origin);
+/// otherwise the site's own forms are refused.
 ///
 /// ```
 /// use session_tower::CrossSiteProtection;
