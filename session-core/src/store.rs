@@ -46,9 +46,10 @@
 //!
 //!     async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error> {
 //!         let mut map = self.map();
-//!         if let Some(old) = request.replaces.and_then(SessionId::parse) {
-//!             map.remove(old.storage_key().as_str());
-//!         }
+//!         let replaced = request
+//!             .replaces
+//!             .and_then(SessionId::parse)
+//!             .and_then(|old| map.remove(old.storage_key().as_str()));
 //!         let key = match request.token.map(SessionId::parse) {
 //!             // Never bring back a session that was destroyed meanwhile.
 //!             Some(Some(id)) if map.contains_key(id.storage_key().as_str()) => id,
@@ -56,7 +57,11 @@
 //!             None => SessionId::generate()?,
 //!         };
 //!         let stored = map.entry(key.storage_key().into()).or_default();
-//!         request.apply_to(stored, now_ms());
+//!         match replaced {
+//!             // `regenerate`: what the old session holds now comes along.
+//!             Some(old) if request.carries_over() => *stored = request.carry_over(old, now_ms()),
+//!             _ => request.apply_to(stored, now_ms()),
+//!         }
 //!         Ok(Some(key.to_string()))
 //!     }
 //!
@@ -69,7 +74,8 @@
 //! }
 //! ```
 //!
-//! `SaveRequest::apply_to` implements the merge rules once, so a store that keeps
+//! `SaveRequest::apply_to` implements the merge rules once (per-key changes, flush,
+//! increments), and `carry_over` the one of `regenerate`, so a store that keeps
 //! records whole does not have to.
 
 use std::collections::{BTreeMap, BTreeSet};

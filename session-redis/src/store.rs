@@ -675,16 +675,13 @@ impl SessionStore for RedisStore {
             .base
             .filter(|_| request.merge)
             .map(format::Loaded::unpack);
-        // Increments are added to what is stored: the whole session this request
-        // saw would count them twice, so a save with increments only appends.
-        let counting = !request.increments.is_empty();
         if let Some(l) = loaded {
             let whole_len = format::encoded_len(request.record);
             self.within_cap(whole_len)?;
             let fits = l.len as usize + change.len() <= self.max_session_bytes;
             // The common save: the request loaded the session, so it is live and its
             // deadline fresh; its change is appended, natively.
-            if fits && (counting || !format::worth_compacting(l.len as usize, whole_len)) {
+            if fits && !format::worth_compacting(l.len as usize, whole_len) {
                 let live = self.append(key, &change).await?;
                 return Ok(live.then(|| token.to_owned()));
             }
@@ -694,8 +691,8 @@ impl SessionStore for RedisStore {
         // Otherwise one script: write the session whole (compacting the appended
         // changes) unless another save did since the load, else append the change.
         let whole = loaded
-            .filter(|_| deadline > now && !counting)
-            .map(|l| (l, format::encode(request.record, next_revision())));
+            .filter(|_| deadline > now)
+            .map(|l| (l, format::encode(&snapshot_of(&request), next_revision())));
         // A change that only removes keys may leave the session empty: look.
         let removes_only = request.changed.is_empty() && !request.removed.is_empty();
         let update = Update {
@@ -773,6 +770,27 @@ enum Saved {
     Gone,
     /// A compaction found the session written whole by another request meanwhile.
     Moved,
+}
+
+/// The whole session to compact under this request's change: the record it leaves,
+/// except that each counter it incremented holds the value it loaded, since the change
+/// that follows the snapshot (and the changes of others in between) adds the amounts.
+fn snapshot_of<'a>(request: &SaveRequest<'a>) -> std::borrow::Cow<'a, Record> {
+    if request.increments.is_empty() {
+        return std::borrow::Cow::Borrowed(request.record);
+    }
+    let mut record = request.record.clone();
+    for (key, by) in request.increments {
+        if let Some(value) = record.entries.get_mut(key) {
+            match value.json.as_str().parse::<i64>() {
+                Ok(seen) => value.json = seen.saturating_sub(*by).to_string().into(),
+                Err(_) => {
+                    record.entries.remove(key);
+                }
+            }
+        }
+    }
+    std::borrow::Cow::Owned(record)
 }
 
 /// This request's change in the stored format: a merge's (or a carry-over's) keys,

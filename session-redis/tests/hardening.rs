@@ -427,3 +427,27 @@ fn a_store_checked_on_one_runtime_serves_its_first_request_on_another() -> TestR
         Ok(())
     })
 }
+
+/// Item 4 for counters: a session that only counts (each request loads, increments
+/// and saves) is compacted like any other, with no increment counted twice.
+#[tokio::test]
+async fn two_thousand_increments_stay_small_and_count_exactly() -> TestResult {
+    let server = RedisServer::start()?;
+    let settings = common::settings_for(&server);
+    let redis = common::connect(&settings).await;
+    let store: Arc<dyn SessionStore> = Arc::new(redis.clone());
+    let token = save_new(&store, "user", "ada").await?;
+    let mut largest = 0;
+    for i in 1..=2000 {
+        let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+        assert_eq!(s.increment("n", 1).await?, i);
+        s.commit().await?;
+        if i % 50 == 0 {
+            largest = largest.max(stored_len(&server, &redis, &token)?);
+        }
+    }
+    assert!(largest < 4096, "a counting session grew to {largest} bytes");
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    assert_eq!(s.get::<i64>("n").await?, Some(2000));
+    Ok(())
+}
