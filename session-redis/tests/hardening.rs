@@ -7,33 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::proxy::HalfOpenProxy;
+use common::read;
 use session_core::{Error, Expiry, RedisSettings, Session, SessionStore, TokenUpdate};
 use session_redis::RedisStore;
 use session_testkit::servers::{free_port, RedisServer};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
+/// Saves a new session holding `key` = `value`; its token.
 async fn save_new(store: &Arc<dyn SessionStore>, key: &str, value: &str) -> Result<String, Error> {
-    let s = Session::new(store.clone(), Expiry::default(), None);
-    s.set(key, value).await?;
-    match s.commit().await? {
-        TokenUpdate::Send(token) => Ok(token),
-        other => Err(Error::config(
-            "test",
-            format!("expected a token, got {other:?}"),
-        )),
-    }
-}
-
-async fn read(
-    store: &Arc<dyn SessionStore>,
-    token: &str,
-    key: &str,
-) -> Result<Option<String>, Error> {
-    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
-    let v = s.get::<String>(key).await?;
-    s.commit().await?;
-    Ok(v)
+    common::save_new(store, Expiry::default(), &[(key, value)]).await
 }
 
 fn short_timeouts(mut settings: RedisSettings) -> RedisSettings {

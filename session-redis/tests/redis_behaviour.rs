@@ -2,6 +2,8 @@
 //! concurrency, garbage, outages, and the round-trip budget.
 mod common;
 
+use common::{read, save_new};
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,35 +15,6 @@ use session_testkit::servers::RedisServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-async fn save_new(
-    store: &Arc<dyn SessionStore>,
-    expiry: Expiry,
-    pairs: &[(&str, &str)],
-) -> Result<String, Error> {
-    let s = Session::new(store.clone(), expiry, None);
-    for (k, v) in pairs {
-        s.set(k, v).await?;
-    }
-    match s.commit().await? {
-        TokenUpdate::Send(token) => Ok(token),
-        other => Err(Error::config(
-            "test",
-            format!("expected a token, got {other:?}"),
-        )),
-    }
-}
-
-async fn read(
-    store: &Arc<dyn SessionStore>,
-    token: &str,
-    key: &str,
-) -> Result<Option<String>, Error> {
-    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
-    let v = s.get::<String>(key).await?;
-    s.commit().await?;
-    Ok(v)
-}
 
 #[tokio::test]
 async fn namespaces_and_databases_are_isolated() -> TestResult {

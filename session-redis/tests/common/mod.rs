@@ -7,7 +7,9 @@ pub mod proxy;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use session_core::RedisSettings;
+use std::sync::Arc;
+
+use session_core::{Error, Expiry, RedisSettings, Session, SessionStore, TokenUpdate};
 use session_redis::RedisStore;
 use session_testkit::servers::{RedisCluster, RedisServer};
 
@@ -62,4 +64,35 @@ pub async fn connect(settings: &RedisSettings) -> RedisStore {
         Ok(store) => store,
         Err(e) => panic!("cannot connect to the test redis: {e}"),
     }
+}
+
+/// Saves a new session holding `pairs`; its token.
+pub async fn save_new(
+    store: &Arc<dyn SessionStore>,
+    expiry: Expiry,
+    pairs: &[(&str, &str)],
+) -> Result<String, Error> {
+    let s = Session::new(store.clone(), expiry, None);
+    for (k, v) in pairs {
+        s.set(k, v).await?;
+    }
+    match s.commit().await? {
+        TokenUpdate::Send(token) => Ok(token),
+        other => Err(Error::config(
+            "test",
+            format!("expected a token, got {other:?}"),
+        )),
+    }
+}
+
+/// The string under `key` in the session of `token`, read in one request.
+pub async fn read(
+    store: &Arc<dyn SessionStore>,
+    token: &str,
+    key: &str,
+) -> Result<Option<String>, Error> {
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
+    let v = s.get::<String>(key).await?;
+    s.commit().await?;
+    Ok(v)
 }
