@@ -148,10 +148,11 @@ impl SessionStore for MemoryStore {
             },
         };
         let key = id.storage_key();
-        let replaced = request
+        let old_key = request
             .replaces
             .and_then(SessionId::parse)
-            .and_then(|old| sessions.live(&old.storage_key(), now).map(|r| r.clone()));
+            .map(|old| old.storage_key());
+        let replaced = old_key.and_then(|old| sessions.live(&old, now).map(|r| r.clone()));
         let mut stored = match (replaced, request.carries_over()) {
             // Everything stored under the old id up to now comes along.
             (Some(old), true) => request.carry_over(old, now),
@@ -161,15 +162,12 @@ impl SessionStore for MemoryStore {
                 stored
             }
         };
-        let limit = self.max_session_bytes;
-        if stored.size() > limit {
-            return Err(Error::TooLarge {
-                size: stored.size(),
-                limit,
-            });
+        let (size, limit) = (stored.size(), self.max_session_bytes);
+        if size > limit {
+            return Err(Error::TooLarge { size, limit });
         }
-        if let Some(old) = request.replaces.and_then(SessionId::parse) {
-            sessions.map.remove(old.storage_key().as_str());
+        if let Some(old) = old_key {
+            sessions.map.remove(old.as_str());
         }
         if stored.is_empty() && request.token.is_some() {
             // A merge that left the session empty removes it.

@@ -189,6 +189,15 @@ impl State {
         self.lives.is_empty() && !self.view.values().any(|value| value.flash)
     }
 
+    /// The value under `key`, read by the handler: reading flash data ages it (SPEC 3,
+    /// rule 3); a request that reads only persistent keys (an AJAX call for `user`
+    /// while the redirected page loads) ages nothing.
+    fn read_value(&mut self, key: &str) -> Option<&StoredValue> {
+        let value = self.view.get(key)?;
+        self.read |= value.flash;
+        Some(value)
+    }
+
     /// Removes `key` from the view and marks it removed.
     fn forget(&mut self, key: &str) {
         if key == REMEMBER_KEY {
@@ -382,10 +391,10 @@ impl Session {
         self.inner.state.try_lock().ok().and_then(|st| st.remember)
     }
 
-    /// When this session dies if left idle from now (unix ms): the idle timeout from
-    /// now, capped by the lifetime counted from its creation (now, for a session not
-    /// loaded or new). What a persistent cookie's `Max-Age` is made of.
-    pub fn deadline_ms(&self) -> u64 {
+    /// How long this session lives if left idle from now: the idle timeout, capped by
+    /// what its lifetime leaves (counted from its creation; from now, for a session
+    /// not loaded or new). What a persistent cookie's `Max-Age` is.
+    pub fn time_left(&self) -> std::time::Duration {
         let now = now_ms();
         let created = self
             .inner
@@ -394,7 +403,8 @@ impl Session {
             .ok()
             .and_then(|st| st.loaded.flatten())
             .unwrap_or(now);
-        self.inner.expiry.deadline(created, now)
+        let deadline = self.inner.expiry.deadline(created, now);
+        std::time::Duration::from_millis(deadline.saturating_sub(now))
     }
 
     /// The token that named the loaded session, once loaded (`None` before, or when
@@ -421,18 +431,14 @@ impl Session {
     /// naming the key when it is not a `T` (the stored value is left as it is).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let mut st = self.loaded().await?;
-        let Some(value) = st.view.get(key) else {
-            return Ok(None);
-        };
-        let (decoded, flash) = (decode(key, &value.json), value.flash);
-        // Reading flash data ages it (SPEC 3, rule 3).
-        st.read |= flash;
-        decoded.map(Some)
+        st.read_value(key)
+            .map(|value| decode(key, &value.json))
+            .transpose()
     }
 
     /// True exactly when [`get`](Self::get) would return `Some`.
     pub async fn has(&self, key: &str) -> Result<bool, Error> {
-        Ok(self.reading_key(key).await?.view.contains_key(key))
+        Ok(self.loaded().await?.read_value(key).is_some())
     }
 
     /// Every value `get` can see, as JSON.
@@ -770,12 +776,11 @@ impl Session {
         // A whole record for a server-side store is checked here, once for every
         // store; a store that merges checks what its merge would store, and a
         // client-side store (the cookie) carries far less in its token anyway.
-        let limit = self.inner.caps.max_session_bytes;
-        if !merge && self.inner.caps.revokes_tokens && record.size() > limit {
-            return Err(Error::TooLarge {
-                size: record.size(),
-                limit,
-            });
+        if !merge && self.inner.caps.revokes_tokens {
+            let (size, limit) = (record.size(), self.inner.caps.max_session_bytes);
+            if size > limit {
+                return Err(Error::TooLarge { size, limit });
+            }
         }
         self.inner
             .store
@@ -887,14 +892,11 @@ impl Session {
         Ok(st)
     }
 
-    /// The state, loaded, for a method that returns the value of `key`: it reads flash
-    /// data when `key` holds some. A request that reads only persistent keys (an
-    /// AJAX call for `user` while the redirected page loads) ages nothing.
+    /// The state, loaded, for a method that reads the value of `key` and then
+    /// changes it ([`State::read_value`]).
     async fn reading_key(&self, key: &str) -> Result<MutexGuard<'_, State>, Error> {
         let mut st = self.loaded().await?;
-        if st.view.get(key).is_some_and(|value| value.flash) {
-            st.read = true;
-        }
+        st.read_value(key);
         Ok(st)
     }
 

@@ -50,6 +50,18 @@ fn start_demo_with(port: u16, config: Option<&str>) -> Result<(Running, tempdir:
     Ok((Running(child), dir))
 }
 
+/// How the process ended, if it did within `limit`.
+async fn exit_within(process: &mut Running, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(exit)) = process.0.try_wait() {
+            return Some(exit);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
 async fn wait_for(url: &str) -> Result<(), Boxed> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -79,16 +91,9 @@ async fn zero_config_demo_serves_the_page_says_so_and_stops_on_sigterm() -> Test
         .arg(demo.0.id().to_string())
         .status()?;
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = demo.0.try_wait()? {
-            break exit;
-        }
-        if Instant::now() > deadline {
-            return Err("the demo did not stop within 10 s of SIGTERM".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = exit_within(&mut demo, Duration::from_secs(10))
+        .await
+        .ok_or("the demo did not stop within 10 s of SIGTERM")?;
     assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
     let mut log = String::new();
     if let Some(mut out) = demo.0.stdout.take() {
@@ -497,16 +502,9 @@ async fn the_binary_names_an_unusable_redis_at_startup() -> TestResult {
     ] {
         let config = format!("default = \"redis\"\n\n[redis]\n{redis}\n");
         let (mut demo, _dir) = start_demo_with(free_port()?, Some(&config))?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let exit = loop {
-            if let Some(exit) = demo.0.try_wait()? {
-                break exit;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("the demo kept running with [redis] {redis}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let exit = exit_within(&mut demo, Duration::from_secs(15))
+            .await
+            .ok_or_else(|| format!("the demo kept running with [redis] {redis}"))?;
         assert!(!exit.success(), "the demo started with an unusable redis");
         let mut log = String::new();
         if let Some(mut out) = demo.0.stdout.take() {

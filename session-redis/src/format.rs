@@ -39,6 +39,12 @@ const FLUSHED: u8 = 0xc3;
 /// MessagePack `nil`: the key was removed.
 const REMOVED: u8 = 0xc0;
 
+/// True when `bytes` start with the header of a session of this format (what the
+/// scripts check with `created_of`; the rest is read by [`decode`]).
+pub(crate) fn is_session(bytes: &[u8]) -> bool {
+    bytes.len() >= HEADER && bytes[0] == VERSION
+}
+
 /// The first 5 bytes of a stored value: version and revision.
 pub(crate) fn head(revision: u32) -> [u8; 5] {
     let mut head = [VERSION; 5];

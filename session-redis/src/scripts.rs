@@ -18,8 +18,13 @@ end
 "#;
 
 fn with_helpers(body: &str) -> Script {
+    let body = body.replace("COMPACT_FROM", &COMPACT_FROM.to_string());
     Script::new(&format!("{CREATED_OF}{body}"))
 }
+
+/// A save that did not load hands the value back for compaction when the value
+/// grows past this size, or past a power of two of it.
+pub(crate) const COMPACT_FROM: usize = 4096;
 
 /// Save, when a plain `APPEND` will not do. KEYS[1] session, KEYS[2] (optional) a
 /// session to destroy in the same call. ARGV[1] is the mode:
@@ -46,8 +51,8 @@ fn with_helpers(body: &str) -> Script {
 /// Returns 1 when saved; 0 when the session is gone; `-size` when the result would
 /// pass the cap (nothing written); 4 (strict only) when the head moved on;
 /// `{2, value}` when the change was appended and the client should look at the
-/// value (flag `v`, or the value grew past a power of two from 4 KiB: time to
-/// compact); `{3, value}` when appending would pass the cap (nothing written: the
+/// value (flag `v`, or the value grew past a power of two from [`COMPACT_FROM`]:
+/// time to compact); `{3, value}` when appending would pass the cap (nothing written: the
 /// client compacts and retries).
 pub(crate) fn save() -> Script {
     with_helpers(
@@ -90,7 +95,7 @@ if before + #ARGV[9] > limit then return {3, redis.call('GET', key)} end
 local after = redis.call('APPEND', key, ARGV[9])
 redis.call('PEXPIREAT', key, deadline)
 local function bucket(n)
-  local b, t = 0, 4096
+  local b, t = 0, COMPACT_FROM
   while n >= t do b, t = b + 1, t * 2 end
   return b
 end

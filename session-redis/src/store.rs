@@ -845,7 +845,7 @@ impl RedisStore {
                 if let (Value::BulkString(mut raw), Some(change)) =
                     (self.query(&cmd).await?, &carried)
                 {
-                    if format::decode(&raw, 0).is_ok()
+                    if format::is_session(&raw)
                         && raw.len() + change.len() <= self.max_session_bytes
                     {
                         raw.extend_from_slice(change);
@@ -935,24 +935,25 @@ impl RedisStore {
         expiry: &Expiry,
     ) -> Result<Saved, session_core::Error> {
         let loaded_len = raw.len();
-        let head: Option<[u8; 5]> = raw.get(..5).and_then(|h| h.try_into().ok());
         let mut bytes = raw;
         if let Some(change) = pending {
             bytes.extend_from_slice(change);
         }
-        let (Some(head), Ok(record)) = (head, format::decode(&bytes, 0)) else {
+        let Ok(record) = format::decode(&bytes, 0) else {
             warn_not_a_session(key);
             return Ok(Saved::Gone);
         };
-        let revision = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+        // What was read (without the pending change), to write over only if unchanged.
         let loaded = format::Loaded {
-            revision,
+            revision: record
+                .revision
+                .map_or(0, |packed| format::Loaded::unpack(packed).revision),
             len: u32::try_from(loaded_len).unwrap_or(u32::MAX),
         };
         if record.is_empty() {
             // Remove it, unless another request wrote meanwhile.
             let mut cmd = evalsha(&self.drop, &[key], 2, 16);
-            cmd.arg(&head[..]).arg(loaded_len);
+            cmd.arg(&format::head(loaded.revision)[..]).arg(loaded_len);
             return match self.run_script(&self.drop, &cmd).await? {
                 Value::Int(1) => Ok(Saved::Gone),
                 _ if pending.is_some() => Ok(Saved::Moved),
@@ -960,8 +961,8 @@ impl RedisStore {
             };
         }
         // A value handed back only to see whether it was left empty needs no
-        // compaction while it is small (growth hands it back from 4 KiB on).
-        if pending.is_none() && loaded_len < 4096 {
+        // compaction while it is small (growth hands it back from that size on).
+        if pending.is_none() && loaded_len < scripts::COMPACT_FROM {
             return Ok(Saved::Kept);
         }
         let whole = format::encode(&record, next_revision());

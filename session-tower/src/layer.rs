@@ -5,11 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use http::header::{HeaderValue, CACHE_CONTROL, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
-use session_core::{now_ms, Expiry, Session, SessionConfig, SessionStore, TokenUpdate};
+use session_core::{Expiry, Session, SessionConfig, SessionStore, TokenUpdate};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -196,8 +195,7 @@ where
             let update = session.commit().await;
             let choice = session.remembered();
             let persistent = choice.unwrap_or(shared.cookie.is_persistent());
-            let max_age = persistent
-                .then(|| Duration::from_millis(session.deadline_ms().saturating_sub(now_ms())));
+            let max_age = persistent.then(|| session.time_left());
             let update = match update {
                 // A persistent cookie's Max-Age moves with the idle deadline, so every
                 // request that loaded the session sends it again.
