@@ -169,12 +169,8 @@ pub(crate) fn encode_counted_change<'a>(
     for (key, value) in writes {
         match increments.get(key) {
             Some(by) => {
-                let amount = by.to_string();
-                str_header(&mut out, key.len());
-                out.extend_from_slice(key.as_bytes());
-                str_header(&mut out, amount.len() + 1);
-                out.push(if value.flash { b'j' } else { b'i' });
-                out.extend_from_slice(amount.as_bytes());
+                let kind = if value.flash { b'j' } else { b'i' };
+                kind_entry(&mut out, key, kind, &by.to_string());
             }
             None => entry(&mut out, key, value),
         }
@@ -183,11 +179,17 @@ pub(crate) fn encode_counted_change<'a>(
 }
 
 fn entry(out: &mut Vec<u8>, key: &str, value: &StoredValue) {
+    let kind = if value.flash { b'f' } else { b'p' };
+    kind_entry(out, key, kind, &value.json);
+}
+
+/// A key and its string: a kind byte, then `text`.
+fn kind_entry(out: &mut Vec<u8>, key: &str, kind: u8, text: &str) {
     str_header(out, key.len());
     out.extend_from_slice(key.as_bytes());
-    str_header(out, value.json.len() + 1);
-    out.push(if value.flash { b'f' } else { b'p' });
-    out.extend_from_slice(value.json.as_bytes());
+    str_header(out, text.len() + 1);
+    out.push(kind);
+    out.extend_from_slice(text.as_bytes());
 }
 
 fn map_header(out: &mut Vec<u8>, n: usize) {
