@@ -14,7 +14,7 @@ use common::{boxed, interleave};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use session_benches::{session_of, SIZES};
 use session_cookie::{CookieStore, Key, Keyring};
-use session_core::{Expiry, SaveRequest, Session, SessionStore, StoredValue, TokenUpdate};
+use session_core::{Expiry, Session, SessionStore, StoredValue, TokenUpdate};
 
 mod common;
 
@@ -142,12 +142,8 @@ async fn driver_cycle(store: &Arc<dyn SessionStore>, token: &str) {
     let Ok(Some(mut record)) = store.load(token, &Expiry::default()).await else {
         return;
     };
-    record
-        .entries
-        .insert("key0".into(), StoredValue::persistent("\"changed\""));
-    let saved = store
-        .save(SaveRequest::create(&record, &Expiry::default()))
-        .await;
+    record.insert("key0", StoredValue::persistent("\"changed\""));
+    let saved = store.save(token, &record).await;
     black_box(saved.ok());
 }
 

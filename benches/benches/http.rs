@@ -423,7 +423,7 @@ fn main() {
     if redis_up {
         let rt = session_benches::runtime(false);
         if let Some((host, port)) = redis_host_port(&url) {
-            let mut settings = session_core::RedisSettings::default();
+            let mut settings = session_redis::RedisSettings::default();
             settings.host = host;
             settings.port = port;
             settings.namespace = "bench-http".into();

@@ -7,18 +7,15 @@
 //! Redis: `REDIS_URL`, or redis://127.0.0.1:6379. When nothing answers there, the
 //! group says so and is skipped.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
 use common::{boxed, interleave};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use session_benches::{redis_answers, redis_host_port, redis_url, session_of, SIZES};
-use session_core::{
-    CompactString, Expiry, RedisSettings, SaveRequest, Session, SessionStore, StoredValue,
-    TokenUpdate,
-};
-use session_redis::RedisStore;
+use session_core::{Change, Edit, Expiry, Seen, Session, SessionStore, StoredValue, TokenUpdate};
+use session_redis::{RedisSettings, RedisStore};
 
 mod common;
 
@@ -49,29 +46,24 @@ async fn ours_cycle(store: Arc<dyn SessionStore>, token: String) {
 /// the merge the handle would send.
 async fn ours_store_cycle(store: Arc<dyn SessionStore>, token: String) {
     let expiry = Expiry::default();
-    let Ok(Some(mut record)) = store.load(&token, &expiry).await else {
+    let Some(merging) = store.merging() else {
         return;
     };
-    black_box(record.entries.get("key3"));
-    record
-        .entries
-        .insert("key0".into(), StoredValue::persistent("\"changed\""));
-    let changed = BTreeSet::from([CompactString::from("key0")]);
-    let none = BTreeSet::new();
-    let saved = store
-        .save(SaveRequest {
-            token: Some(&token),
-            replaces: None,
-            record: &record,
-            merge: true,
-            base: record.revision,
-            cleared: false,
-            changed: &changed,
-            removed: &none,
-            increments: &BTreeMap::new(),
-            expiry: &expiry,
-        })
-        .await;
+    let Ok(Some((mut record, mark))) = merging.load_marked(&token, &expiry).await else {
+        return;
+    };
+    black_box(record.get("key3"));
+    let value = StoredValue::persistent("\"changed\"");
+    record.insert("key0", value.clone());
+    let change = Change {
+        flush: false,
+        edits: vec![("key0", Edit::Set(&value))],
+    };
+    let seen = Seen {
+        mark,
+        record: &record,
+    };
+    let saved = merging.merge(&token, &change, Some(seen), &expiry).await;
     black_box(saved.ok());
 }
 

@@ -9,7 +9,7 @@
 //! checks that on random records), without serde's per-field calls between them: one
 //! exact-size buffer on the way out, one pass on the way back.
 
-use session_core::{CompactString, EntriesBuilder, Record};
+use session_core::{Record, RecordBuilder};
 
 /// The most bytes a varint u64 takes.
 const VARINT_MAX: usize = 10;
@@ -19,9 +19,8 @@ const VARINT_MAX: usize = 10;
 pub(crate) fn max_encoded_len(record: &Record) -> usize {
     4 * VARINT_MAX
         + record
-            .entries
             .iter()
-            .map(|(key, value)| key.len() + value.json.len() + 2 * VARINT_MAX + 1)
+            .map(|(key, value)| key.len() + value.json().len() + 2 * VARINT_MAX + 1)
             .sum::<usize>()
 }
 
@@ -31,11 +30,11 @@ pub(crate) fn encode_into(record: &Record, touched_ms: u64, out: &mut Vec<u8>) {
     put_varint(out, record.created_ms);
     put_varint(out, record.expires_ms);
     put_varint(out, touched_ms);
-    put_varint(out, record.entries.len() as u64);
-    for (key, value) in &record.entries {
+    put_varint(out, record.len() as u64);
+    for (key, value) in record.iter() {
         put_str(out, key);
-        put_str(out, &value.json);
-        out.push(u8::from(value.flash));
+        put_str(out, value.json());
+        out.push(u8::from(value.is_flash()));
     }
 }
 
@@ -55,9 +54,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<(Record, u64)> {
     let start = r.rest.len();
     // Every entry takes at least 3 bytes, which bounds the allocation.
     // The values' text (shared by the long ones) is shorter than the bytes left.
-    let mut entries = EntriesBuilder::with_capacity(n.min(r.rest.len() / 3), r.rest.len());
+    let mut entries = RecordBuilder::with_capacity(n.min(r.rest.len() / 3), r.rest.len());
     for _ in 0..n {
-        let key = CompactString::from(r.str(run, start)?);
+        let key = r.str(run, start)?;
         let json = r.str(run, start)?;
         let flash = match r.byte()? {
             0 => false,
@@ -69,10 +68,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<(Record, u64)> {
     if !r.rest.is_empty() {
         return None;
     }
-    let mut record = Record::new(created_ms, expires_ms);
-    // Taken as read: our encoder writes keys in order (one comparison each).
-    record.entries = entries.finish();
-    Some((record, touched_ms))
+    // Our encoder writes keys in order: one comparison each.
+    Some((entries.finish(created_ms, expires_ms), touched_ms))
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -150,18 +147,14 @@ mod tests {
         )
             .prop_map(|(created, expires, entries)| {
                 let mut r = Record::new(created, expires);
-                r.entries = entries
-                    .into_iter()
-                    .map(|(k, (json, flash))| {
-                        (
-                            k.into(),
-                            StoredValue {
-                                json: json.into(),
-                                flash,
-                            },
-                        )
-                    })
-                    .collect();
+                for (k, (json, flash)) in entries {
+                    let value = if flash {
+                        StoredValue::flash(json)
+                    } else {
+                        StoredValue::persistent(json)
+                    };
+                    r.insert(&k, value);
+                }
                 r
             })
     }
@@ -172,7 +165,8 @@ mod tests {
             let mut ours = Vec::new();
             encode_into(&record, touched, &mut ours);
             prop_assert!(ours.len() <= max_encoded_len(&record));
-            let fields = (record.created_ms, record.expires_ms, touched, &record.entries);
+            let entries: std::collections::BTreeMap<&str, &StoredValue> = record.iter().collect();
+            let fields = (record.created_ms, record.expires_ms, touched, &entries);
             let postcard = postcard::to_allocvec(&fields).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(&ours, &postcard);
             prop_assert_eq!(decode(&ours), Some((record, touched)));
@@ -183,7 +177,7 @@ mod tests {
     fn malformed_encodings_are_refused() {
         let mut good = Vec::new();
         let mut r = Record::new(300, 70_000);
-        r.entries.insert("k".into(), StoredValue::flash("1"));
+        r.insert("k", StoredValue::flash("1"));
         encode_into(&r, 400, &mut good);
         for len in 0..good.len() {
             assert_eq!(decode(&good[..len]), None, "truncated to {len}");

@@ -58,8 +58,10 @@
 
 mod codec;
 mod error;
+pub mod framing;
 mod key;
 mod seal;
+mod settings;
 mod store;
 
 /// The stored format, version 1.
@@ -70,4 +72,5 @@ pub mod format {
 
 pub use error::Error;
 pub use key::{Key, Keyring, KEY_BYTES};
-pub use store::{cookie_name, CookieStore};
+pub use settings::{CookieSettings, SameSite};
+pub use store::CookieStore;

@@ -156,9 +156,8 @@ mod tests {
 
     fn record() -> Record {
         let mut r = Record::new(1_700_000_000_000, 1_700_003_600_000);
-        r.entries
-            .insert("user".into(), StoredValue::persistent("\"ada\""));
-        r.entries.insert("msg".into(), StoredValue::flash("\"hi\""));
+        r.insert("user", StoredValue::persistent("\"ada\""));
+        r.insert("msg", StoredValue::flash("\"hi\""));
         r
     }
 

@@ -1,12 +1,12 @@
 //! [`CookieStore`]: the session sealed in the client's cookie.
 
 use async_trait::async_trait;
-use session_core::{
-    chunks, now_ms, Capabilities, CookieSettings, Expiry, Record, SaveRequest, SessionStore,
-};
+use session_core::{now_ms, Expiry, Record, SessionStore};
 
+use crate::framing::{capacity, wire_name};
 use crate::key::{Key, Keyring};
 use crate::seal::{open, seal};
+use crate::settings::CookieSettings;
 use crate::Error;
 
 /// Sessions sealed in the client's cookie with XChaCha20-Poly1305.
@@ -47,7 +47,7 @@ pub struct CookieStore {
     name: String,
     keyring: Keyring,
     max_chunks: usize,
-    /// `chunks::capacity(name, max_chunks)`, kept current by the setters.
+    /// `capacity(name, max_chunks)`, kept current by the setters.
     limit: usize,
 }
 
@@ -56,7 +56,7 @@ impl CookieStore {
     pub fn new(keyring: Keyring) -> Self {
         let name = String::from("session");
         CookieStore {
-            limit: chunks::capacity(&name, 4),
+            limit: capacity(&name, 4),
             name,
             keyring,
             max_chunks: 4,
@@ -75,7 +75,7 @@ impl CookieStore {
             .map(|(i, k)| Key::from_base64(&format!("cookie.previous_keys[{i}]"), k))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(CookieStore::new(Keyring::new(current, previous))
-            .with_name(cookie_name(settings))
+            .with_name(wire_name(&settings.name, settings.host_prefix))
             .with_max_chunks(settings.max_chunks))
     }
 
@@ -83,14 +83,14 @@ impl CookieStore {
     /// name does not open under another.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
-        self.limit = chunks::capacity(&self.name, self.max_chunks);
+        self.limit = capacity(&self.name, self.max_chunks);
         self
     }
 
     /// Sets how many cookies a session may be split over (at least 1).
     pub fn with_max_chunks(mut self, max_chunks: usize) -> Self {
         self.max_chunks = max_chunks.max(1);
-        self.limit = chunks::capacity(&self.name, self.max_chunks);
+        self.limit = capacity(&self.name, self.max_chunks);
         self
     }
 
@@ -105,36 +105,8 @@ impl CookieStore {
     }
 }
 
-/// The cookie's name on the wire, with the `__Host-` prefix when configured.
-pub fn cookie_name(settings: &CookieSettings) -> String {
-    if settings.host_prefix {
-        format!("__Host-{}", settings.name)
-    } else {
-        settings.name.clone()
-    }
-}
-
-/// When `request` was made: its record's deadline less the idle timeout it was
-/// computed with, or the clock when the lifetime capped that deadline.
-fn touched_ms(request: &SaveRequest<'_>) -> u64 {
-    let record = request.record;
-    let capped = request
-        .expiry
-        .lifetime_ms()
-        .is_some_and(|life| record.expires_ms >= record.created_ms.saturating_add(life));
-    if capped {
-        now_ms()
-    } else {
-        record.expires_ms.saturating_sub(request.expiry.idle_ms())
-    }
-}
-
 #[async_trait]
 impl SessionStore for CookieStore {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::client_side()
-    }
-
     async fn load(
         &self,
         token: &str,
@@ -154,7 +126,7 @@ impl SessionStore for CookieStore {
                 }
                 if opened.old_key {
                     tracing::debug!(cookie = %self.name, "cookie sealed with a previous key; re-sealing with the current one");
-                    record.rewrite = true;
+                    record.mark_outdated();
                 }
                 Ok(Some(record))
             }
@@ -165,21 +137,24 @@ impl SessionStore for CookieStore {
         }
     }
 
-    async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
-        let sealed = seal(
-            &self.keyring,
-            &self.name,
-            request.record,
-            touched_ms(&request),
-        )?;
-        let limit = self.limit;
-        if sealed.len() > limit {
+    async fn create(&self, record: &Record) -> Result<String, session_core::Error> {
+        let sealed = seal(&self.keyring, &self.name, record, now_ms())?;
+        if sealed.len() > self.limit {
             return Err(session_core::Error::TooLarge {
                 size: sealed.len(),
-                limit,
+                limit: self.limit,
             });
         }
-        Ok(Some(sealed))
+        Ok(sealed)
+    }
+
+    async fn save(
+        &self,
+        _token: &str,
+        record: &Record,
+    ) -> Result<Option<String>, session_core::Error> {
+        // The token is the session: a save is a new seal.
+        self.create(record).await.map(Some)
     }
 
     async fn destroy(&self, _token: &str) -> Result<(), session_core::Error> {

@@ -9,4 +9,4 @@ fn store() -> CookieStore {
     }
 }
 
-session_testkit::conformance_tests!(|| async { store() });
+session_testkit::conformance_tests!(client_side: || async { store() });

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use compact_str::CompactString;
 
-use crate::{Entries, JsonText, StoredValue};
+use crate::entries::Entries;
+use crate::text::JsonText;
+use crate::StoredValue;
 
 /// Values of up to this many bytes are kept inline in their [`JsonText`].
 const INLINE: usize = std::mem::size_of::<CompactString>();
@@ -16,20 +18,6 @@ const INLINE: usize = std::mem::size_of::<CompactString>();
 /// Push in any order; [`finish`](Self::finish) sorts what is out of order and keeps
 /// the last value of a key pushed twice, as [`Entries::from`] does. A decoder that
 /// pushes keys in order pays one comparison per key.
-///
-/// ```
-/// use session_core::{EntriesBuilder, StoredValue};
-///
-/// let long = format!("\"{}\"", "x".repeat(100));
-/// let mut builder = EntriesBuilder::with_capacity(3, 128);
-/// builder.push("a".into(), "1", false);
-/// builder.push("b".into(), &long, true);
-/// builder.push("a".into(), "2", false);       // a later value of a key wins
-/// let entries = builder.finish();
-/// assert_eq!(entries.len(), 2);
-/// assert_eq!(entries.get("a"), Some(&StoredValue::persistent("2")));
-/// assert_eq!(entries.get("b"), Some(&StoredValue::flash(long.as_str())));
-/// ```
 #[derive(Debug, Default)]
 pub struct EntriesBuilder {
     items: Vec<(CompactString, StoredValue)>,

@@ -24,22 +24,6 @@ use crate::StoredValue;
 /// The map API of [`std::collections::BTreeMap`] that sessions use, with the same
 /// meaning: [`insert`](Self::insert) replaces and returns the old value, iteration is
 /// in key order, and collecting pairs with a repeated key keeps the last one.
-///
-/// ```
-/// use session_core::{Entries, StoredValue};
-///
-/// let mut entries: Entries = [
-///     ("user".into(), StoredValue::persistent("\"ada\"")),
-///     ("cart".into(), StoredValue::persistent("[]")),
-/// ]
-/// .into_iter()
-/// .collect();
-/// entries.insert("notice".into(), StoredValue::flash("\"saved\""));
-/// assert_eq!(entries.get("user"), Some(&StoredValue::persistent("\"ada\"")));
-/// assert_eq!(entries.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["cart", "notice", "user"]);
-/// assert_eq!(entries.remove("cart"), Some(StoredValue::persistent("[]")));
-/// assert_eq!(entries.len(), 2);
-/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Entries {
     /// Sorted by key, no key twice.

@@ -74,6 +74,14 @@ pub enum Error {
         after: Duration,
     },
 
+    /// The store answered something the contract rules out (for example an empty
+    /// token from `create`): a bug in the store, answered 500 by the HTTP layer.
+    #[error("the session store broke the store contract: {rule}")]
+    Contract {
+        /// The rule it broke.
+        rule: &'static str,
+    },
+
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),

@@ -2,10 +2,11 @@
 //! `flash` (data for the next request) over pluggable, async stores.
 //!
 //! This crate is the framework-agnostic core: the [`Session`] handle with the flash
-//! rules, the [`SessionStore`] trait, [`SessionId`]s, [`Expiry`] and
-//! [`SessionConfig`]. Storage drivers live in their own crates (`session-cookie`,
-//! `session-redis`); the HTTP integration in `session-tower`. [`MemoryStore`] is here
-//! for tests.
+//! rules, the store contract ([`SessionStore`], and [`MergeStore`] for stores that
+//! merge per key; see [`store`] for how to write one), [`SessionId`]s and [`Expiry`].
+//! Storage drivers live in their own crates (`session-cookie`, `session-redis`); the
+//! HTTP integration and `session.toml` in `session-tower`. [`MemoryStore`] is here for
+//! tests.
 //!
 //! # Example
 //!
@@ -43,7 +44,7 @@
 //!   deadline on load, like the cookie store, re-send it).
 //! - A changed session is saved once, after the handler ([`Session::commit`]).
 //! - A request that only writes does not load when the store merges writes per key
-//!   ([`Capabilities::merges_writes`]), and does not age flash data.
+//!   ([`MergeStore`]), and does not age flash data.
 //!
 //! # Flash data
 //!
@@ -58,31 +59,23 @@
 #![warn(missing_docs)]
 
 mod builder;
-pub mod chunks;
-mod config;
-pub mod entries;
+mod entries;
 mod error;
 mod expiry;
 mod flash;
 mod id;
 mod memory;
+mod plan;
 mod record;
 mod session;
 pub mod store;
 mod text;
 mod value;
 
-pub use builder::EntriesBuilder;
-/// The string type of [`Record::entries`]' keys and the key sets of [`SaveRequest`]:
-/// stored inline up to 24 bytes (from the `compact_str` crate).
-pub use compact_str::CompactString;
-pub use config::{CookieSettings, Driver, RedisOptions, RedisSettings, SameSite, SessionConfig};
-pub use entries::Entries;
 pub use error::{BoxError, Error, Result};
 pub use expiry::{now_ms, Expiry, DEFAULT_LIFETIME, DEFAULT_TIMEOUT};
-pub use id::{SessionId, StorageKey, ID_TEXT_LEN, STORAGE_KEY_LEN};
+pub use id::{SessionId, StorageKey};
 pub use memory::MemoryStore;
-pub use record::{Record, StoredValue};
+pub use record::{Record, RecordBuilder, StoredValue};
 pub use session::{Session, TokenUpdate, CSRF_TOKEN_KEY, REMEMBER_KEY};
-pub use store::{Capabilities, SaveRequest, SessionStore, DEFAULT_MAX_SESSION_BYTES};
-pub use text::JsonText;
+pub use store::{Change, Edit, Mark, MergeStore, Seen, SessionStore, DEFAULT_MAX_SESSION_BYTES};

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::expiry::now_ms;
 use crate::{
-    Capabilities, Error, Expiry, Record, SaveRequest, SessionId, SessionStore,
+    Change, Error, Expiry, Mark, MergeStore, Record, Seen, SessionId, SessionStore,
     DEFAULT_MAX_SESSION_BYTES,
 };
 
@@ -113,12 +113,34 @@ impl Sessions {
     }
 }
 
-#[async_trait]
-impl SessionStore for MemoryStore {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::server().with_max_session_bytes(self.max_session_bytes)
+impl MemoryStore {
+    /// `TooLarge` for a record past the cap.
+    fn within_cap(&self, record: &Record) -> Result<(), Error> {
+        let (size, limit) = (record.size(), self.max_session_bytes);
+        if size > limit {
+            return Err(Error::TooLarge { size, limit });
+        }
+        Ok(())
     }
 
+    /// Stores `record` under a fresh id.
+    fn insert_new(&self, sessions: &mut Sessions, record: Record) -> Result<String, Error> {
+        self.within_cap(&record)?;
+        let now = now_ms();
+        let id = loop {
+            let id = SessionId::generate()?;
+            if !sessions.map.contains_key(id.storage_key().as_str()) {
+                break id;
+            }
+        };
+        sessions.purge_if_grown(now);
+        sessions.map.insert(id.storage_key().into(), record);
+        Ok(id.to_string())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn load(&self, token: &str, expiry: &Expiry) -> Result<Option<Record>, Error> {
         let Some(id) = SessionId::parse(token) else {
             return Ok(None);
@@ -128,56 +150,26 @@ impl SessionStore for MemoryStore {
         let Some(record) = sessions.live(&id.storage_key(), now) else {
             return Ok(None);
         };
+        // The load refreshes the idle deadline.
         record.expires_ms = expiry.deadline(record.created_ms, now);
         Ok(Some(record.clone()))
     }
 
-    async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error> {
-        let now = now_ms();
-        let mut sessions = self.sessions();
-        let id = match request.token {
-            Some(token) => match SessionId::parse(token) {
-                Some(id) if sessions.live(&id.storage_key(), now).is_some() => id,
-                _ => return Ok(None),
-            },
-            None => loop {
-                let id = SessionId::generate()?;
-                if !sessions.map.contains_key(id.storage_key().as_str()) {
-                    break id;
-                }
-            },
-        };
-        let key = id.storage_key();
-        let old_key = request
-            .replaces
-            .and_then(SessionId::parse)
-            .map(|old| old.storage_key());
-        let replaced = old_key.and_then(|old| sessions.live(&old, now).map(|r| r.clone()));
-        let mut stored = match (replaced, request.carries_over()) {
-            // Everything stored under the old id up to now comes along.
-            (Some(old), true) => request.carry_over(old, now),
-            _ => {
-                let mut stored = sessions.map.get(key.as_str()).cloned().unwrap_or_default();
-                request.apply_to(&mut stored, now);
-                stored
-            }
-        };
-        let (size, limit) = (stored.size(), self.max_session_bytes);
-        if size > limit {
-            return Err(Error::TooLarge { size, limit });
-        }
-        if let Some(old) = old_key {
-            sessions.map.remove(old.as_str());
-        }
-        if stored.is_empty() && request.token.is_some() {
-            // A merge that left the session empty removes it.
-            sessions.map.remove(key.as_str());
+    async fn create(&self, record: &Record) -> Result<String, Error> {
+        self.insert_new(&mut self.sessions(), record.clone())
+    }
+
+    async fn save(&self, token: &str, record: &Record) -> Result<Option<String>, Error> {
+        self.within_cap(record)?;
+        let Some(id) = SessionId::parse(token) else {
             return Ok(None);
-        }
-        stored.revision = None;
-        sessions.purge_if_grown(now);
-        sessions.map.insert(key.into(), stored);
-        Ok(Some(id.to_string()))
+        };
+        let mut sessions = self.sessions();
+        let Some(stored) = sessions.live(&id.storage_key(), now_ms()) else {
+            return Ok(None);
+        };
+        *stored = record.clone();
+        Ok(Some(token.to_owned()))
     }
 
     async fn destroy(&self, token: &str) -> Result<(), Error> {
@@ -186,26 +178,100 @@ impl SessionStore for MemoryStore {
         }
         Ok(())
     }
+
+    fn max_session_bytes(&self) -> usize {
+        self.max_session_bytes
+    }
+
+    fn merging(&self) -> Option<&dyn MergeStore> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl MergeStore for MemoryStore {
+    async fn load_marked(
+        &self,
+        token: &str,
+        expiry: &Expiry,
+    ) -> Result<Option<(Record, Mark)>, Error> {
+        Ok(self
+            .load(token, expiry)
+            .await?
+            .map(|record| (record, Mark::default())))
+    }
+
+    async fn merge(
+        &self,
+        token: &str,
+        change: &Change<'_>,
+        _seen: Option<Seen<'_>>,
+        expiry: &Expiry,
+    ) -> Result<bool, Error> {
+        let Some(id) = SessionId::parse(token) else {
+            return Ok(false);
+        };
+        let key = id.storage_key();
+        let now = now_ms();
+        let mut sessions = self.sessions();
+        let Some(stored) = sessions.live(&key, now) else {
+            return Ok(false);
+        };
+        let mut merged = stored.clone();
+        change.apply_to(&mut merged);
+        self.within_cap(&merged)?;
+        if merged.is_empty() {
+            sessions.map.remove(key.as_str());
+            return Ok(false);
+        }
+        merged.expires_ms = expiry.deadline(merged.created_ms, now);
+        *stored = merged;
+        Ok(true)
+    }
+
+    async fn renew(
+        &self,
+        old: &str,
+        change: &Change<'_>,
+        record: &Record,
+        expiry: &Expiry,
+    ) -> Result<String, Error> {
+        let now = now_ms();
+        let mut sessions = self.sessions();
+        let old_key = SessionId::parse(old).map(|id| id.storage_key());
+        let replaced = old_key
+            .as_ref()
+            .and_then(|key| sessions.live(key, now))
+            .filter(|_| !change.flush)
+            .map(|stored| {
+                let mut carried = stored.clone();
+                change.apply_to(&mut carried);
+                carried.expires_ms = expiry.deadline(carried.created_ms, now);
+                carried
+            });
+        let token = self.insert_new(&mut sessions, replaced.unwrap_or_else(|| record.clone()))?;
+        if let Some(key) = old_key {
+            sessions.map.remove(key.as_str());
+        }
+        Ok(token)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn expired_sessions_are_purged_as_the_map_grows() -> Result<(), Error> {
         let store = MemoryStore::new();
-        let expiry = Expiry::new(Duration::from_millis(1));
         let mut dead = Record::new(0, 1);
-        dead.entries
-            .insert("k".into(), crate::StoredValue::persistent("1"));
+        dead.insert("k", crate::StoredValue::persistent("1"));
         for _ in 0..FIRST_PURGE_AT {
-            store.save(SaveRequest::create(&dead, &expiry)).await?;
+            store.create(&dead).await?;
         }
         assert_eq!(store.len(), FIRST_PURGE_AT);
         // The next save finds the map full of expired sessions and purges them.
-        store.save(SaveRequest::create(&dead, &expiry)).await?;
+        store.create(&dead).await?;
         assert_eq!(store.len(), 1);
         Ok(())
     }
@@ -213,10 +279,8 @@ mod tests {
     #[tokio::test]
     async fn storage_keys_are_digests_not_tokens() -> Result<(), Error> {
         let store = MemoryStore::new();
-        let expiry = Expiry::default();
         let record = Record::new(now_ms(), u64::MAX);
-        let token = store.save(SaveRequest::create(&record, &expiry)).await?;
-        let token = token.ok_or_else(|| Error::config("test", "no token"))?;
+        let token = store.create(&record).await?;
         let sessions = store.sessions();
         assert!(sessions.map.keys().all(|k| !k.contains(&token)));
         Ok(())

@@ -1,67 +1,99 @@
 //! The stored form of a session: what a store loads and saves.
-//!
-//! A [`Record`] is a map from key to [`StoredValue`] (a value's JSON text and whether
-//! it is flash data) plus two timestamps: when the session was created and when it
-//! dies if left idle. Stores persist records; the [`Session`](crate::Session) handle
-//! turns them into what handlers see.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Entries, JsonText};
+use crate::builder::EntriesBuilder;
+use crate::entries::Entries;
+use crate::text::JsonText;
 
-/// One stored value.
+/// One stored value: its JSON text, and whether it is flash data.
 ///
-/// `json` is the value in JSON, the self-describing encoding that lets every type
-/// that round-trips through `serde_json` round-trip through the session. `flash`
-/// marks data that lives for one more reading request (SPEC section 3).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// JSON is the self-describing encoding that lets every type that round-trips through
+/// `serde_json` round-trip through the session. Flash data lives for one more request
+/// that reads flash data (SPEC section 3).
+///
+/// ```
+/// use session_core::StoredValue;
+///
+/// let notice = StoredValue::flash(r#""Saved!""#);
+/// assert_eq!(notice.json(), r#""Saved!""#);
+/// assert!(notice.is_flash());
+/// assert!(!StoredValue::persistent("42").is_flash());
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredValue {
-    /// The value as JSON text: inline up to 24 bytes, like the keys; longer values
-    /// decoded together share one buffer (see [`JsonText`]).
-    pub json: JsonText,
-    /// True for flash data.
-    pub flash: bool,
+    pub(crate) json: JsonText,
+    pub(crate) flash: bool,
 }
 
 impl StoredValue {
-    /// A persistent value.
-    pub fn persistent(json: impl Into<JsonText>) -> Self {
+    /// A persistent value, from its JSON text.
+    pub fn persistent(json: impl Into<String>) -> Self {
         StoredValue {
-            json: json.into(),
+            json: JsonText::from(json.into()),
             flash: false,
         }
     }
 
-    /// A flash value.
-    pub fn flash(json: impl Into<JsonText>) -> Self {
+    /// A flash value, from its JSON text.
+    pub fn flash(json: impl Into<String>) -> Self {
         StoredValue {
-            json: json.into(),
+            json: JsonText::from(json.into()),
             flash: true,
         }
     }
+
+    /// The value as JSON text.
+    #[inline]
+    pub fn json(&self) -> &str {
+        self.json.as_str()
+    }
+
+    /// True for flash data.
+    #[inline]
+    pub fn is_flash(&self) -> bool {
+        self.flash
+    }
 }
 
-/// A session as stored.
+impl fmt::Debug for StoredValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.flash { "flash" } else { "persistent" };
+        write!(f, "{kind}({})", self.json.as_str())
+    }
+}
+
+/// A session as a store keeps it: values by key, when it was created, and when it
+/// dies if left idle.
+///
+/// A store may keep it any way it likes; it is `Serialize` and `Deserialize`, so
+/// storing it as JSON (or any serde format) is one line. Keys iterate in order.
+///
+/// ```
+/// use session_core::{Record, StoredValue};
+///
+/// let mut record = Record::new(1_700_000_000_000, 1_700_003_600_000);
+/// record.insert("user", StoredValue::persistent(r#""ada""#));
+/// record.insert("notice", StoredValue::flash(r#""Welcome""#));
+/// assert_eq!(record.get("user").map(StoredValue::json), Some(r#""ada""#));
+/// assert_eq!(record.iter().map(|(key, _)| key).collect::<Vec<_>>(), ["notice", "user"]);
+///
+/// let json = serde_json::to_string(&record).unwrap();
+/// let back: Record = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back, record);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// Unix time (ms) the session was created; the absolute lifetime counts from here.
     pub created_ms: u64,
     /// Unix time (ms) the session dies if no request loads it before then.
     pub expires_ms: u64,
-    /// The values, by key, in key order. Keys are [`CompactString`](crate::CompactString)s: a key of up to
-    /// 24 bytes is stored inline, without an allocation; it converts from and derefs
-    /// to `str`.
-    pub entries: Entries,
-    /// The stored revision this record was loaded at, for a store that keeps one
-    /// (see [`SaveRequest::base`](crate::SaveRequest::base)); `None` otherwise. Not
-    /// part of the record's stored form.
+    pub(crate) entries: Entries,
+    /// Set by a store's `load`: save again even if nothing changes.
     #[serde(skip)]
-    pub revision: Option<u64>,
-    /// Set by a store's `load` when the record must be saved again even if the
-    /// request changes nothing (the cookie store: sealed with a retired key). Not part
-    /// of the record's stored form.
-    #[serde(skip)]
-    pub rewrite: bool,
+    pub(crate) outdated: bool,
 }
 
 impl Record {
@@ -71,12 +103,49 @@ impl Record {
             created_ms,
             expires_ms,
             entries: Entries::new(),
-            revision: None,
-            rewrite: false,
+            outdated: false,
         }
     }
 
-    /// The size that [`Capabilities::max_session_bytes`](crate::Capabilities::max_session_bytes)
+    /// The value under `key`.
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&StoredValue> {
+        self.entries.get(key)
+    }
+
+    /// Puts `value` under `key`; returns the value it replaces.
+    pub fn insert(&mut self, key: &str, value: StoredValue) -> Option<StoredValue> {
+        match self.entries.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
+            None => self.entries.insert(key.into(), value),
+        }
+    }
+
+    /// Removes the value under `key` and returns it.
+    pub fn remove(&mut self, key: &str) -> Option<StoredValue> {
+        self.entries.remove(key)
+    }
+
+    /// The values, in key order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &StoredValue)> + Clone + '_ {
+        self.entries
+            .iter()
+            .map(|(key, value)| (key.as_str(), value))
+    }
+
+    /// How many values there are.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the record holds no values.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The size that [`SessionStore::max_session_bytes`](crate::SessionStore::max_session_bytes)
     /// bounds: every key's and every JSON value's length, plus one byte per value.
     pub fn size(&self) -> usize {
         self.entries
@@ -85,8 +154,48 @@ impl Record {
             .sum()
     }
 
-    /// True when the record holds no values.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    /// Asks for this loaded record to be saved again on this request even if the
+    /// request changes nothing (a store's `load` calls it, for example when the stored
+    /// form is sealed with a retired key).
+    pub fn mark_outdated(&mut self) {
+        self.outdated = true;
+    }
+}
+
+/// Builds a [`Record`] from a decoder's output, the fast way: the values' text shares
+/// one allocation. Push keys in order (as they were encoded) and each costs one
+/// comparison; out of order works too, and a key pushed twice keeps its last value.
+///
+/// ```
+/// use session_core::{RecordBuilder, StoredValue};
+///
+/// let mut builder = RecordBuilder::with_capacity(2, 64);
+/// builder.push("cart", r#"["apple","pear"]"#, false);
+/// builder.push("notice", r#""Added""#, true);
+/// let record = builder.finish(1_700_000_000_000, 1_700_003_600_000);
+/// assert_eq!(record.get("notice"), Some(&StoredValue::flash(r#""Added""#)));
+/// ```
+#[derive(Debug, Default)]
+pub struct RecordBuilder(EntriesBuilder);
+
+impl RecordBuilder {
+    /// A builder with room for `values` values and `text_bytes` bytes of their text
+    /// (an upper bound, such as the stored form's length, does).
+    pub fn with_capacity(values: usize, text_bytes: usize) -> Self {
+        RecordBuilder(EntriesBuilder::with_capacity(values, text_bytes))
+    }
+
+    /// Adds the value `json` under `key`, flash data when `flash`.
+    #[inline]
+    pub fn push(&mut self, key: &str, json: &str, flash: bool) {
+        self.0.push(key.into(), json, flash);
+    }
+
+    /// The record of the values pushed.
+    pub fn finish(self, created_ms: u64, expires_ms: u64) -> Record {
+        Record {
+            entries: self.0.finish(),
+            ..Record::new(created_ms, expires_ms)
+        }
     }
 }

@@ -11,18 +11,19 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use compact_str::ToCompactString;
+use compact_str::{CompactString, ToCompactString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::entries::Entries;
 use crate::expiry::now_ms;
 use crate::flash::{settle, Life};
+use crate::plan::{plan, Facts, Found, Plan};
+use crate::store::{Change, Edit, Mark, Seen};
+use crate::text::JsonText;
 use crate::value::{decode, encode};
-use crate::{
-    Capabilities, CompactString, Entries, Error, Expiry, JsonText, Record, SaveRequest,
-    SessionStore, StoredValue,
-};
+use crate::{Error, Expiry, Record, SessionStore, StoredValue};
 
 /// What the HTTP layer should do with the client's token after [`Session::commit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,15 +36,23 @@ pub enum TokenUpdate {
     Remove,
 }
 
-/// How a save writes an existing session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Write {
-    /// The record replaces the stored session.
-    Whole,
-    /// The request's writes are merged into the stored session; `base` is the stored
-    /// revision the request loaded, when the store keeps revisions (the record is then
-    /// the whole session).
-    Merge { base: Option<u64> },
+/// The session as loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Loaded {
+    /// Not loaded yet.
+    #[default]
+    NotYet,
+    /// Loaded: no candidate token named a live session.
+    Nothing,
+    /// Loaded a live session.
+    Live {
+        created_ms: u64,
+        expires_ms: u64,
+        /// The merging store's mark of the load.
+        mark: Option<Mark>,
+        /// The store asked for it to be saved again.
+        outdated: bool,
+    },
 }
 
 /// One request's session.
@@ -83,7 +92,8 @@ pub struct Session {
 
 struct Inner {
     store: Arc<dyn SessionStore>,
-    caps: Capabilities,
+    /// The store has a merge level.
+    merges: bool,
     expiry: Expiry,
     /// A tokio mutex because the first method that needs data holds it across the
     /// store's `load`, so concurrent clones of the handle load once.
@@ -109,15 +119,8 @@ struct State {
     /// Further candidate tokens (duplicate cookies), tried in order when `token`
     /// names no live session.
     candidates: Vec<String>,
-    /// `None` until loaded. Once loaded: `Some(None)` when the token named no live
-    /// session, `Some(Some(created_ms))` when it did.
-    loaded: Option<Option<u64>>,
-    /// The deadline the loaded session had (0 before loading or when none was found).
-    loaded_expires_ms: u64,
-    /// The store's revision of the loaded session, if it keeps one.
-    loaded_revision: Option<u64>,
-    /// The store asked for the loaded record to be saved again ([`Record::rewrite`]).
-    loaded_rewrite: bool,
+    /// What the load found.
+    loaded: Loaded,
     /// Before loading: only the values this request wrote. After: everything visible.
     /// Values keep their stored form, so a loaded record becomes the view, and the
     /// view the saved record, without copying.
@@ -132,7 +135,7 @@ struct State {
     removed: BTreeSet<CompactString>,
     /// Counters changed only by `increment` / `decrement` since the load, with the
     /// net amount (stores that merge add it atomically; see
-    /// [`SaveRequest::increments`]).
+    /// [`Edit::Add`]).
     increments: BTreeMap<CompactString, i64>,
     /// `flush` was called: nothing stored before survives.
     cleared: bool,
@@ -145,8 +148,6 @@ struct State {
     /// This session's [`Session::remember`] choice, once known (set in this request,
     /// or loaded).
     remember: Option<bool>,
-    /// `token` named a live session when loaded.
-    live: bool,
 }
 
 impl State {
@@ -299,11 +300,11 @@ impl Session {
         token: Option<String>,
         candidates: Vec<String>,
     ) -> Self {
-        let caps = store.capabilities();
+        let merges = store.merging().is_some();
         Session {
             inner: Arc::new(Inner {
                 store,
-                caps,
+                merges,
                 expiry,
                 state: Mutex::new(State {
                     token,
@@ -401,7 +402,10 @@ impl Session {
             .state
             .try_lock()
             .ok()
-            .and_then(|st| st.loaded.flatten())
+            .and_then(|st| match st.loaded {
+                Loaded::Live { created_ms, .. } => Some(created_ms),
+                _ => None,
+            })
             .unwrap_or(now);
         let deadline = self.inner.expiry.deadline(created, now);
         std::time::Duration::from_millis(deadline.saturating_sub(now))
@@ -414,7 +418,7 @@ impl Session {
             .state
             .try_lock()
             .ok()
-            .filter(|st| st.live)
+            .filter(|st| matches!(st.loaded, Loaded::Live { .. }))
             .and_then(|st| st.token.clone())
     }
 
@@ -574,161 +578,117 @@ impl Session {
     }
 
     /// Saves the session (at most one store call, or two when the session was
-    /// destroyed meanwhile and a fresh one is started) and says what to do with the
-    /// client's token. Call once, after the handler; later calls do nothing.
+    /// destroyed meanwhile and a fresh one is started, or when a store without a merge
+    /// level renews it) and says what to do with the client's token. Call once, after
+    /// the handler; later calls do nothing.
     pub async fn commit(&self) -> Result<TokenUpdate, Error> {
         let mut st = self.inner.state.lock().await;
         if st.committed {
             return Ok(TokenUpdate::Keep);
         }
-        let update = match st.loaded {
-            None => self.commit_unloaded(&mut st).await?,
-            Some(found) => {
-                // The token moves out for the commit (no copy of what may be a whole
-                // sealed cookie) and comes back for `loaded_token`.
-                let token = st.token.take();
-                let update = self.commit_loaded(&mut st, found, token.as_deref()).await;
-                st.token = token;
-                update?
-            }
-        };
-        st.committed = true;
-        Ok(update)
+        // The token moves out for the commit (no copy of what may be a whole sealed
+        // cookie) and comes back for `loaded_token`.
+        let token = st.token.take();
+        let update = self.carry_out(&mut st, token.as_deref()).await;
+        st.token = token;
+        st.committed = update.is_ok();
+        update
     }
 
-    /// Commit of a request that never loaded: either it did not touch the session,
-    /// or it only wrote to a store that merges writes.
-    async fn commit_unloaded(&self, st: &mut State) -> Result<TokenUpdate, Error> {
-        if !st.cleared && st.changed.is_empty() && st.removed.is_empty() && !st.renew {
-            return Ok(TokenUpdate::Keep);
-        }
+    /// Plans the commit ([`plan`]) and carries the plan out.
+    async fn carry_out(&self, st: &mut State, token: Option<&str>) -> Result<TokenUpdate, Error> {
+        let expiry = self.inner.expiry;
         let now = now_ms();
-        let record = Self::take_settled(st, self.inner.expiry, now, now, true);
-        let Some(token) = st.token.as_deref() else {
-            if record.is_empty() {
-                return Ok(TokenUpdate::Keep);
-            }
-            return self.create(st, &record, None).await;
+        let (found, created, loaded_expires, outdated) = match st.loaded {
+            Loaded::NotYet => (Found::Unread, now, 0, false),
+            Loaded::Nothing => (Found::Nothing, now, 0, false),
+            Loaded::Live {
+                created_ms,
+                expires_ms,
+                outdated,
+                ..
+            } => (Found::Live, created_ms, expires_ms, outdated),
         };
-        if record.is_empty() && (st.renew || st.cleared) {
+        let unread = found == Found::Unread;
+        let survives = if unread {
+            st.view.iter().any(|(key, value)| {
+                st.changed.contains(key) && settle(st.life_of(key, value), st.read).is_some()
+            })
+        } else {
+            Self::age(st)
+        };
+        let facts = Facts {
+            found,
+            token: token.is_some(),
+            changed: st.cleared || !st.changed.is_empty() || !st.removed.is_empty(),
+            survives,
+            flushed: st.cleared,
+            renew: st.renew,
+            outdated,
+            refresh_due: expiry.deadline(created, now).saturating_sub(loaded_expires)
+                > expiry.idle_ms() / 100,
+        };
+        let step = plan(facts);
+        if matches!(step, Plan::Keep | Plan::Forget) {
+            return Ok(match step {
+                Plan::Forget => TokenUpdate::Remove,
+                _ => TokenUpdate::Keep,
+            });
+        }
+        let token = match (step, token) {
+            (Plan::Create, _) | (_, None) => {
+                let record = Self::take_settled(st, expiry, created, now, unread);
+                return self.create(&record).await;
+            }
+            (_, Some(token)) => token,
+        };
+        if step == Plan::Destroy {
             self.inner.store.destroy(token).await?;
             return Ok(TokenUpdate::Remove);
         }
-        if st.renew {
-            return self.create(st, &record, Some(token)).await;
-        }
-        self.update(st, token, &record, Write::Merge { base: None })
-            .await
-    }
-
-    /// Commit of a request that loaded. `found` is the creation time of the stored
-    /// session, `None` when the token named no live session.
-    async fn commit_loaded(
-        &self,
-        st: &mut State,
-        found: Option<u64>,
-        client: Option<&str>,
-    ) -> Result<TokenUpdate, Error> {
-        let now = now_ms();
-        let created = found.unwrap_or(now);
-        let survives = if st.all_persistent() {
-            !st.view.is_empty()
-        } else {
-            // Flash data that ages out in this save is a removal like any other.
-            let aged: Vec<CompactString> = st
-                .view
-                .iter()
-                .filter(|(key, value)| {
-                    let life = st.life_of(key, value);
-                    life == Life::Arrived && settle(life, st.read).is_none()
-                })
-                .map(|(key, _)| key.clone())
-                .collect();
-            st.removed.extend(aged);
-            st.view
-                .iter()
-                .any(|(key, value)| settle(st.life_of(key, value), st.read).is_some())
-        };
-        let token = match (found, client) {
-            (Some(_), Some(token)) => token,
-            // A bad or expired token: a fresh session, or a cookie to clear.
-            (_, token) => {
-                if survives {
-                    let full = Self::take_settled(st, self.inner.expiry, created, now, false);
-                    return self.create(st, &full, None).await;
+        let record = Self::take_settled(st, expiry, created, now, unread);
+        let merging = self.inner.store.merging();
+        if step == Plan::Renew {
+            return match merging {
+                Some(store) => {
+                    let change = change_of(st, &record);
+                    let new = store.renew(token, &change, &record, &expiry).await?;
+                    Ok(TokenUpdate::Send(non_empty(new)?))
                 }
-                return Ok(match token {
-                    Some(_) => TokenUpdate::Remove,
-                    None => TokenUpdate::Keep,
-                });
+                None => {
+                    let update = self.create(&record).await?;
+                    self.inner.store.destroy(token).await?;
+                    Ok(update)
+                }
+            };
+        }
+        let saved = match merging {
+            Some(store) => {
+                let seen = match st.loaded {
+                    Loaded::Live {
+                        mark: Some(mark), ..
+                    } => Some(Seen {
+                        mark,
+                        record: &record,
+                    }),
+                    _ => None,
+                };
+                let change = change_of(st, &record);
+                store
+                    .merge(token, &change, seen, &expiry)
+                    .await?
+                    .then(|| token.to_owned())
+            }
+            None => {
+                self.within_limit(&record)?;
+                self.inner.store.save(token, &record).await?
             }
         };
-        if !survives {
-            self.inner.store.destroy(token).await?;
-            return Ok(TokenUpdate::Remove);
-        }
-        if st.renew {
-            let full = Self::take_settled(st, self.inner.expiry, created, now, false);
-            return self.create(st, &full, Some(token)).await;
-        }
-        let dirty =
-            st.cleared || st.loaded_rewrite || !st.changed.is_empty() || !st.removed.is_empty();
-        if !dirty && self.inner.caps.refreshes_on_load {
-            return Ok(TokenUpdate::Keep);
-        }
-        if !dirty && !self.refresh_is_due(st.loaded_expires_ms, created, now) {
-            return Ok(TokenUpdate::Keep);
-        }
-        // A store that merges applies only this request's writes, so concurrent
-        // requests that change other keys keep theirs; any other store gets the whole
-        // session. A merging store that keeps revisions gets the whole session too, to
-        // write at once when nobody else wrote since the load.
-        let write = if self.inner.caps.merges_writes {
-            Write::Merge {
-                base: st.loaded_revision,
-            }
-        } else {
-            Write::Whole
-        };
-        let only_changed = write == Write::Merge { base: None };
-        let record = Self::take_settled(st, self.inner.expiry, created, now, only_changed);
-        self.update(st, token, &record, write).await
-    }
-
-    /// For a store that refreshes the idle deadline by saving (the cookie store): is
-    /// the new deadline worth a save? Saves are skipped while it would move by less
-    /// than 1% of the idle timeout, so a session may end up to that much earlier than
-    /// a strict reading of `timeout` says, and read-only requests mostly cost no seal
-    /// and no `Set-Cookie`.
-    fn refresh_is_due(&self, loaded_expires_ms: u64, created_ms: u64, now_ms: u64) -> bool {
-        let expiry = &self.inner.expiry;
-        let step = expiry.idle_ms() / 100;
-        expiry
-            .deadline(created_ms, now_ms)
-            .saturating_sub(loaded_expires_ms)
-            > step
-    }
-
-    /// Saves into the existing session `token`; if it is gone, starts a fresh one with
-    /// this request's writes only (a destroyed session is never brought back).
-    async fn update(
-        &self,
-        st: &State,
-        token: &str,
-        record: &Record,
-        write: Write,
-    ) -> Result<TokenUpdate, Error> {
-        let write = if self.inner.caps.merges_writes {
-            write
-        } else {
-            Write::Whole
-        };
-        match self.save(st, Some(token), None, record, write).await? {
+        match saved {
             Some(token) => Ok(TokenUpdate::Send(token)),
             None => {
                 tracing::debug!("session vanished during the request; starting a fresh one");
-                let now = now_ms();
-                let mut fresh = Record::new(now, self.inner.expiry.deadline(now, now));
+                let mut fresh = Record::new(now, expiry.deadline(now, now));
                 fresh.entries = record
                     .entries
                     .iter()
@@ -738,65 +698,46 @@ impl Session {
                 if fresh.is_empty() {
                     return Ok(TokenUpdate::Remove);
                 }
-                self.create(st, &fresh, None).await
+                self.create(&fresh).await
             }
         }
     }
 
-    /// Saves `record` as a new session, destroying `replaces` in the same call.
-    async fn create(
-        &self,
-        st: &State,
-        record: &Record,
-        replaces: Option<&str>,
-    ) -> Result<TokenUpdate, Error> {
-        match self.save(st, None, replaces, record, Write::Whole).await? {
-            Some(token) => Ok(TokenUpdate::Send(token)),
-            None => Err(Error::Unavailable {
-                store: "session store",
-                source: "the store refused to create a new session".into(),
-            }),
+    /// Applies the flash rules' aging to a loaded session: flash data that ages out
+    /// in this save is a removal like any other. True when anything survives.
+    fn age(st: &mut State) -> bool {
+        if st.all_persistent() {
+            return !st.view.is_empty();
         }
-    }
-
-    /// The one call to the store's `save`. A merge carries `flush`'s `cleared`; a
-    /// whole-record save replaces everything anyway.
-    async fn save(
-        &self,
-        st: &State,
-        token: Option<&str>,
-        replaces: Option<&str>,
-        record: &Record,
-        write: Write,
-    ) -> Result<Option<String>, Error> {
-        let (merge, base) = match write {
-            Write::Whole => (false, None),
-            Write::Merge { base } => (true, base),
-        };
-        // A whole record for a server-side store is checked here, once for every
-        // store; a store that merges checks what its merge would store, and a
-        // client-side store (the cookie) carries far less in its token anyway.
-        if !merge && self.inner.caps.revokes_tokens {
-            let (size, limit) = (record.size(), self.inner.caps.max_session_bytes);
-            if size > limit {
-                return Err(Error::TooLarge { size, limit });
-            }
-        }
-        self.inner
-            .store
-            .save(SaveRequest {
-                token,
-                replaces,
-                record,
-                merge,
-                base,
-                cleared: st.cleared,
-                changed: &st.changed,
-                removed: &st.removed,
-                increments: &st.increments,
-                expiry: &self.inner.expiry,
+        let aged: Vec<CompactString> = st
+            .view
+            .iter()
+            .filter(|(key, value)| {
+                let life = st.life_of(key, value);
+                life == Life::Arrived && settle(life, st.read).is_none()
             })
-            .await
+            .map(|(key, _)| key.clone())
+            .collect();
+        st.removed.extend(aged);
+        st.view
+            .iter()
+            .any(|(key, value)| settle(st.life_of(key, value), st.read).is_some())
+    }
+
+    /// `TooLarge` for a whole record past the store's limit.
+    fn within_limit(&self, record: &Record) -> Result<(), Error> {
+        let (size, limit) = (record.size(), self.inner.store.max_session_bytes());
+        if size > limit {
+            return Err(Error::TooLarge { size, limit });
+        }
+        Ok(())
+    }
+
+    /// Stores `record` as a new session.
+    async fn create(&self, record: &Record) -> Result<TokenUpdate, Error> {
+        self.within_limit(record)?;
+        let token = self.inner.store.create(record).await?;
+        Ok(TokenUpdate::Send(non_empty(token)?))
     }
 
     /// Moves what this request leaves behind out of the view into a record: every
@@ -861,7 +802,7 @@ impl Session {
             })?;
         // The amount is added to the stored counter at save unless this request set,
         // removed or flushed the key before (then its value is what counts).
-        let relative = self.inner.caps.merges_writes
+        let relative = self.inner.merges
             && !st.cleared
             && !st.removed.contains(key)
             && (st.increments.contains_key(key) || !st.changed.contains(key));
@@ -905,7 +846,7 @@ impl Session {
     async fn writing(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut st = self.inner.state.lock().await;
         // With several candidate tokens, only a load tells which one is the session.
-        if !(self.inner.caps.merges_writes && st.candidates.is_empty()) {
+        if !(self.inner.merges && st.candidates.is_empty()) {
             self.load(&mut st).await?;
         }
         Ok(st)
@@ -913,29 +854,43 @@ impl Session {
 
     /// Loads the first candidate token that names a live session; that token becomes
     /// the request's. With none, the first token stays (the client gets a removal).
-    async fn load_first_live(&self, st: &mut State) -> Result<Option<Record>, Error> {
+    async fn load_first_live(
+        &self,
+        st: &mut State,
+    ) -> Result<Option<(Record, Option<Mark>)>, Error> {
         if let Some(token) = st.token.as_deref() {
             if let Some(live) = self.load_live(token).await? {
-                st.live = true;
                 return Ok(Some(live));
             }
         }
         for token in std::mem::take(&mut st.candidates) {
             if let Some(live) = self.load_live(&token).await? {
                 st.token = Some(token);
-                st.live = true;
                 return Ok(Some(live));
             }
         }
         Ok(None)
     }
 
-    /// The record `token` names, if it is live under the current policy.
-    async fn load_live(&self, token: &str) -> Result<Option<Record>, Error> {
-        let record = self.inner.store.load(token, &self.inner.expiry).await?;
+    /// The record `token` names, if it is live under the current policy, with the
+    /// merging store's mark.
+    async fn load_live(&self, token: &str) -> Result<Option<(Record, Option<Mark>)>, Error> {
+        let expiry = &self.inner.expiry;
+        let loaded = match self.inner.store.merging() {
+            Some(store) => store
+                .load_marked(token, expiry)
+                .await?
+                .map(|(record, mark)| (record, Some(mark))),
+            None => self
+                .inner
+                .store
+                .load(token, expiry)
+                .await?
+                .map(|record| (record, None)),
+        };
         let now = now_ms();
-        Ok(record.filter(|r| {
-            let live = self.inner.expiry.is_live(r.created_ms, r.expires_ms, now);
+        Ok(loaded.filter(|(r, _)| {
+            let live = expiry.is_live(r.created_ms, r.expires_ms, now);
             if !live {
                 tracing::debug!("stored session has expired; starting a fresh one");
             }
@@ -952,38 +907,77 @@ impl Session {
 
     /// Loads the session into `st`, once.
     async fn load(&self, st: &mut State) -> Result<(), Error> {
-        if st.loaded.is_none() {
-            let live = self.load_first_live(st).await?;
-            self.inner.was_loaded.store(true, Ordering::Relaxed);
-            let found = live.as_ref().map(|r| r.created_ms);
-            st.loaded_expires_ms = live.as_ref().map_or(0, |r| r.expires_ms);
-            st.loaded_revision = live.as_ref().and_then(|r| r.revision);
-            st.loaded_rewrite = live.as_ref().is_some_and(|r| r.rewrite);
-            // The stored values become the view as they are; what this request wrote
-            // or removed before loading (only on a merging store) stays on top.
-            let State {
-                view,
-                removed,
-                cleared,
-                ..
-            } = st;
-            match live {
-                Some(r) if !*cleared => {
-                    let mut stored = r.entries;
-                    if !removed.is_empty() {
-                        stored.retain(|key, _| !removed.contains(key));
-                    }
-                    stored.append(view);
-                    *view = stored;
-                }
-                _ => {}
-            }
-            st.loaded = Some(found);
-            st.remember = st
-                .view
-                .get(REMEMBER_KEY)
-                .and_then(|v| serde_json::from_str::<bool>(v.json.as_str()).ok());
+        if st.loaded != Loaded::NotYet {
+            return Ok(());
         }
+        let live = self.load_first_live(st).await?;
+        self.inner.was_loaded.store(true, Ordering::Relaxed);
+        st.loaded = match &live {
+            Some((r, mark)) => Loaded::Live {
+                created_ms: r.created_ms,
+                expires_ms: r.expires_ms,
+                mark: *mark,
+                outdated: r.outdated,
+            },
+            None => Loaded::Nothing,
+        };
+        // The stored values become the view as they are; what this request wrote or
+        // removed before loading (only on a merging store) stays on top.
+        let State {
+            view,
+            removed,
+            cleared,
+            ..
+        } = st;
+        if let Some((r, _)) = live.filter(|_| !*cleared) {
+            let mut stored = r.entries;
+            if !removed.is_empty() {
+                stored.retain(|key, _| !removed.contains(key));
+            }
+            stored.append(view);
+            *view = stored;
+        }
+        st.remember = st
+            .view
+            .get(REMEMBER_KEY)
+            .and_then(|v| serde_json::from_str::<bool>(v.json.as_str()).ok());
         Ok(())
     }
+}
+
+/// The change a merging store applies: this request's removals and writes, in key
+/// order; a counter it only counted is an [`Edit::Add`]. `record` is the session as
+/// the request leaves it (or, unread, what it wrote).
+fn change_of<'a>(st: &'a State, record: &'a Record) -> Change<'a> {
+    let mut edits: Vec<(&str, Edit<'_>)> = Vec::with_capacity(st.changed.len() + st.removed.len());
+    edits.extend(st.removed.iter().map(|key| (key.as_str(), Edit::Remove)));
+    for key in &st.changed {
+        if let Some(value) = record.entries.get(key) {
+            let edit = match st.increments.get(key) {
+                Some(&by) => Edit::Add {
+                    by,
+                    flash: value.flash,
+                },
+                None => Edit::Set(value),
+            };
+            edits.push((key.as_str(), edit));
+        }
+    }
+    if !st.removed.is_empty() && !st.changed.is_empty() {
+        edits.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
+    Change {
+        flush: st.cleared,
+        edits,
+    }
+}
+
+/// A store's new token, refused when empty (a cookie without a value names nothing).
+fn non_empty(token: String) -> Result<String, Error> {
+    if token.is_empty() {
+        return Err(Error::Contract {
+            rule: "create returned an empty token",
+        });
+    }
+    Ok(token)
 }

@@ -21,17 +21,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// It reads as a `str` (it derefs to one) and converts from `&str`, `String` and
 /// [`CompactString`]. Equality, order, hashing and serde go by the text alone, never
 /// by where it is kept.
-///
-/// ```
-/// use session_core::JsonText;
-///
-/// let text = JsonText::from("[1,2,3]");
-/// assert_eq!(text, "[1,2,3]");
-/// assert_eq!(text.len(), 7);
-/// assert!(text.starts_with('['));
-/// let parsed: Vec<u8> = serde_json::from_str(&text).unwrap();
-/// assert_eq!(parsed, [1, 2, 3]);
-/// ```
 #[derive(Clone)]
 pub struct JsonText(Repr);
 
@@ -81,12 +70,6 @@ impl JsonText {
             Repr::Shared { len, .. } => *len as usize,
             Repr::Pending { .. } => 0,
         }
-    }
-
-    /// True for the empty text.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// A range of the buffer an [`EntriesBuilder`](crate::EntriesBuilder) is
@@ -250,7 +233,6 @@ mod tests {
             shared("abc", 1, 1),
         ] {
             assert_eq!(text.len(), text.as_str().len(), "{text:?}");
-            assert_eq!(text.is_empty(), text.as_str().is_empty());
         }
     }
 

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), session_demo::Error> {
-//! let config = session_core::SessionConfig::load(None)?;
+//! let config = session_tower::SessionConfig::load(None)?;
 //! let layer = session_demo::session_layer(config).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! axum::serve(listener, session_demo::router(layer)).await?;
@@ -18,7 +18,7 @@ mod page;
 
 use axum::routing::{get, post, put};
 use axum::Router;
-use session_core::{Driver, SessionConfig};
+use session_tower::SessionConfig;
 use session_tower::SessionLayer;
 
 /// What can stop the demo from starting.
@@ -45,7 +45,7 @@ impl From<session_core::Error> for Error {
 /// The session layer for `config`. With the cookie driver and no key configured, a
 /// random key is made (and a warning says so): sessions then end when the demo stops.
 pub async fn session_layer(mut config: SessionConfig) -> Result<SessionLayer, Error> {
-    if config.default == Driver::Cookie && config.cookie.key.is_none() {
+    if config.default == "cookie" && config.cookie.key.is_none() {
         let key = session_cookie::Key::generate().map_err(session_core::Error::from)?;
         tracing::warn!(
             "no cookie key configured (`[cookie] key` in session.toml, or APP_KEY): using a random key; sessions will not survive a restart"
@@ -53,7 +53,7 @@ pub async fn session_layer(mut config: SessionConfig) -> Result<SessionLayer, Er
         config.cookie.key = Some(key.to_base64());
     }
     let layer = SessionLayer::from_config(&config).await?;
-    tracing::info!(driver = ?config.default, "sessions ready");
+    tracing::info!(driver = %config.default, "sessions ready");
     Ok(layer)
 }
 

@@ -2,8 +2,8 @@
 
 #![forbid(unsafe_code)]
 
-use session_core::SessionConfig;
 use session_demo::{router, session_layer, Args, Error};
+use session_tower::SessionConfig;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

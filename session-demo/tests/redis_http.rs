@@ -8,9 +8,9 @@ use common::*;
 use reqwest::header::COOKIE;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use session_core::{Driver, SessionConfig};
 use session_redis::RedisStore;
 use session_testkit::servers::RedisServer;
+use session_tower::SessionConfig;
 use session_tower::SessionLayer;
 
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
@@ -23,7 +23,7 @@ async fn server(redis: &RedisServer) -> Result<String, Boxed> {
         "SESSION_REDIS_PORT" => Some(redis.port().to_string()),
         _ => None,
     })?;
-    assert_eq!(config.default, Driver::Redis);
+    assert_eq!(config.default, "redis");
     config.redis.connect_timeout_ms = 300;
     config.redis.response_timeout_ms = 300;
     Ok(serve(session_demo::session_layer(config).await?).await?)
@@ -149,7 +149,7 @@ async fn redis_down_is_503_without_set_cookie_then_recovers() -> TestResult {
 async fn a_layer_over_a_shared_store_serves_two_apps() -> TestResult {
     // Two app servers over one Redis: a session made on one is read on the other.
     let redis = RedisServer::start()?;
-    let mut settings = session_core::RedisSettings::default();
+    let mut settings = session_redis::RedisSettings::default();
     settings.port = redis.port();
     let store = Arc::new(RedisStore::connect(&settings).await?);
     let one = serve(SessionLayer::from_arc(store.clone())).await?;

@@ -9,6 +9,10 @@
 //! | 13.. | the snapshot: a MessagePack map from each session key to its value, a string of one kind byte (`p` persistent, `f` flash) followed by the value's JSON |
 //! | then, per save since | a change: an optional `c3` (MessagePack `true`: the session was flushed, drop every value before), then a MessagePack map from key to value (as above), `nil` (`c0`: the key was removed), or an increment: a string of `i` (persistent) or `j` (flash) followed by a signed decimal amount, added to the counter as it stands at that point (0 when absent) |
 //!
+//! Test vector: a session at revision 9, created at 1 ms, holding flash `a` = `1` is
+//! `03 00 00 00 09 00 00 00 00 00 00 00 01 81 a1 61 a2 66 31`; a save that then
+//! removes `b` and sets `c` to flash `3` appends `82 a1 62 c0 a1 63 a2 66 33`.
+//!
 //! A load reads the snapshot and applies the changes in order. A save of a request that
 //! loaded the session appends its change with one native `APPEND` (concurrent
 //! requests' changes land one after the other, so each keeps its writes, and the last
@@ -21,12 +25,10 @@
 //! which is never read as a session; the store deletes it at once, so a destroyed
 //! session is never brought back.
 //!
-//! The decoder accepts every string encoding MessagePack allows. Values of formats 1
-//! and 2 (this crate before appended changes) are not read: they load as no session.
+//! The decoder accepts every string encoding MessagePack allows; a value of any other
+//! format version loads as no session.
 
-use std::collections::BTreeMap;
-
-use session_core::{CompactString, EntriesBuilder, Record, StoredValue};
+use session_core::{Change, Edit, Record, RecordBuilder, StoredValue};
 
 /// The format version this crate writes and reads.
 pub const VERSION: u8 = 3;
@@ -52,8 +54,8 @@ pub(crate) fn head(revision: u32) -> [u8; 5] {
     head
 }
 
-/// What a request loaded, as [`Record::revision`] carries it to the save: the stored
-/// revision and the stored length, so a save can tell what was appended since.
+/// What a request loaded, kept as the [`Mark`](session_core::Mark) of its load: the
+/// stored revision and the stored length, so a save can tell what was appended since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Loaded {
     /// The revision in the header.
@@ -63,14 +65,14 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
-    pub(crate) fn pack(self) -> u64 {
-        (u64::from(self.revision) << 32) | u64::from(self.len)
+    pub(crate) fn mark(self) -> session_core::Mark {
+        session_core::Mark((u64::from(self.revision) << 32) | u64::from(self.len))
     }
 
-    pub(crate) fn unpack(packed: u64) -> Self {
+    pub(crate) fn of(mark: session_core::Mark) -> Self {
         Loaded {
-            revision: (packed >> 32) as u32,
-            len: packed as u32,
+            revision: (mark.0 >> 32) as u32,
+            len: mark.0 as u32,
         }
     }
 }
@@ -87,7 +89,7 @@ pub(crate) fn worth_compacting(loaded_len: usize, whole_len: usize) -> bool {
 
 /// The length of [`encode`]'s output for `record`.
 pub(crate) fn encoded_len(record: &Record) -> usize {
-    let n = record.entries.len();
+    let n = record.len();
     let map = match n {
         0..=15 => 1,
         16..=0xffff => 3,
@@ -96,14 +98,10 @@ pub(crate) fn encoded_len(record: &Record) -> usize {
     HEADER
         + map
         + record
-            .entries
             .iter()
             .map(|(k, v)| {
-                str_header_len(k.len())
-                    + k.len()
-                    + str_header_len(v.json.len() + 1)
-                    + 1
-                    + v.json.len()
+                let json = v.json().len();
+                str_header_len(k.len()) + k.len() + str_header_len(json + 1) + 1 + json
             })
             .sum::<usize>()
 }
@@ -124,63 +122,53 @@ pub(crate) fn encode(record: &Record, revision: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(encoded_len(record));
     out.extend_from_slice(&head(revision));
     out.extend_from_slice(&record.created_ms.to_be_bytes());
-    map_header(&mut out, record.entries.len());
-    for (key, value) in &record.entries {
+    map_header(&mut out, record.len());
+    for (key, value) in record.iter() {
         entry(&mut out, key, value);
     }
     out
 }
 
-/// Encodes a change: `flushed` when the session was emptied first, then the removed
-/// keys and the written values.
-pub(crate) fn encode_change<'a>(
-    flushed: bool,
-    removed: impl ExactSizeIterator<Item = &'a CompactString> + Clone,
-    writes: impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + Clone,
-) -> Vec<u8> {
-    static NO_COUNTS: BTreeMap<CompactString, i64> = BTreeMap::new();
-    encode_counted_change(flushed, removed, writes, &NO_COUNTS)
-}
-
-/// [`encode_change`], with the written keys found in `increments` encoded as an
-/// increment by that amount instead of their value.
-pub(crate) fn encode_counted_change<'a>(
-    flushed: bool,
-    removed: impl ExactSizeIterator<Item = &'a CompactString> + Clone,
-    writes: impl Iterator<Item = (&'a CompactString, &'a StoredValue)> + Clone,
-    increments: &BTreeMap<CompactString, i64>,
-) -> Vec<u8> {
-    let size = 6
-        + removed.clone().map(|k| k.len() + 6).sum::<usize>()
-        + writes
-            .clone()
-            .map(|(k, v)| k.len() + v.json.len().max(20) + 11)
-            .sum::<usize>();
+/// Encodes a change: `c3` when it flushes, then a map of its edits.
+pub(crate) fn encode_change(change: &Change<'_>) -> Vec<u8> {
+    let size = 6 + change
+        .edits
+        .iter()
+        .map(|(k, edit)| {
+            k.len()
+                + 11
+                + match edit {
+                    Edit::Set(v) => v.json().len(),
+                    Edit::Remove => 0,
+                    Edit::Add { .. } => 20,
+                }
+        })
+        .sum::<usize>();
     let mut out = Vec::with_capacity(size);
-    if flushed {
+    if change.flush {
         out.push(FLUSHED);
     }
-    map_header(&mut out, removed.len() + writes.clone().count());
-    for key in removed {
-        str_header(&mut out, key.len());
-        out.extend_from_slice(key.as_bytes());
-        out.push(REMOVED);
-    }
-    for (key, value) in writes {
-        match increments.get(key) {
-            Some(by) => {
-                let kind = if value.flash { b'j' } else { b'i' };
+    map_header(&mut out, change.edits.len());
+    for &(key, edit) in &change.edits {
+        match edit {
+            Edit::Set(value) => entry(&mut out, key, value),
+            Edit::Remove => {
+                str_header(&mut out, key.len());
+                out.extend_from_slice(key.as_bytes());
+                out.push(REMOVED);
+            }
+            Edit::Add { by, flash } => {
+                let kind = if flash { b'j' } else { b'i' };
                 kind_entry(&mut out, key, kind, &by.to_string());
             }
-            None => entry(&mut out, key, value),
         }
     }
     out
 }
 
 fn entry(out: &mut Vec<u8>, key: &str, value: &StoredValue) {
-    let kind = if value.flash { b'f' } else { b'p' };
-    kind_entry(out, key, kind, &value.json);
+    let kind = if value.is_flash() { b'f' } else { b'p' };
+    kind_entry(out, key, kind, value.json());
 }
 
 /// A key and its string: a kind byte, then `text`.
@@ -225,10 +213,10 @@ fn str_header(out: &mut Vec<u8>, len: usize) {
 }
 
 /// Decodes a stored session: the snapshot, then every change appended since.
-/// `expires_ms` is the deadline the caller knows (the TTL it just set). The record
-/// carries what was loaded (see [`Loaded`]) as its revision. `Err` says why the bytes
-/// are not a session of this format.
-pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static str> {
+/// `expires_ms` is the deadline the caller knows (the TTL it just set). With the
+/// record comes what was loaded ([`Loaded`]). `Err` says why the bytes are not a
+/// session of this format.
+pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), &'static str> {
     let mut r = Reader { bytes, at: 0 };
     if r.byte()? != VERSION {
         return Err("unknown format version");
@@ -238,7 +226,7 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
     let n = r.map_len()?;
     // Every entry takes at least 3 bytes, which bounds the allocation; the values'
     // text is shorter than the stored bytes.
-    let mut entries = EntriesBuilder::with_capacity(n.min(bytes.len() / 3), bytes.len());
+    let mut entries = RecordBuilder::with_capacity(n.min(bytes.len() / 3), bytes.len());
     for _ in 0..n {
         let key = utf8_key(r.str()?)?;
         let (json, flash) = value_parts(r.str().map_err(|_| "the snapshot holds a non-value")?)?;
@@ -266,14 +254,16 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
             changes.push((key, value));
         }
     }
-    let mut record = Record::new(created, expires_ms);
-    record.revision = u32::try_from(bytes.len())
-        .ok()
-        .map(|len| Loaded { revision, len }.pack());
-    if !flushed {
-        // Taken as read: our encoder writes keys in order (one comparison each).
-        record.entries = entries.finish();
-    }
+    let loaded = Loaded {
+        revision,
+        len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+    };
+    // Our encoder writes keys in order: one comparison each.
+    let mut record = if flushed {
+        Record::new(created, expires_ms)
+    } else {
+        entries.finish(created, expires_ms)
+    };
     // Stable: among changes of one key, the order of the saves is kept.
     changes.sort_by(|a, b| a.0.cmp(b.0));
     for same_key in changes.chunk_by(|a, b| a.0 == b.0) {
@@ -289,35 +279,34 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<Record, &'static s
         let base = match last_set.map(|i| same_key[i].1) {
             Some(Some(value)) => Some(stored_value(value)?),
             Some(None) => None,
-            None => record.entries.get(&key).cloned(),
+            None => record.get(key).cloned(),
         };
         let value = match increments.last() {
             None => base,
             Some(&(_, last)) => {
                 let flash = last.and_then(increment_of).is_some_and(|(flash, _)| flash);
-                let start = base
-                    .and_then(|v| v.json.as_str().parse::<i64>().ok())
-                    .unwrap_or(0);
+                let start = base.and_then(|v| v.json().parse::<i64>().ok()).unwrap_or(0);
                 let total = increments
                     .iter()
                     .filter_map(|(_, v)| v.and_then(increment_of))
                     .fold(start, |n, (_, by)| n.saturating_add(by));
-                Some(StoredValue {
-                    json: total.to_string().into(),
-                    flash,
+                Some(if flash {
+                    StoredValue::flash(total.to_string())
+                } else {
+                    StoredValue::persistent(total.to_string())
                 })
             }
         };
         match value {
             Some(value) => {
-                record.entries.insert(key, value);
+                record.insert(key, value);
             }
             None => {
-                record.entries.remove(&key);
+                record.remove(key);
             }
         }
     }
-    Ok(record)
+    Ok((record, loaded))
 }
 
 /// An increment's kind (true for flash) and amount, when `value` is one.
@@ -331,10 +320,8 @@ fn increment_of(value: &[u8]) -> Option<(bool, i64)> {
     Some((flash, amount))
 }
 
-fn utf8_key(bytes: &[u8]) -> Result<CompactString, &'static str> {
-    std::str::from_utf8(bytes)
-        .map(CompactString::from)
-        .map_err(|_| "key is not UTF-8")
+fn utf8_key(bytes: &[u8]) -> Result<&str, &'static str> {
+    std::str::from_utf8(bytes).map_err(|_| "key is not UTF-8")
 }
 
 /// A stored value's JSON and kind from its string: kind byte, then JSON.
@@ -351,9 +338,10 @@ fn value_parts(value: &[u8]) -> Result<(&str, bool), &'static str> {
 /// A stored value from its string (see [`value_parts`]).
 fn stored_value(value: &[u8]) -> Result<StoredValue, &'static str> {
     let (json, flash) = value_parts(value)?;
-    Ok(StoredValue {
-        json: json.into(),
-        flash,
+    Ok(if flash {
+        StoredValue::flash(json)
+    } else {
+        StoredValue::persistent(json)
     })
 }
 
@@ -426,29 +414,29 @@ mod tests {
             } else {
                 StoredValue::flash(v)
             };
-            r.entries.insert(format!("key{i}").into(), value);
+            r.insert(&format!("key{i}"), value);
         }
         r
     }
 
-    fn loaded(bytes: &[u8], revision: u32) -> Option<u64> {
-        Some(
-            Loaded {
-                revision,
-                len: bytes.len() as u32,
-            }
-            .pack(),
-        )
+    fn change<'a>(flush: bool, edits: &[(&'a str, Edit<'a>)]) -> Vec<u8> {
+        encode_change(&Change {
+            flush,
+            edits: edits.to_vec(),
+        })
     }
 
     #[test]
     fn records_of_every_size_round_trip() -> Result<(), &'static str> {
         for (n, len) in [(0, 0), (1, 0), (10, 5), (15, 20), (16, 200), (40, 40_000)] {
-            let mut r = record(n, len);
+            let r = record(n, len);
             let bytes = encode(&r, 0x0102_0304);
             assert_eq!(bytes.len(), encoded_len(&r), "{n} entries of {len}");
-            r.revision = loaded(&bytes, 0x0102_0304);
-            assert_eq!(decode(&bytes, 7)?, r, "{n} entries of {len}");
+            let loaded = Loaded {
+                revision: 0x0102_0304,
+                len: bytes.len() as u32,
+            };
+            assert_eq!(decode(&bytes, 7)?, (r, loaded), "{n} entries of {len}");
         }
         Ok(())
     }
@@ -456,7 +444,7 @@ mod tests {
     #[test]
     fn a_known_encoding() {
         let mut r = Record::new(1, 0);
-        r.entries.insert("a".into(), StoredValue::flash("1"));
+        r.insert("a", StoredValue::flash("1"));
         assert_eq!(
             encode(&r, 9),
             [3, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0x81, 0xa1, b'a', 0xa2, b'f', b'1']
@@ -466,41 +454,37 @@ mod tests {
     #[test]
     fn changes_apply_in_order_over_the_snapshot() -> Result<(), &'static str> {
         let mut r = Record::new(5, 0);
-        r.entries.insert("a".into(), StoredValue::persistent("1"));
-        r.entries.insert("b".into(), StoredValue::persistent("2"));
+        r.insert("a", StoredValue::persistent("1"));
+        r.insert("b", StoredValue::persistent("2"));
         let mut bytes = encode(&r, 1);
-        let (x, y) = (CompactString::from("b"), CompactString::from("c"));
         let three = StoredValue::flash("3");
         let four = StoredValue::persistent("4");
         // Remove b, write c; then write b again; then flush and write c.
-        bytes.extend(encode_change(
+        bytes.extend(change(
             false,
-            [&x].into_iter(),
-            [(&y, &three)].into_iter(),
+            &[("b", Edit::Remove), ("c", Edit::Set(&three))],
         ));
         assert_eq!(
             &bytes[bytes.len() - 9..],
             [0x82, 0xa1, b'b', 0xc0, 0xa1, b'c', 0xa2, b'f', b'3']
         );
-        bytes.extend(encode_change(
-            false,
-            [].into_iter(),
-            [(&x, &four)].into_iter(),
-        ));
-        let mid = decode(&bytes, 0)?;
-        let keys: Vec<&str> = mid.entries.keys().map(|k| k.as_str()).collect();
+        bytes.extend(change(false, &[("b", Edit::Set(&four))]));
+        let (mid, loaded) = decode(&bytes, 0)?;
+        let keys: Vec<&str> = mid.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["a", "b", "c"]);
-        assert_eq!(mid.entries.get("b"), Some(&four));
-        assert_eq!(mid.entries.get("c"), Some(&three));
-        assert_eq!(mid.revision, loaded(&bytes, 1));
-        bytes.extend(encode_change(
-            true,
-            [].into_iter(),
-            [(&y, &four)].into_iter(),
-        ));
-        let end = decode(&bytes, 0)?;
-        assert_eq!(end.entries.len(), 1);
-        assert_eq!(end.entries.get("c"), Some(&four));
+        assert_eq!(mid.get("b"), Some(&four));
+        assert_eq!(mid.get("c"), Some(&three));
+        assert_eq!(
+            loaded,
+            Loaded {
+                revision: 1,
+                len: bytes.len() as u32
+            }
+        );
+        bytes.extend(change(true, &[("c", Edit::Set(&four))]));
+        let (end, _) = decode(&bytes, 0)?;
+        assert_eq!(end.len(), 1);
+        assert_eq!(end.get("c"), Some(&four));
         assert_eq!(end.created_ms, 5);
         Ok(())
     }
@@ -508,81 +492,67 @@ mod tests {
     #[test]
     fn the_last_change_of_each_key_wins() -> Result<(), &'static str> {
         let mut r = Record::new(5, 0);
-        r.entries.insert("n".into(), StoredValue::persistent("0"));
-        r.entries
-            .insert("gone".into(), StoredValue::persistent("1"));
+        r.insert("n", StoredValue::persistent("0"));
+        r.insert("gone", StoredValue::persistent("1"));
         let mut bytes = encode(&r, 1);
-        let (n, gone, late) = (
-            CompactString::from("n"),
-            CompactString::from("gone"),
-            CompactString::from("late"),
-        );
         for i in 1..=20 {
             let v = StoredValue::persistent(i.to_string());
-            bytes.extend(encode_change(false, [].into_iter(), [(&n, &v)].into_iter()));
+            bytes.extend(change(false, &[("n", Edit::Set(&v))]));
             if i == 10 {
-                bytes.extend(encode_change(false, [&gone].into_iter(), [].into_iter()));
+                bytes.extend(change(false, &[("gone", Edit::Remove)]));
             }
             if i == 15 {
                 let w = StoredValue::flash("true");
-                bytes.extend(encode_change(
+                bytes.extend(change(
                     false,
-                    [].into_iter(),
-                    [(&late, &w), (&gone, &w)].into_iter(),
+                    &[("gone", Edit::Set(&w)), ("late", Edit::Set(&w))],
                 ));
             }
             if i == 18 {
-                bytes.extend(encode_change(false, [&late].into_iter(), [].into_iter()));
+                bytes.extend(change(false, &[("late", Edit::Remove)]));
             }
         }
-        let got = decode(&bytes, 0)?;
-        assert_eq!(got.entries.get("n"), Some(&StoredValue::persistent("20")));
-        assert_eq!(got.entries.get("gone"), Some(&StoredValue::flash("true")));
-        assert_eq!(got.entries.get("late"), None);
-        assert_eq!(got.entries.len(), 2);
+        let (got, _) = decode(&bytes, 0)?;
+        assert_eq!(got.get("n"), Some(&StoredValue::persistent("20")));
+        assert_eq!(got.get("gone"), Some(&StoredValue::flash("true")));
+        assert_eq!(got.get("late"), None);
+        assert_eq!(got.len(), 2);
         Ok(())
     }
 
     #[test]
     fn increments_add_up_over_the_last_value_in_order() -> Result<(), &'static str> {
         let mut r = Record::new(5, 0);
-        r.entries.insert("n".into(), StoredValue::persistent("10"));
+        r.insert("n", StoredValue::persistent("10"));
         let mut bytes = encode(&r, 1);
-        let (n, m) = (CompactString::from("n"), CompactString::from("m"));
-        let seen = StoredValue::persistent("0");
-        let counts = |by: i64| BTreeMap::from([(n.clone(), by), (m.clone(), by)]);
         for by in [1, 2, -4] {
-            bytes.extend(encode_counted_change(
-                false,
-                [].into_iter(),
-                [(&n, &seen), (&m, &seen)].into_iter(),
-                &counts(by),
-            ));
+            let add = Edit::Add { by, flash: false };
+            bytes.extend(change(false, &[("m", add), ("n", add)]));
         }
         assert_eq!(
             &bytes[bytes.len() - 6..],
-            [0xa1, b'm', 0xa3, b'i', b'-', b'4'],
+            [0xa1, b'n', 0xa3, b'i', b'-', b'4'],
             "an increment is its kind then the amount"
         );
-        let got = decode(&bytes, 0)?;
-        assert_eq!(got.entries.get("n"), Some(&StoredValue::persistent("9")));
-        assert_eq!(got.entries.get("m"), Some(&StoredValue::persistent("-1")));
+        let (got, _) = decode(&bytes, 0)?;
+        assert_eq!(got.get("n"), Some(&StoredValue::persistent("9")));
+        assert_eq!(got.get("m"), Some(&StoredValue::persistent("-1")));
         // A value written after increments replaces them; increments after it add.
         let five = StoredValue::flash("5");
-        bytes.extend(encode_change(
+        bytes.extend(change(false, &[("n", Edit::Set(&five))]));
+        bytes.extend(change(
             false,
-            [].into_iter(),
-            [(&n, &five)].into_iter(),
+            &[(
+                "n",
+                Edit::Add {
+                    by: i64::MAX,
+                    flash: true,
+                },
+            )],
         ));
-        bytes.extend(encode_counted_change(
-            false,
-            [].into_iter(),
-            [(&n, &five)].into_iter(),
-            &BTreeMap::from([(n.clone(), i64::MAX)]),
-        ));
-        let got = decode(&bytes, 0)?;
+        let (got, _) = decode(&bytes, 0)?;
         assert_eq!(
-            got.entries.get("n"),
+            got.get("n"),
             Some(&StoredValue::flash(i64::MAX.to_string())),
             "a flash counter stays flash, and sums saturate"
         );
@@ -590,12 +560,12 @@ mod tests {
     }
 
     #[test]
-    fn loaded_packs_and_unpacks() {
+    fn loaded_is_its_mark() {
         let l = Loaded {
             revision: 0xdead_beef,
             len: 0x0102_0304,
         };
-        assert_eq!(Loaded::unpack(l.pack()), l);
+        assert_eq!(Loaded::of(l.mark()), l);
     }
 
     #[test]
@@ -614,11 +584,10 @@ mod tests {
     fn garbage_is_refused_not_panicked_on() {
         let mut good = encode(&record(3, 10), 1);
         let snapshot = good.len();
-        let (k, v) = (CompactString::from("key1"), StoredValue::persistent("1"));
-        good.extend(encode_change(
+        let v = StoredValue::persistent("1");
+        good.extend(change(
             true,
-            [&k].into_iter(),
-            [(&k, &v)].into_iter(),
+            &[("key1", Edit::Remove), ("key1", Edit::Set(&v))],
         ));
         for len in 0..good.len() {
             if len == snapshot {

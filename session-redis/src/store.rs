@@ -17,13 +17,13 @@ use redis::{
     ServerErrorKind, ToRedisArgs, Value,
 };
 use session_core::{
-    now_ms, Capabilities, Expiry, Record, RedisSettings, SaveRequest, SessionId, SessionStore,
-    StorageKey, STORAGE_KEY_LEN,
+    now_ms, Change, Edit, Expiry, Mark, MergeStore, Record, Seen, SessionId, SessionStore,
+    StorageKey,
 };
 
 use crate::format;
 use crate::scripts;
-use crate::Error;
+use crate::{Error, RedisSettings};
 
 /// The connection: one node's (replaceable, see [`Node`]) or the async cluster
 /// client's. Both multiplex one connection and are cheap to clone.
@@ -125,7 +125,7 @@ enum Connection {
 /// and new keys live in different slots, so they cannot share one script).
 ///
 /// ```no_run
-/// use session_core::RedisSettings;
+/// use session_redis::RedisSettings;
 /// use session_redis::RedisStore;
 ///
 /// # async fn connect() -> Result<RedisStore, session_redis::Error> {
@@ -525,7 +525,7 @@ struct RedisKey<'a> {
 impl RedisKey<'_> {
     /// Its length in bytes.
     fn len(&self) -> usize {
-        self.namespace.len() + 1 + STORAGE_KEY_LEN
+        self.namespace.len() + 1 + self.digest.as_str().len()
     }
 }
 
@@ -617,15 +617,69 @@ fn lifetime_arg(expiry: &Expiry) -> u64 {
 
 #[async_trait]
 impl SessionStore for RedisStore {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::server()
-    }
-
     async fn load(
         &self,
         token: &str,
         expiry: &Expiry,
     ) -> Result<Option<Record>, session_core::Error> {
+        Ok(self
+            .load_marked(token, expiry)
+            .await?
+            .map(|(record, _)| record))
+    }
+
+    async fn create(&self, record: &Record) -> Result<String, session_core::Error> {
+        self.create_session(record, None, None).await
+    }
+
+    async fn save(
+        &self,
+        token: &str,
+        record: &Record,
+    ) -> Result<Option<String>, session_core::Error> {
+        let Some(id) = SessionId::parse(token) else {
+            return Ok(None);
+        };
+        let value = format::encode(record, next_revision());
+        self.within_cap(value.len())?;
+        // Replace the session only while it exists: a save never brings one back.
+        let key = self.redis_key(&id);
+        let mut cmd = Cmd::with_capacity(6, key.len() + value.len() + 32);
+        cmd.arg("SET")
+            .arg(key)
+            .arg(&value)
+            .arg("XX")
+            .arg("PXAT")
+            .arg(record.expires_ms.max(1));
+        Ok(match self.query(&cmd).await? {
+            Value::Nil => None,
+            _ => Some(token.to_owned()),
+        })
+    }
+
+    async fn destroy(&self, token: &str) -> Result<(), session_core::Error> {
+        match SessionId::parse(token) {
+            Some(id) => self.del(self.redis_key(&id)).await,
+            None => Ok(()),
+        }
+    }
+
+    fn max_session_bytes(&self) -> usize {
+        self.max_session_bytes
+    }
+
+    fn merging(&self) -> Option<&dyn MergeStore> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl MergeStore for RedisStore {
+    async fn load_marked(
+        &self,
+        token: &str,
+        expiry: &Expiry,
+    ) -> Result<Option<(Record, Mark)>, session_core::Error> {
         let Some(id) = SessionId::parse(token) else {
             return Ok(None);
         };
@@ -645,14 +699,14 @@ impl SessionStore for RedisStore {
         };
         let deadline = now.saturating_add(idle);
         match format::decode(&bytes, deadline) {
-            Ok(mut record) => {
+            Ok((mut record, loaded)) => {
                 record.expires_ms = expiry.deadline(record.created_ms, now);
                 if !expiry.is_live(record.created_ms, record.expires_ms, now) {
                     tracing::debug!(%key, "session passed its lifetime; removing it");
                     self.del(key).await?;
                     return Ok(None);
                 }
-                Ok(Some(record))
+                Ok(Some((record, loaded.mark())))
             }
             Err(reason) => {
                 tracing::warn!(%key, reason, "undecodable session in redis; starting a fresh one");
@@ -661,69 +715,65 @@ impl SessionStore for RedisStore {
         }
     }
 
-    async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, session_core::Error> {
-        let Some(token) = request.token else {
-            return self.create(&request).await;
-        };
-        // A token that parses is canonical: it is the id's text, to send back as is.
+    async fn merge(
+        &self,
+        token: &str,
+        change: &Change<'_>,
+        seen: Option<Seen<'_>>,
+        expiry: &Expiry,
+    ) -> Result<bool, session_core::Error> {
         let Some(id) = SessionId::parse(token) else {
-            return Ok(None);
+            return Ok(false);
         };
         let key = self.redis_key(&id);
-        let change = change_of(&request);
-        let loaded = request
-            .base
-            .filter(|_| request.merge)
-            .map(format::Loaded::unpack);
-        if let Some(l) = loaded {
-            let whole_len = format::encoded_len(request.record);
+        let encoded = format::encode_change(change);
+        let loaded = seen.map(|s| (format::Loaded::of(s.mark), s.record));
+        if let Some((l, whole)) = loaded {
+            let whole_len = format::encoded_len(whole);
             self.within_cap(whole_len)?;
-            let fits = l.len as usize + change.len() <= self.max_session_bytes;
+            let fits = l.len as usize + encoded.len() <= self.max_session_bytes;
             // The common save: the request loaded the session, so it is live and its
             // deadline fresh; its change is appended, natively.
             if fits && !format::worth_compacting(l.len as usize, whole_len) {
-                let live = self.append(key, &change).await?;
-                return Ok(live.then(|| token.to_owned()));
+                return self.append(key, &encoded).await;
             }
         }
         let now = now_ms();
-        let deadline = request.expiry.deadline(request.record.created_ms, now);
         // Otherwise one script: write the session whole (compacting the appended
         // changes) unless another save did since the load, else append the change.
-        let whole = loaded
-            .filter(|_| deadline > now)
-            .map(|l| (l, format::encode(&snapshot_of(&request), next_revision())));
+        let whole = loaded.and_then(|(l, whole)| {
+            let deadline = expiry.deadline(whole.created_ms, now);
+            (deadline > now).then(|| {
+                let value = format::encode(&snapshot_of(whole, change), next_revision());
+                (l, value, deadline)
+            })
+        });
         // A change that only removes keys may leave the session empty: look.
-        let removes_only = request.changed.is_empty() && !request.removed.is_empty();
+        let removes_only =
+            !change.edits.is_empty() && change.edits.iter().all(|(_, edit)| *edit == Edit::Remove);
         let update = Update {
             key,
-            loaded: whole.as_ref().map(|(l, _)| *l),
-            whole: whole.as_ref().map(|(_, v)| &v[..]),
-            deadline,
-            change: &change,
+            loaded: whole.as_ref().map(|(l, _, _)| *l),
+            whole: whole.as_ref().map(|(_, v, _)| &v[..]),
+            deadline: whole.as_ref().map_or(0, |(_, _, d)| *d),
+            change: &encoded,
             flags: if removes_only { "v" } else { "" },
         };
         for _ in 0..3 {
-            let outcome = match self.update(&update, request.expiry).await? {
+            let outcome = match self.update(&update, expiry).await? {
                 Updated::Saved => Saved::Kept,
                 Updated::Gone => Saved::Gone,
                 Updated::HeadMoved => continue,
-                Updated::Appended(value) => self.compact(key, value, None, request.expiry).await?,
+                Updated::Appended(value) => self.compact(key, value, None, expiry).await?,
                 Updated::Full(value) => {
-                    match self
-                        .compact(key, value, Some(&change), request.expiry)
-                        .await?
-                    {
+                    match self.compact(key, value, Some(&encoded), expiry).await? {
                         Saved::Moved => continue,
                         other => other,
                     }
                 }
             };
-            return match outcome {
-                Saved::Kept | Saved::Moved => Ok(Some(token.to_owned())),
-                // Emptied or gone: the caller sends a removal (or starts afresh).
-                Saved::Gone => Ok(None),
-            };
+            // Emptied or gone: the caller sends a removal (or starts afresh).
+            return Ok(!matches!(outcome, Saved::Gone));
         }
         Err(session_core::Error::Unavailable {
             store: "redis",
@@ -731,11 +781,15 @@ impl SessionStore for RedisStore {
         })
     }
 
-    async fn destroy(&self, token: &str) -> Result<(), session_core::Error> {
-        match SessionId::parse(token) {
-            Some(id) => self.del(self.redis_key(&id)).await,
-            None => Ok(()),
-        }
+    async fn renew(
+        &self,
+        old: &str,
+        change: &Change<'_>,
+        record: &Record,
+        _expiry: &Expiry,
+    ) -> Result<String, session_core::Error> {
+        let carried = (!change.flush).then(|| format::encode_change(change));
+        self.create_session(record, Some(old), carried).await
     }
 }
 
@@ -775,37 +829,37 @@ enum Saved {
 /// The whole session to compact under this request's change: the record it leaves,
 /// except that each counter it incremented holds the value it loaded, since the change
 /// that follows the snapshot (and the changes of others in between) adds the amounts.
-fn snapshot_of<'a>(request: &SaveRequest<'a>) -> std::borrow::Cow<'a, Record> {
-    if request.increments.is_empty() {
-        return std::borrow::Cow::Borrowed(request.record);
-    }
-    let mut record = request.record.clone();
-    for (key, by) in request.increments {
-        if let Some(value) = record.entries.get_mut(key) {
-            match value.json.as_str().parse::<i64>() {
-                Ok(seen) => value.json = seen.saturating_sub(*by).to_string().into(),
-                Err(_) => {
-                    record.entries.remove(key);
+fn snapshot_of<'a>(record: &'a Record, change: &Change<'_>) -> std::borrow::Cow<'a, Record> {
+    let mut adds = change.edits.iter().filter_map(|&(key, edit)| match edit {
+        Edit::Add { by, .. } => Some((key, by)),
+        _ => None,
+    });
+    let Some(first) = adds.next() else {
+        return std::borrow::Cow::Borrowed(record);
+    };
+    let mut snapshot = record.clone();
+    for (key, by) in std::iter::once(first).chain(adds) {
+        let rolled_back = snapshot.get(key).map(|value| {
+            value.json().parse::<i64>().ok().map(|seen| {
+                let json = seen.saturating_sub(by).to_string();
+                if value.is_flash() {
+                    session_core::StoredValue::flash(json)
+                } else {
+                    session_core::StoredValue::persistent(json)
                 }
+            })
+        });
+        match rolled_back {
+            Some(Some(value)) => {
+                snapshot.insert(key, value);
             }
+            Some(None) => {
+                snapshot.remove(key);
+            }
+            None => {}
         }
     }
-    std::borrow::Cow::Owned(record)
-}
-
-/// This request's change in the stored format: a merge's (or a carry-over's) keys,
-/// or (for a store asked to write whole) everything, after a flush.
-fn change_of(request: &SaveRequest<'_>) -> Vec<u8> {
-    if request.merge || request.carries_over() {
-        format::encode_counted_change(
-            request.cleared,
-            request.removed.iter(),
-            request.writes(),
-            request.increments,
-        )
-    } else {
-        format::encode_change(true, std::iter::empty(), request.record.entries.iter())
-    }
+    std::borrow::Cow::Owned(snapshot)
 }
 
 impl RedisStore {
@@ -821,19 +875,19 @@ impl RedisStore {
     }
 
     /// A new session (and, with `replaces`, the end of the old one).
-    async fn create(
+    /// `carried` is the change to apply over what `replaces` holds (`regenerate`);
+    /// without it, nothing of the replaced session comes along (`invalidate`).
+    async fn create_session(
         &self,
-        request: &SaveRequest<'_>,
-    ) -> Result<Option<String>, session_core::Error> {
-        let now = now_ms();
-        let value = format::encode(request.record, next_revision());
+        record: &Record,
+        replaces: Option<&str>,
+        carried: Option<Vec<u8>>,
+    ) -> Result<String, session_core::Error> {
+        let value = format::encode(record, next_revision());
         self.within_cap(value.len())?;
-        let deadline = request.expiry.deadline(request.record.created_ms, now);
-        let carried = request.carries_over().then(|| change_of(request));
-        let mut replaced = request
-            .replaces
-            .and_then(SessionId::parse)
-            .map(|id| self.redis_key(&id));
+        let deadline = record.expires_ms.max(1);
+        let replaced_id = replaces.and_then(SessionId::parse);
+        let mut replaced = replaced_id.as_ref().map(|id| self.redis_key(id));
         let mut value = value;
         // Cluster: the old key lives in another slot, so it cannot be in the script.
         // It is taken and deleted at once (GETDEL): writes after that find no session
@@ -871,7 +925,7 @@ impl RedisStore {
                 .arg(carry)
                 .arg(self.max_session_bytes);
             if self.run_script(&self.save, &cmd).await? == Value::Int(1) {
-                return Ok(Some(id.to_string()));
+                return Ok(id.to_string());
             }
         }
         Err(session_core::Error::Unavailable {
@@ -939,15 +993,13 @@ impl RedisStore {
         if let Some(change) = pending {
             bytes.extend_from_slice(change);
         }
-        let Ok(record) = format::decode(&bytes, 0) else {
+        let Ok((record, decoded)) = format::decode(&bytes, 0) else {
             warn_not_a_session(key);
             return Ok(Saved::Gone);
         };
         // What was read (without the pending change), to write over only if unchanged.
         let loaded = format::Loaded {
-            revision: record
-                .revision
-                .map_or(0, |packed| format::Loaded::unpack(packed).revision),
+            revision: decoded.revision,
             len: u32::try_from(loaded_len).unwrap_or(u32::MAX),
         };
         if record.is_empty() {

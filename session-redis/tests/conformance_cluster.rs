@@ -2,7 +2,7 @@
 mod common;
 
 session_testkit::conformance_tests!(|| async {
-    let mut settings = session_core::RedisSettings::default();
+    let mut settings = session_redis::RedisSettings::default();
     settings.cluster = common::cluster().addrs();
     settings.namespace = common::fresh_namespace();
     common::connect(&settings).await

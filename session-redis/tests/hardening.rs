@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::proxy::HalfOpenProxy;
 use common::read;
-use session_core::{Error, Expiry, RedisSettings, Session, SessionStore, TokenUpdate};
+use session_core::{Error, Expiry, Session, SessionStore, TokenUpdate};
+use session_redis::RedisSettings;
 use session_redis::RedisStore;
 use session_testkit::servers::{free_port, RedisServer};
 

@@ -1,12 +1,12 @@
 //! The simulated client: request after request against one store.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{
-    Capabilities, Error, Expiry, Record, SaveRequest, Session, SessionStore, TokenUpdate,
+    Change, Error, Expiry, Mark, MergeStore, Record, Seen, Session, SessionStore, TokenUpdate,
 };
 
 /// How many times each store method was called.
@@ -14,7 +14,7 @@ use session_core::{
 pub struct Calls {
     /// `load` calls.
     pub loads: usize,
-    /// `save` calls.
+    /// Saves: `create`, `save`, and the merge level's `merge` and `renew`.
     pub saves: usize,
     /// `destroy` calls.
     pub destroys: usize,
@@ -34,27 +34,92 @@ struct Counted {
     loads: AtomicUsize,
     saves: AtomicUsize,
     destroys: AtomicUsize,
+    /// The last load that found a session returned it with its idle deadline
+    /// refreshed.
+    refreshed: AtomicBool,
+}
+
+impl Counted {
+    fn loaded(&self, record: Option<&Record>, expiry: &Expiry) {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        if let Some(r) = record {
+            let fresh = expiry.deadline(r.created_ms, session_core::now_ms());
+            let refreshed = fresh.saturating_sub(r.expires_ms) <= expiry.idle_ms() / 100;
+            self.refreshed.store(refreshed, Ordering::SeqCst);
+        }
+    }
+
+    fn merge_level(&self) -> Result<&dyn MergeStore, Error> {
+        self.inner.merging().ok_or(Error::Contract {
+            rule: "merging() changed its answer",
+        })
+    }
 }
 
 #[async_trait]
 impl SessionStore for Counted {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
     async fn load(&self, token: &str, expiry: &Expiry) -> Result<Option<Record>, Error> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(token, expiry).await
+        let record = self.inner.load(token, expiry).await?;
+        self.loaded(record.as_ref(), expiry);
+        Ok(record)
     }
 
-    async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error> {
+    async fn create(&self, record: &Record) -> Result<String, Error> {
         self.saves.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(request).await
+        self.inner.create(record).await
+    }
+
+    async fn save(&self, token: &str, record: &Record) -> Result<Option<String>, Error> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner.save(token, record).await
     }
 
     async fn destroy(&self, token: &str) -> Result<(), Error> {
         self.destroys.fetch_add(1, Ordering::SeqCst);
         self.inner.destroy(token).await
+    }
+
+    fn max_session_bytes(&self) -> usize {
+        self.inner.max_session_bytes()
+    }
+
+    fn merging(&self) -> Option<&dyn MergeStore> {
+        self.inner.merging().map(|_| self as &dyn MergeStore)
+    }
+}
+
+#[async_trait]
+impl MergeStore for Counted {
+    async fn load_marked(
+        &self,
+        token: &str,
+        expiry: &Expiry,
+    ) -> Result<Option<(Record, Mark)>, Error> {
+        let loaded = self.merge_level()?.load_marked(token, expiry).await?;
+        self.loaded(loaded.as_ref().map(|(r, _)| r), expiry);
+        Ok(loaded)
+    }
+
+    async fn merge(
+        &self,
+        token: &str,
+        change: &Change<'_>,
+        seen: Option<Seen<'_>>,
+        expiry: &Expiry,
+    ) -> Result<bool, Error> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.merge_level()?.merge(token, change, seen, expiry).await
+    }
+
+    async fn renew(
+        &self,
+        old: &str,
+        change: &Change<'_>,
+        record: &Record,
+        expiry: &Expiry,
+    ) -> Result<String, Error> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.merge_level()?.renew(old, change, record, expiry).await
     }
 }
 
@@ -63,6 +128,7 @@ impl SessionStore for Counted {
 pub struct Kit {
     store: Arc<Counted>,
     expiry: Expiry,
+    client_side: bool,
 }
 
 impl Kit {
@@ -74,20 +140,46 @@ impl Kit {
                 loads: AtomicUsize::new(0),
                 saves: AtomicUsize::new(0),
                 destroys: AtomicUsize::new(0),
+                refreshed: AtomicBool::new(false),
             }),
             expiry: Expiry::default(),
+            client_side: false,
         }
+    }
+
+    /// The same kit for a store whose token carries the session (a cookie store):
+    /// `destroy` cannot revoke a copied token, so the kit checks what such a store
+    /// documents instead (the old token still opens until its deadline).
+    pub fn client_side(mut self) -> Self {
+        self.client_side = true;
+        self
+    }
+
+    /// True for a [`client_side`](Self::client_side) store.
+    pub fn is_client_side(&self) -> bool {
+        self.client_side
+    }
+
+    /// True when the store has the merge level ([`SessionStore::merging`]).
+    pub fn merges(&self) -> bool {
+        self.store.inner.merging().is_some()
+    }
+
+    /// True when the last load that found a session returned it with its idle
+    /// deadline refreshed (so an unchanged session needs no save).
+    pub fn load_refreshes(&self) -> bool {
+        self.store.refreshed.load(Ordering::SeqCst)
+    }
+
+    /// The store's [`SessionStore::max_session_bytes`].
+    pub fn max_session_bytes(&self) -> usize {
+        self.store.max_session_bytes()
     }
 
     /// The same store under another expiry policy.
     pub fn with_expiry(mut self, expiry: Expiry) -> Self {
         self.expiry = expiry;
         self
-    }
-
-    /// What the store declares it can do.
-    pub fn capabilities(&self) -> Capabilities {
-        self.store.capabilities()
     }
 
     /// The store calls made so far.

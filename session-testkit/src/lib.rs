@@ -22,13 +22,15 @@
 //!
 //! # Writing your own store against the kit
 //!
-//! A store implements [`session_core::SessionStore`] (its module docs hold a complete
-//! `HashMap` store) and declares what it can do in
-//! [`Capabilities`](session_core::Capabilities). The kit reads the declaration rather
-//! than skipping tests: a store that cannot revoke tokens (the cookie store) is tested
-//! for the behaviour it documents instead (the old token still opens), so every test
-//! asserts something about every store. `tests/third_party_store.rs` of this crate is
-//! a store written only against public APIs, the way a third party would.
+//! A store implements [`session_core::SessionStore`] (the plain level: whole records;
+//! its module docs hold a complete `HashMap` store), and optionally
+//! [`session_core::MergeStore`] (per-key merges). The kit does not skip tests: each
+//! asserts what the level the store implements guarantees. A store without the merge
+//! level is checked to keep concurrent whole-record saves consistent (one wins whole)
+//! instead of keeping both; a client-side store (`client_side:`) is checked for what
+//! it documents instead of revocation (the old token still opens).
+//! `tests/third_party_store.rs` of this crate is a store written only against public
+//! APIs, the way a third party would.
 //!
 //! # Simulating requests yourself
 //!
@@ -72,12 +74,24 @@ pub use kit::{run, Calls, Client, Kit};
 pub use session_core as __core;
 
 /// Expands into one `#[test]` per conformance case, each on a fresh store from the
-/// factory (`|| async { store }`).
+/// factory (`|| async { store }`). For a store whose token carries the session (a
+/// cookie store), write `conformance_tests!(client_side: || async { store })`.
 #[macro_export]
 macro_rules! conformance_tests {
+    (client_side: $factory:expr $(,)?) => {
+        $crate::__all_cases!($crate::Kit::client_side, $factory);
+    };
     ($factory:expr $(,)?) => {
+        $crate::__all_cases!(::std::convert::identity, $factory);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __all_cases {
+    ($kit:path, $factory:expr) => {
         $crate::__tests!(
-            $factory;
+            $kit, $factory;
             // API (SPEC 2)
             set_then_get_in_the_same_request,
             set_value_is_visible_in_later_requests,
@@ -156,11 +170,11 @@ macro_rules! conformance_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tests {
-    ($factory:expr; $($name:ident),* $(,)?) => {
+    ($kit:path, $factory:expr; $($name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() -> ::std::result::Result<(), $crate::__core::Error> {
-                $crate::run($factory, $crate::cases::$name)
+                $crate::run($factory, |kit: $crate::Kit| $crate::cases::$name($kit(kit)))
             }
         )*
     };

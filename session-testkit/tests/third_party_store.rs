@@ -1,71 +1,63 @@
 //! A store written the way a third party would: only public APIs of `session-core`
-//! and `session-testkit`, a `HashMap` behind a mutex, whole-record saves (it declares
-//! that it does not merge writes, so the kit drives the load-then-save path).
+//! and `session-testkit`, the plain level of the contract (whole records), records
+//! kept as JSON text in a `HashMap` behind a mutex, keyed by the id's digest.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use session_core::{
-    now_ms, Capabilities, Error, Expiry, Record, SaveRequest, SessionId, SessionStore,
-};
+use session_core::{now_ms, Error, Expiry, Record, SessionId, SessionStore};
 
 #[derive(Default)]
-struct HashMapStore {
-    sessions: Mutex<HashMap<String, Record>>,
+struct JsonMapStore(Mutex<HashMap<String, String>>);
+
+impl JsonMapStore {
+    fn map(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
-impl HashMapStore {
-    fn sessions(&self) -> MutexGuard<'_, HashMap<String, Record>> {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
-    }
+fn key(token: &str) -> Option<String> {
+    SessionId::parse(token).map(|id| id.storage_key().as_str().to_owned())
+}
+
+fn json(record: &Record) -> Result<String, Error> {
+    serde_json::to_string(record).map_err(|e| Error::config("record", e.to_string()))
 }
 
 #[async_trait]
-impl SessionStore for HashMapStore {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::server()
-            .with_merges_writes(false)
-            .with_shares_state(false)
-    }
-
-    async fn load(&self, token: &str, expiry: &Expiry) -> Result<Option<Record>, Error> {
-        let Some(id) = SessionId::parse(token) else {
+impl SessionStore for JsonMapStore {
+    async fn load(&self, token: &str, _: &Expiry) -> Result<Option<Record>, Error> {
+        let Some(text) = key(token).and_then(|k| self.map().get(&k).cloned()) else {
             return Ok(None);
         };
-        let now = now_ms();
-        let mut sessions = self.sessions();
-        match sessions.get_mut(id.storage_key().as_str()) {
-            Some(record) if record.expires_ms > now => {
-                record.expires_ms = expiry.deadline(record.created_ms, now);
-                Ok(Some(record.clone()))
-            }
-            _ => Ok(None),
-        }
+        let record: Option<Record> = serde_json::from_str(&text).ok();
+        Ok(record.filter(|r| r.expires_ms > now_ms()))
     }
 
-    async fn save(&self, request: SaveRequest<'_>) -> Result<Option<String>, Error> {
-        let mut sessions = self.sessions();
-        if let Some(old) = request.replaces.and_then(SessionId::parse) {
-            sessions.remove(old.storage_key().as_str());
+    async fn create(&self, record: &Record) -> Result<String, Error> {
+        let id = SessionId::generate()?;
+        let key = id.storage_key().as_str().to_owned();
+        self.map().insert(key, json(record)?);
+        Ok(id.to_string())
+    }
+
+    async fn save(&self, token: &str, record: &Record) -> Result<Option<String>, Error> {
+        let text = json(record)?;
+        let mut map = self.map();
+        match key(token).and_then(|k| map.get_mut(&k)) {
+            Some(stored) => *stored = text,
+            None => return Ok(None),
         }
-        let id = match request.token {
-            None => SessionId::generate()?,
-            Some(token) => match SessionId::parse(token) {
-                Some(id) if sessions.contains_key(id.storage_key().as_str()) => id,
-                _ => return Ok(None),
-            },
-        };
-        sessions.insert(id.storage_key().into(), request.record.clone());
-        Ok(Some(id.to_string()))
+        Ok(Some(token.to_owned()))
     }
 
     async fn destroy(&self, token: &str) -> Result<(), Error> {
-        if let Some(id) = SessionId::parse(token) {
-            self.sessions().remove(id.storage_key().as_str());
-        }
+        key(token).map(|k| self.map().remove(&k));
         Ok(())
     }
 }
 
-session_testkit::conformance_tests!(|| async { HashMapStore::default() });
+session_testkit::conformance_tests!(|| async { JsonMapStore::default() });

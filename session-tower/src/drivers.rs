@@ -1,31 +1,80 @@
-//! Building the configured store (Masonite's `default` driver name), each driver
-//! behind its own cargo feature.
+//! Building the store `session.toml` names: the built-in drivers and [`Drivers`] of
+//! your own.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
-use session_core::{Driver, SessionConfig, SessionStore};
+use session_core::SessionStore;
 
+use crate::config::SessionConfig;
 use crate::Error;
 
-pub(crate) async fn store_from_config(
-    config: &SessionConfig,
-) -> Result<Arc<dyn SessionStore>, Error> {
-    match config.default {
-        Driver::Cookie => cookie(config),
-        Driver::Redis => redis(config).await,
+type Build =
+    dyn Fn(&toml::Table) -> Result<Arc<dyn SessionStore>, session_core::Error> + Send + Sync;
+
+/// Drivers of your own that `session.toml` can name in `default`, each built from its
+/// own table (`[name]`; an empty table when absent). See
+/// [`SessionLayer::from_config_with`](crate::SessionLayer::from_config_with).
+#[derive(Clone, Default)]
+pub struct Drivers {
+    custom: BTreeMap<String, Arc<Build>>,
+}
+
+impl fmt::Debug for Drivers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.custom.keys()).finish()
     }
 }
 
-#[cfg(feature = "cookie-store")]
-fn cookie(config: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
-    let store = session_cookie::CookieStore::from_settings(&config.cookie)
-        .map_err(session_core::Error::from)?;
-    Ok(Arc::new(store))
-}
+impl Drivers {
+    /// The built-in drivers only: `cookie`, and `redis` with the `redis-store` feature.
+    pub fn new() -> Self {
+        Drivers::default()
+    }
 
-#[cfg(not(feature = "cookie-store"))]
-fn cookie(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
-    Err(not_compiled("cookie", "cookie-store"))
+    /// Adds the driver `name`, built by `build` from its table.
+    pub fn with<F>(mut self, name: impl Into<String>, build: F) -> Self
+    where
+        F: Fn(&toml::Table) -> Result<Arc<dyn SessionStore>, session_core::Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.custom.insert(name.into(), Arc::new(build));
+        self
+    }
+
+    /// Builds the store `config.default` names.
+    pub(crate) async fn build(
+        &self,
+        config: &SessionConfig,
+    ) -> Result<Arc<dyn SessionStore>, Error> {
+        let name = config.default.as_str();
+        if let Some(build) = self.custom.get(name) {
+            let empty = toml::Table::new();
+            return Ok(build(config.table(name).unwrap_or(&empty))?);
+        }
+        match name {
+            "cookie" => {
+                let store = session_cookie::CookieStore::from_settings(&config.cookie)
+                    .map_err(session_core::Error::from)?;
+                Ok(Arc::new(store))
+            }
+            "redis" => redis(config).await,
+            other => {
+                let mut known: Vec<&str> = vec!["cookie", "redis"];
+                known.extend(self.custom.keys().map(String::as_str));
+                Err(Error::Session(session_core::Error::config(
+                    "default",
+                    format!(
+                        "unknown driver `{other}` (known: {}); a driver of your own is added with `Drivers::with`",
+                        known.join(", ")
+                    ),
+                )))
+            }
+        }
+    }
 }
 
 #[cfg(feature = "redis-store")]
@@ -38,13 +87,8 @@ async fn redis(config: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
 
 #[cfg(not(feature = "redis-store"))]
 async fn redis(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
-    Err(not_compiled("redis", "redis-store"))
-}
-
-#[cfg(not(all(feature = "cookie-store", feature = "redis-store")))]
-fn not_compiled(driver: &str, feature: &str) -> Error {
-    Error::Session(session_core::Error::config(
+    Err(Error::Session(session_core::Error::config(
         "default",
-        format!("the `{driver}` driver is not compiled in; enable the `{feature}` feature of session-tower"),
-    ))
+        "the `redis` driver is not compiled in; enable the `redis-store` feature of session-tower",
+    )))
 }

@@ -8,11 +8,13 @@ use std::task::{Context, Poll};
 
 use http::header::{HeaderValue, CACHE_CONTROL, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
-use session_core::{Expiry, Session, SessionConfig, SessionStore, TokenUpdate};
+use session_core::{Expiry, Session, SessionStore, TokenUpdate};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::cookies::CookieOptions;
+use crate::config::SessionConfig;
+use crate::cookies::{self, CookieOptions};
+use crate::drivers::Drivers;
 use crate::{CrossSiteProtection, Error};
 
 /// Adds a lazily loaded [`Session`] to every request's extensions and saves it after
@@ -92,11 +94,41 @@ impl SessionLayer {
     }
 
     /// Builds the store named by `config.default` (Masonite's driver name) and the
-    /// layer around it, with the configured expiry and cookie. Each driver is behind
-    /// a cargo feature (`cookie-store`, `redis-store`); naming a driver that was not
-    /// compiled in is a configuration error.
+    /// layer around it, with the configured expiry and cookie. `cookie` is built in,
+    /// `redis` with the `redis-store` feature; naming a driver that is not there is a
+    /// configuration error that says so. For a driver of your own, see
+    /// [`from_config_with`](Self::from_config_with).
     pub async fn from_config(config: &SessionConfig) -> Result<Self, Error> {
-        let store = crate::drivers::store_from_config(config).await?;
+        SessionLayer::from_config_with(config, &Drivers::new()).await
+    }
+
+    /// [`from_config`](Self::from_config), with drivers of your own that
+    /// `session.toml` can name.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryStore, SessionStore};
+    /// use session_tower::{Drivers, SessionConfig, SessionLayer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_tower::Error> {
+    /// let config = SessionConfig::from_toml_str(r#"
+    ///     default = "memory"
+    ///     [memory]
+    ///     max_session_bytes = 4096
+    /// "#)?;
+    /// let drivers = Drivers::new().with("memory", |table| {
+    ///     let bytes = table.get("max_session_bytes").and_then(|v| v.as_integer()).unwrap_or(65536);
+    ///     let store = MemoryStore::new().with_max_session_bytes(bytes as usize);
+    ///     Ok(Arc::new(store) as Arc<dyn SessionStore>)
+    /// });
+    /// let layer = SessionLayer::from_config_with(&config, &drivers).await?;
+    /// # let _ = layer; Ok(()) }
+    /// ```
+    pub async fn from_config_with(
+        config: &SessionConfig,
+        drivers: &Drivers,
+    ) -> Result<Self, Error> {
+        let store = drivers.build(config).await?;
         Ok(SessionLayer::from_arc(store)
             .with_expiry(config.expiry())
             .with_cookie(CookieOptions::from_settings(&config.cookie)))
@@ -182,7 +214,7 @@ where
                 tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
                 return Ok(status_only(StatusCode::FORBIDDEN));
             }
-            let (tokens, sent) = shared.cookie.read(request.headers());
+            let (tokens, sent) = cookies::read(&shared.cookie, request.headers());
             let session = Session::with_candidates(shared.store.clone(), shared.expiry, tokens);
             request.extensions_mut().insert(session.clone());
             let mut response = inner.call(request).await?;
@@ -218,20 +250,18 @@ where
             match update {
                 Ok(TokenUpdate::Keep) => {}
                 Ok(TokenUpdate::Send(token)) => {
-                    if !shared
-                        .cookie
-                        .send(response.headers_mut(), &token, sent, max_age)
-                    {
+                    let Some(set_cookies) = shared.cookie.send(&token, sent, max_age) else {
                         tracing::error!(
                             size = token.len(),
                             "session token does not fit the configured cookies"
                         );
                         return Ok(status_only(StatusCode::INTERNAL_SERVER_ERROR));
-                    }
+                    };
+                    cookies::append(response.headers_mut(), set_cookies);
                     no_store(response.headers_mut());
                 }
                 Ok(TokenUpdate::Remove) => {
-                    shared.cookie.remove(response.headers_mut(), sent);
+                    cookies::append(response.headers_mut(), shared.cookie.remove(sent));
                     no_store(response.headers_mut());
                 }
                 Err(e) => {

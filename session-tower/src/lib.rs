@@ -6,8 +6,7 @@
 //!
 //! ```
 //! use axum::{routing::get, Router};
-//! use session_core::SessionConfig;
-//! use session_tower::{Session, SessionLayer};
+//! use session_tower::{Session, SessionConfig, SessionLayer};
 //!
 //! async fn index(session: Session) -> Result<String, session_tower::Error> {
 //!     let visits = session.increment("visits", 1).await?;
@@ -47,12 +46,13 @@
 //! # Features
 //!
 //! - `axum` (default): the [`Session`] extractor.
-//! - `cookie-store` (default): [`SessionLayer::from_config`] can build the cookie store.
-//! - `redis-store`: it can build the Redis store.
+//! - `redis-store`: [`SessionLayer::from_config`] can build the Redis store (the
+//!   cookie store is always there).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 mod cookies;
 mod cross_site;
 mod drivers;
@@ -61,9 +61,12 @@ mod error;
 mod extract;
 mod layer;
 
+pub use config::SessionConfig;
 pub use cookies::CookieOptions;
 pub use cross_site::CrossSiteProtection;
+pub use drivers::Drivers;
 pub use error::Error;
 #[cfg(feature = "axum")]
 pub use extract::Session;
 pub use layer::{SessionLayer, SessionService};
+pub use session_cookie::{CookieSettings, SameSite};

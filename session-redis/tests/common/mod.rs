@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 
 use std::sync::Arc;
 
-use session_core::{Error, Expiry, RedisSettings, Session, SessionStore, TokenUpdate};
+use session_core::{Error, Expiry, Session, SessionStore, TokenUpdate};
+use session_redis::RedisSettings;
 use session_redis::RedisStore;
 use session_testkit::servers::{RedisCluster, RedisServer};
 

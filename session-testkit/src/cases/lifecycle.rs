@@ -57,7 +57,7 @@ pub async fn unchanged_session_writes_only_the_idle_refresh(kit: Kit) -> Result<
     c.request(|s| async move { s.get::<i32>("a").await })
         .await?;
     let later = kit.calls();
-    let refresh = usize::from(!kit.capabilities().refreshes_on_load);
+    let refresh = usize::from(!kit.load_refreshes());
     assert_eq!(
         later.saves,
         after.saves + refresh,
@@ -100,7 +100,7 @@ pub async fn write_only_request_skips_the_load_when_the_store_merges(
     })
     .await?;
     let after = kit.calls();
-    let expected_loads = usize::from(!kit.capabilities().merges_writes);
+    let expected_loads = usize::from(!kit.merges());
     assert_eq!(after.loads - before.loads, expected_loads);
     assert_eq!(after.saves - before.saves, 1);
     let v = c

@@ -1,0 +1,490 @@
+//! How a session token travels in cookies, for every HTTP integration: the cookie's
+//! name on the wire (with the `__Host-` prefix), its attributes, chunking over numbered
+//! cookies, and the size rule (how many token bytes fit).
+//!
+//! Browsers keep at most 4096 bytes of name and value per cookie. A token longer than
+//! one cookie can carry is split into chunks, each named after the first with `.N`
+//! appended (`session`, `session.1`, ...). The cookie store refuses sessions larger
+//! than [`capacity`] allows, so an HTTP layer never drops or truncates one.
+//!
+//! [`CookieOptions`] works on header *text* (the `Cookie` headers a request carries,
+//! the `Set-Cookie` values to send), so any framework can use it.
+//!
+//! ```
+//! use session_cookie::framing::CookieOptions;
+//!
+//! let options = CookieOptions::default().with_secure(true);
+//! let token = "x".repeat(5000);
+//! let set_cookies = options.send(&token, 0, None).expect("fits in 4 cookies");
+//! assert_eq!(set_cookies.len(), 2);
+//! assert!(set_cookies[0].starts_with("session=") && set_cookies[1].starts_with("session.1="));
+//!
+//! // The browser sends them back; the token is joined again.
+//! let pairs: Vec<&str> = set_cookies.iter().filter_map(|c| c.split(';').next()).collect();
+//! let (candidates, _) = options.read([pairs.join("; ").as_str()]);
+//! assert_eq!(candidates.first(), Some(&token));
+//! ```
+
+use std::time::Duration;
+
+use cookie::Cookie;
+
+use crate::settings::{CookieSettings, SameSite};
+
+/// The most bytes of name plus value a browser keeps for one cookie.
+pub const COOKIE_BYTES: usize = 4096;
+
+/// The name of chunk `index` (0 is the plain name).
+pub(crate) fn chunk_name(name: &str, index: usize) -> String {
+    if index == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}.{index}")
+    }
+}
+
+/// Token bytes one cookie named `chunk_name` can carry: 4096 less the name and the
+/// `=` between name and value (counting the `=` keeps us clear of browsers that do).
+fn room(chunk_name: &str) -> usize {
+    COOKIE_BYTES.saturating_sub(chunk_name.len() + 1)
+}
+
+/// How many token bytes `max_chunks` cookies named after `name` can carry.
+pub fn capacity(name: &str, max_chunks: usize) -> usize {
+    (0..max_chunks)
+        .map(|i| {
+            // The length of `chunk_name(name, i)`, without building it.
+            let suffix = if i == 0 { 0 } else { 1 + i.to_string().len() };
+            COOKIE_BYTES.saturating_sub(name.len() + suffix + 1)
+        })
+        .sum()
+}
+
+/// The chunks of one token, in order: `(cookie name, value)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chunks<'a>(Vec<(String, &'a str)>);
+
+impl<'a> Chunks<'a> {
+    /// Number of cookies.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no chunks (never, for a split token).
+    #[allow(dead_code)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Iterates over `(cookie name, value)`.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &(String, &'a str)> {
+        self.0.iter()
+    }
+
+    /// The token again.
+    #[cfg(test)]
+    pub(crate) fn concat_values(&self) -> String {
+        self.0.iter().map(|(_, v)| *v).collect()
+    }
+}
+
+impl<'a> std::ops::Index<usize> for Chunks<'a> {
+    type Output = (String, &'a str);
+    fn index(&self, i: usize) -> &Self::Output {
+        &self.0[i]
+    }
+}
+
+/// Splits an ASCII token into at most `max_chunks` cookies; `None` when it does not fit
+/// (see [`capacity`]) or is not ASCII (tokens are base64url text).
+pub(crate) fn split<'a>(name: &str, token: &'a str, max_chunks: usize) -> Option<Chunks<'a>> {
+    if !token.is_ascii() || token.len() > capacity(name, max_chunks) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut rest = token;
+    let mut index = 0;
+    loop {
+        let chunk_name = chunk_name(name, index);
+        let (head, tail) = rest.split_at(room(&chunk_name).min(rest.len()));
+        out.push((chunk_name, head));
+        rest = tail;
+        index += 1;
+        if rest.is_empty() {
+            return Some(Chunks(out));
+        }
+    }
+}
+
+/// The session cookie's name and attributes.
+///
+/// Defaults (SPEC 6): name `session`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no
+/// `Secure` (turn it on behind HTTPS), no `Domain`, at most 4 chunk cookies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieOptions {
+    name: String,
+    secure: bool,
+    domain: Option<String>,
+    path: String,
+    same_site: cookie::SameSite,
+    max_chunks: usize,
+    persistent: bool,
+}
+
+impl Default for CookieOptions {
+    fn default() -> Self {
+        CookieOptions::from_settings(&CookieSettings::default())
+    }
+}
+
+impl CookieOptions {
+    /// From `[cookie]` settings. With `host_prefix`, the name gets `__Host-`, and the
+    /// cookie is `Secure`, `Path=/`, without `Domain`, as browsers require.
+    pub fn from_settings(s: &CookieSettings) -> Self {
+        let same_site = match s.same_site {
+            SameSite::Lax => cookie::SameSite::Lax,
+            SameSite::Strict => cookie::SameSite::Strict,
+            SameSite::None => cookie::SameSite::None,
+        };
+        if s.host_prefix {
+            CookieOptions {
+                name: wire_name(&s.name, true),
+                secure: true,
+                domain: None,
+                path: "/".into(),
+                same_site,
+                max_chunks: s.max_chunks,
+                persistent: s.persistent,
+            }
+        } else {
+            CookieOptions {
+                name: s.name.clone(),
+                secure: s.secure,
+                domain: s.domain.clone(),
+                path: s.path.clone(),
+                same_site,
+                max_chunks: s.max_chunks,
+                persistent: s.persistent,
+            }
+        }
+    }
+
+    /// The cookie name on the wire.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sends persistent cookies (with `Max-Age`) unless a session chose otherwise
+    /// with `Session::remember`.
+    pub fn with_persistent(mut self, persistent: bool) -> Self {
+        self.persistent = persistent;
+        self
+    }
+
+    /// True when cookies are persistent by default.
+    pub fn is_persistent(&self) -> bool {
+        self.persistent
+    }
+
+    /// Sets the `Secure` attribute.
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Sets the cookie name (as sent: a `__Host-` prefix, if wanted, included).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the `Domain` attribute (`None`: the cookie goes to this host only).
+    pub fn with_domain(mut self, domain: Option<String>) -> Self {
+        self.domain = domain;
+        self
+    }
+
+    /// Sets the `Path` attribute.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Sets the `SameSite` attribute.
+    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = match same_site {
+            SameSite::Lax => cookie::SameSite::Lax,
+            SameSite::Strict => cookie::SameSite::Strict,
+            SameSite::None => cookie::SameSite::None,
+        };
+        self
+    }
+
+    /// Sets how many cookies a token may be split over (at least 1).
+    pub fn with_max_chunks(mut self, max_chunks: usize) -> Self {
+        self.max_chunks = max_chunks.max(1);
+        self
+    }
+
+    /// How many token bytes these cookies carry ([`capacity`]).
+    pub fn capacity(&self) -> usize {
+        capacity(&self.name, self.max_chunks)
+    }
+
+    /// The candidate tokens the request carries, and how many chunk cookie names it
+    /// may have (one past the highest index sent).
+    ///
+    /// A browser sends every cookie of the session's name that matches the request,
+    /// so a duplicate planted by a sibling domain, or a forged chunk, arrives beside
+    /// the real cookie. Each `name` cookie gives a candidate joined with the chunks
+    /// that follow it (`name.1`, `name.2`, ...) and one on its own, in the order sent;
+    /// the session takes the first that opens.
+    pub fn read<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a str>,
+    ) -> (Vec<String>, usize) {
+        let mut bases: Vec<String> = Vec::new();
+        let mut parts: Vec<Option<String>> = vec![None; self.max_chunks];
+        for text in cookie_headers {
+            for cookie in Cookie::split_parse(text).flatten() {
+                match self.chunk_index(cookie.name()) {
+                    Some(0) if !cookie.value().is_empty() => bases.push(cookie.value().to_owned()),
+                    Some(i) => {
+                        if let Some(slot @ None) = parts.get_mut(i) {
+                            *slot = Some(cookie.value().to_owned());
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        // Chunk cookies to clear later: up to the highest index the client sent, so a
+        // stray `session.2` goes even when `session.1` is missing.
+        let sent = parts
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(usize::from(!bases.is_empty()), |i| i + 1);
+        let tail: String = parts.iter().skip(1).map_while(Option::as_deref).collect();
+        let mut candidates = Vec::with_capacity(bases.len() * 2);
+        for base in bases {
+            if !tail.is_empty() {
+                candidates.push(format!("{base}{tail}"));
+            }
+            if !candidates.contains(&base) {
+                candidates.push(base);
+            }
+        }
+        (candidates, sent)
+    }
+
+    fn chunk_index(&self, name: &str) -> Option<usize> {
+        if name == self.name {
+            return Some(0);
+        }
+        let rest = name.strip_prefix(self.name.as_str())?.strip_prefix('.')?;
+        let i: usize = rest.parse().ok()?;
+        (i > 0 && rest == i.to_string()).then_some(i)
+    }
+
+    /// The `Set-Cookie` values that send `token`, with removals for chunk cookies the
+    /// client sent (`sent`, from [`read`](Self::read)) that the new token no longer
+    /// uses. `None` when the token does not fit ([`capacity`](Self::capacity); the
+    /// cookie store checks this first, so it means a misconfigured store). With
+    /// `max_age`, the cookies are persistent.
+    pub fn send(&self, token: &str, sent: usize, max_age: Option<Duration>) -> Option<Vec<String>> {
+        let parts = split(&self.name, token, self.max_chunks)?;
+        let mut out = Vec::with_capacity(parts.len().max(sent));
+        for (name, value) in parts.iter() {
+            let mut cookie = self.build(name.clone(), (*value).to_owned());
+            if let Some(age) = max_age {
+                let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+                cookie.set_max_age(cookie::time::Duration::seconds(secs));
+            }
+            out.push(cookie.to_string());
+        }
+        for i in parts.len()..sent.max(parts.len()) {
+            out.push(self.removal(chunk_name(&self.name, i)).to_string());
+        }
+        Some(out)
+    }
+
+    /// The `Set-Cookie` values that remove the session cookie and every chunk sent.
+    pub fn remove(&self, sent: usize) -> Vec<String> {
+        (0..sent.max(1))
+            .map(|i| self.removal(chunk_name(&self.name, i)).to_string())
+            .collect()
+    }
+
+    fn build(&self, name: String, value: String) -> Cookie<'static> {
+        let mut c = Cookie::build((name, value))
+            .http_only(true)
+            .same_site(self.same_site)
+            .path(self.path.clone())
+            .secure(self.secure);
+        if let Some(domain) = &self.domain {
+            c = c.domain(domain.clone());
+        }
+        c.build()
+    }
+
+    fn removal(&self, name: String) -> Cookie<'static> {
+        let mut c = self.build(name, String::new());
+        c.make_removal();
+        c
+    }
+}
+
+/// The cookie's name on the wire: `name`, with the `__Host-` prefix when `host_prefix`.
+pub fn wire_name(name: &str, host_prefix: bool) -> String {
+    if host_prefix {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_token_is_one_cookie_under_the_plain_name() {
+        let parts = split("s", "abc", 4);
+        assert_eq!(parts.map(|p| p.0), Some(vec![("s".to_owned(), "abc")]));
+    }
+
+    #[test]
+    fn a_token_at_capacity_fits_and_one_byte_more_does_not() {
+        let cap = capacity("session", 3);
+        assert_eq!(cap, 3 * 4096 - "session=".len() - 2 * "session.1=".len());
+        let token = "a".repeat(cap);
+        let parts = split("session", &token, 3);
+        assert_eq!(parts.as_ref().map(Chunks::len), Some(3));
+        assert_eq!(parts.map(|p| p.concat_values()), Some(token));
+        assert_eq!(split("session", &"a".repeat(cap + 1), 3), None);
+    }
+
+    #[test]
+    fn capacity_matches_the_chunk_names() {
+        for chunks in [1, 2, 9, 10, 11, 32] {
+            let by_name: usize = (0..chunks).map(|i| room(&chunk_name("s", i))).sum();
+            assert_eq!(capacity("s", chunks), by_name, "{chunks} chunks");
+        }
+    }
+
+    #[test]
+    fn non_ascii_tokens_are_refused() {
+        assert_eq!(split("s", "é", 4), None);
+    }
+
+    #[test]
+    fn reads_chunks_in_order_across_headers() {
+        let o = CookieOptions::default();
+        let h = ["a=1; session.1=BBB", "session=AAA; session.2=CCC"];
+        assert_eq!(o.read(h), (vec!["AAABBBCCC".into(), "AAA".into()], 3));
+    }
+
+    #[test]
+    fn a_missing_chunk_ends_the_token_and_odd_names_are_ignored() {
+        let o = CookieOptions::default();
+        let h = ["session=AAA; session.2=CCC; session.01=X; session.x=Y; sessionx=Z"];
+        assert_eq!(o.read(h), (vec!["AAA".into()], 3));
+        assert_eq!(o.read(["other=1"]), (vec![], 0));
+    }
+
+    #[test]
+    fn duplicate_cookies_each_give_a_candidate_in_the_order_sent() {
+        let o = CookieOptions::default();
+        let h = ["session=REAL; session=planted"];
+        assert_eq!(o.read(h), (vec!["REAL".into(), "planted".into()], 1));
+        let h = ["session=REAL; session.1=forged"];
+        assert_eq!(o.read(h), (vec!["REALforged".into(), "REAL".into()], 2));
+    }
+
+    #[test]
+    fn default_attributes_are_httponly_lax_root_path() {
+        let c = CookieOptions::default()
+            .send("tok", 0, None)
+            .unwrap_or_default();
+        assert_eq!(c.len(), 1);
+        assert!(c[0].starts_with("session=tok"));
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(c[0].contains(attr), "{} lacks {attr}", c[0]);
+        }
+        assert!(!c[0].contains("Secure"));
+    }
+
+    #[test]
+    fn host_prefix_forces_secure_root_and_no_domain() {
+        let s = CookieSettings {
+            host_prefix: true,
+            domain: Some("example.com".into()),
+            path: "/app".into(),
+            ..CookieSettings::default()
+        };
+        let c = CookieOptions::from_settings(&s)
+            .send("t", 0, None)
+            .unwrap_or_default();
+        assert!(c[0].starts_with("__Host-session=t"));
+        assert!(c[0].contains("Secure") && c[0].contains("Path=/") && !c[0].contains("Domain"));
+    }
+
+    #[test]
+    fn the_builder_sets_every_attribute() {
+        let o = CookieOptions::default()
+            .with_name("sid")
+            .with_domain(Some("example.com".into()))
+            .with_path("/app")
+            .with_same_site(SameSite::Strict)
+            .with_secure(true);
+        let c = o.send("t", 0, None).unwrap_or_default();
+        for part in [
+            "sid=t",
+            "Domain=example.com",
+            "Path=/app",
+            "SameSite=Strict",
+            "Secure",
+        ] {
+            assert!(c[0].contains(part), "{} lacks {part}", c[0]);
+        }
+    }
+
+    #[test]
+    fn a_shrinking_token_removes_stale_chunks() {
+        let c = CookieOptions::default()
+            .send("short", 3, None)
+            .unwrap_or_default();
+        assert_eq!(c.len(), 3);
+        assert!(c[1].starts_with("session.1=;") && c[1].contains("Max-Age=0"));
+        assert!(c[2].starts_with("session.2=;"));
+    }
+
+    #[test]
+    fn a_long_token_is_split_and_each_cookie_fits() {
+        let o = CookieOptions::default();
+        let token = "t".repeat(9000);
+        let c = o.send(&token, 0, None).unwrap_or_default();
+        assert_eq!(c.len(), 3);
+        let back: Vec<&str> = c
+            .iter()
+            .map(|c| c.split(';').next().unwrap_or(""))
+            .collect();
+        assert_eq!(o.read(back).0.first(), Some(&token));
+        assert_eq!(o.send(&"t".repeat(o.capacity() + 1), 0, None), None);
+    }
+
+    #[test]
+    fn a_persistent_cookie_carries_max_age() {
+        let c = CookieOptions::default()
+            .send("t", 0, Some(Duration::from_secs(3600)))
+            .unwrap_or_default();
+        assert!(c[0].contains("Max-Age=3600"), "{c:?}");
+    }
+
+    #[test]
+    fn removal_expires_every_chunk_sent() {
+        let c = CookieOptions::default().remove(2);
+        assert_eq!(c.len(), 2);
+        assert!(c.iter().all(|c| c.contains("Max-Age=0")));
+    }
+}

@@ -1,0 +1,145 @@
+//! [`RedisSettings`]: the `[redis]` table of `session.toml`.
+
+use serde::Deserialize;
+use session_core::Error;
+
+/// `[redis].options`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// Database number (single node only).
+    pub db: i64,
+}
+
+/// `[redis]`: where Redis is and how the store behaves.
+///
+/// ```
+/// use session_redis::RedisSettings;
+///
+/// let settings: RedisSettings = toml::from_str(r#"
+///     host = "127.0.0.1"
+///     port = 6379
+///     password = ""
+///     options = { db = 1 }
+///     timeout = 3600
+///     namespace = "masonite4"
+/// "#).unwrap();
+/// assert_eq!(settings.options.db, 1);
+/// settings.validate()?;
+/// # Ok::<(), session_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct RedisSettings {
+    /// Host (default `127.0.0.1`).
+    pub host: String,
+    /// Port (default 6379).
+    pub port: u16,
+    /// Username (ACL), if any.
+    pub username: Option<String>,
+    /// Password; empty means none.
+    pub password: Option<String>,
+    /// `options = { db = 1 }`.
+    pub options: RedisOptions,
+    /// Idle timeout in seconds for Redis sessions (Masonite's name); falls back to the
+    /// top-level `timeout`.
+    pub timeout: Option<u64>,
+    /// Key prefix: keys are `{namespace}:{digest}` (default `session`).
+    pub namespace: String,
+    /// A `redis://` or `rediss://` URL; overrides host, port, password and db.
+    pub url: Option<String>,
+    /// Redis Cluster seed nodes (`host:port`); when given, the cluster client is used.
+    pub cluster: Vec<String>,
+    /// How long to wait for a connection, in ms (default 1000).
+    pub connect_timeout_ms: u64,
+    /// How long to wait for an answer, in ms (default 500). A call that has to wait
+    /// for the connection to be made (the first, and any after the connection was
+    /// lost) gets `connect_timeout_ms` + `response_timeout_ms` in all.
+    pub response_timeout_ms: u64,
+    /// The largest session Redis keeps, in stored bytes (default 262144, 256 KiB): a
+    /// save that would make it larger is refused with `TooLarge` (an HTTP 413) and
+    /// stores nothing.
+    pub max_session_bytes: usize,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            host: "127.0.0.1".into(),
+            port: 6379,
+            username: None,
+            password: None,
+            options: RedisOptions::default(),
+            timeout: None,
+            namespace: "session".into(),
+            url: None,
+            cluster: Vec::new(),
+            connect_timeout_ms: 1000,
+            response_timeout_ms: 500,
+            max_session_bytes: session_core::DEFAULT_MAX_SESSION_BYTES,
+        }
+    }
+}
+
+impl RedisSettings {
+    /// Applies the environment overrides `SESSION_REDIS_HOST`, `_PORT`, `_PASSWORD`,
+    /// `_DB`, `_URL` and `_NAMESPACE`, reading variables through `var`, then checks
+    /// the result.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
+        if let Some(v) = var("SESSION_REDIS_HOST") {
+            self.host = v;
+        }
+        if let Some(v) = var("SESSION_REDIS_PORT") {
+            self.port = number("SESSION_REDIS_PORT", &v)?;
+        }
+        if let Some(v) = var("SESSION_REDIS_PASSWORD") {
+            self.password = Some(v);
+        }
+        if let Some(v) = var("SESSION_REDIS_DB") {
+            self.options.db = number("SESSION_REDIS_DB", &v)?;
+        }
+        if let Some(v) = var("SESSION_REDIS_URL") {
+            self.url = Some(v);
+        }
+        if let Some(v) = var("SESSION_REDIS_NAMESPACE") {
+            self.namespace = v;
+        }
+        self.validate()
+    }
+
+    /// The password, with an empty string meaning none.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref().filter(|p| !p.is_empty())
+    }
+
+    /// Checks the values; the error names the setting (`redis.namespace`, ...).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.timeout == Some(0) {
+            return Err(Error::config("redis.timeout", "must be at least 1 second"));
+        }
+        if self.namespace.is_empty() {
+            return Err(Error::config("redis.namespace", "must not be empty"));
+        }
+        if self.max_session_bytes == 0 {
+            return Err(Error::config(
+                "redis.max_session_bytes",
+                "must be at least 1",
+            ));
+        }
+        if self.connect_timeout_ms == 0 || self.response_timeout_ms == 0 {
+            return Err(Error::config(
+                "redis.response_timeout_ms",
+                "timeouts must be at least 1 ms",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn number<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, Error> {
+    text.trim()
+        .parse()
+        .map_err(|_| Error::config(field, format!("`{text}` is not a valid number")))
+}
