@@ -2,9 +2,6 @@
 
 use std::time::Duration;
 
-/// A boxed error from a store's backend, kept as the `source` of an [`Error`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
 /// Everything that can go wrong with a session.
 ///
 /// Each variant says what failed and, where there is one, what to do about it. Bad
@@ -62,7 +59,7 @@ pub enum Error {
         store: &'static str,
         /// The backend's error.
         #[source]
-        source: BoxError,
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
 
     /// The store's backend did not answer in time.

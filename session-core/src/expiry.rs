@@ -20,11 +20,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The default idle timeout: one hour (Masonite's default).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The default absolute lifetime: 14 days, so that even a session used now and then
 /// (a stolen cookie, say) ends.
-pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(14 * 24 * 3600);
+pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// When sessions expire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub struct Expiry {
     lifetime: Option<Duration>,
 }
 
-/// One hour idle, 14 days at most ([`DEFAULT_TIMEOUT`], [`DEFAULT_LIFETIME`]).
+/// One hour idle, 14 days at most.
 impl Default for Expiry {
     fn default() -> Self {
         Expiry::new(DEFAULT_TIMEOUT).with_lifetime(DEFAULT_LIFETIME)
@@ -53,12 +53,6 @@ impl Expiry {
     /// Adds an absolute cap: sessions die `lifetime` after creation, however active.
     pub const fn with_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
-        self
-    }
-
-    /// Removes the absolute cap: sessions live as long as they are used.
-    pub const fn without_lifetime(mut self) -> Self {
-        self.lifetime = None;
         self
     }
 

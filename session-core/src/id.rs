@@ -29,7 +29,7 @@ use crate::Error;
 /// Number of random bytes in an id.
 const ID_BYTES: usize = 32;
 /// Length of an id's text form (unpadded base64url of 32 bytes).
-pub const ID_TEXT_LEN: usize = 43;
+pub(crate) const ID_TEXT_LEN: usize = 43;
 
 /// A 256-bit random session id.
 ///
@@ -60,80 +60,25 @@ impl SessionId {
     }
 
     /// The key a server store files this session under: the lowercase hex SHA-256
-    /// digest of the id, as text on the stack. A dump of the store holds no usable
-    /// token.
+    /// digest of the id (64 digits). A dump of the store holds no usable token.
     ///
     /// ```
     /// # use session_core::SessionId;
     /// let id = SessionId::generate()?;
     /// let key = id.storage_key();
     /// assert_eq!(key.len(), 64);
-    /// // A store that files sessions under a prefix writes both, no second string.
-    /// let mut prefixed = String::from("sessions:");
-    /// prefixed.push_str(&key);
-    /// // A store that keeps `String` keys takes one.
-    /// let owned: String = key.into();
-    /// assert_eq!(prefixed, format!("sessions:{owned}"));
+    /// assert!(!key.contains(&id.to_string()));
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn storage_key(&self) -> StorageKey {
-        let mut hex = [0u8; STORAGE_KEY_LEN];
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(Sha256::digest(self.0)) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0x0f)];
+    pub fn storage_key(&self) -> String {
+        let mut hex = String::with_capacity(2 * Sha256::output_size());
+        for byte in Sha256::digest(self.0) {
+            hex.push(char::from(HEX[usize::from(byte >> 4)]));
+            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
-        StorageKey(hex)
+        hex
     }
 }
-
-/// A session's [storage key](SessionId::storage_key): 64 lowercase hex digits, kept
-/// on the stack. It derefs to `str`; `String::from` makes an owned copy.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StorageKey([u8; STORAGE_KEY_LEN]);
-
-impl StorageKey {
-    /// The key as text.
-    pub fn as_str(&self) -> &str {
-        // Only `SessionId::storage_key` makes one, of hex digits (ASCII): the check
-        // cannot fail.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl std::ops::Deref for StorageKey {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl AsRef<str> for StorageKey {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl fmt::Display for StorageKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Debug for StorageKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StorageKey({})", self.as_str())
-    }
-}
-
-impl From<StorageKey> for String {
-    fn from(key: StorageKey) -> String {
-        key.as_str().to_owned()
-    }
-}
-
-/// The length of [`SessionId::storage_key`]: 64 hex digits.
-pub const STORAGE_KEY_LEN: usize = 64;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -207,7 +152,7 @@ mod tests {
         let id = SessionId([7u8; 32]);
         let key = id.storage_key();
         assert_eq!(key.len(), 64);
-        assert_eq!(key.as_str().len(), STORAGE_KEY_LEN);
+        assert_eq!(key.len(), 64);
         assert!(key.bytes().all(|b| HEX.contains(&b)));
         // A known answer: stored sessions stay findable across releases.
         assert_eq!(

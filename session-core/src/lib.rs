@@ -72,10 +72,10 @@ pub mod store;
 mod text;
 mod value;
 
-pub use error::{BoxError, Error, Result};
-pub use expiry::{now_ms, Expiry, DEFAULT_LIFETIME, DEFAULT_TIMEOUT};
-pub use id::{SessionId, StorageKey};
+pub use error::{Error, Result};
+pub use expiry::{now_ms, Expiry};
+pub use id::SessionId;
 pub use memory::MemoryStore;
 pub use record::{Record, RecordBuilder, StoredValue};
 pub use session::{Session, TokenUpdate, CSRF_TOKEN_KEY, REMEMBER_KEY};
-pub use store::{Change, Edit, Mark, MergeStore, Seen, SessionStore, DEFAULT_MAX_SESSION_BYTES};
+pub use store::{Change, Edit, MergeStore, Seen, SessionStore, DEFAULT_MAX_SESSION_BYTES};

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::expiry::now_ms;
 use crate::{
-    Change, Error, Expiry, Mark, MergeStore, Record, Seen, SessionId, SessionStore,
+    Change, Error, Expiry, MergeStore, Record, Seen, SessionId, SessionStore,
     DEFAULT_MAX_SESSION_BYTES,
 };
 
@@ -61,7 +61,7 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// Refuses sessions larger than `bytes` ([`Record::size`]; default 256 KiB) with
+    /// Refuses sessions larger than `bytes` of keys and JSON values (default 256 KiB) with
     /// [`Error::TooLarge`].
     pub fn with_max_session_bytes(mut self, bytes: usize) -> Self {
         self.max_session_bytes = bytes;
@@ -76,12 +76,6 @@ impl MemoryStore {
     /// True when no session is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Removes every expired session now.
-    pub fn purge_expired(&self) {
-        let now = now_ms();
-        self.sessions().map.retain(|_, r| r.expires_ms > now);
     }
 
     fn sessions(&self) -> MutexGuard<'_, Sessions> {
@@ -134,7 +128,7 @@ impl MemoryStore {
             }
         };
         sessions.purge_if_grown(now);
-        sessions.map.insert(id.storage_key().into(), record);
+        sessions.map.insert(id.storage_key(), record);
         Ok(id.to_string())
     }
 }
@@ -194,11 +188,8 @@ impl MergeStore for MemoryStore {
         &self,
         token: &str,
         expiry: &Expiry,
-    ) -> Result<Option<(Record, Mark)>, Error> {
-        Ok(self
-            .load(token, expiry)
-            .await?
-            .map(|record| (record, Mark::default())))
+    ) -> Result<Option<(Record, u64)>, Error> {
+        Ok(self.load(token, expiry).await?.map(|record| (record, 0)))
     }
 
     async fn merge(

@@ -147,7 +147,7 @@ impl Record {
 
     /// The size that [`SessionStore::max_session_bytes`](crate::SessionStore::max_session_bytes)
     /// bounds: every key's and every JSON value's length, plus one byte per value.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.entries
             .iter()
             .map(|(key, value)| key.len() + value.json.len() + 1)

@@ -20,7 +20,7 @@ use crate::entries::Entries;
 use crate::expiry::now_ms;
 use crate::flash::{settle, Life};
 use crate::plan::{plan, Facts, Found, Plan};
-use crate::store::{Change, Edit, Mark, Seen};
+use crate::store::{Change, Edit, Seen};
 use crate::text::JsonText;
 use crate::value::{decode, encode};
 use crate::{Error, Expiry, Record, SessionStore, StoredValue};
@@ -49,7 +49,7 @@ enum Loaded {
         created_ms: u64,
         expires_ms: u64,
         /// The merging store's mark of the load.
-        mark: Option<Mark>,
+        mark: Option<u64>,
         /// The store asked for it to be saved again.
         outdated: bool,
     },
@@ -411,24 +411,15 @@ impl Session {
         std::time::Duration::from_millis(deadline.saturating_sub(now))
     }
 
-    /// The token that named the loaded session, once loaded (`None` before, or when
-    /// no candidate named a live session).
-    pub fn loaded_token(&self) -> Option<String> {
-        self.inner
-            .state
-            .try_lock()
-            .ok()
-            .filter(|st| matches!(st.loaded, Loaded::Live { .. }))
-            .and_then(|st| st.token.clone())
-    }
-
-    /// True when `token` is the one this request's session goes by (the client's,
-    /// or the candidate that named the loaded session).
-    pub fn is_current_token(&self, token: &str) -> bool {
-        self.inner
-            .state
-            .try_lock()
-            .is_ok_and(|st| st.token.as_deref() == Some(token))
+    /// The token this request's session goes by: the client's (or, after a load, the
+    /// candidate that named the live session). `None` when the request carried none,
+    /// or none named a live session.
+    pub fn current_token(&self) -> Option<String> {
+        let st = self.inner.state.try_lock().ok()?;
+        match st.loaded {
+            Loaded::Nothing => None,
+            _ => st.token.clone(),
+        }
     }
 
     /// The value stored under `key`: `Ok(None)` when absent, `Err(Error::Decode)`
@@ -587,7 +578,7 @@ impl Session {
             return Ok(TokenUpdate::Keep);
         }
         // The token moves out for the commit (no copy of what may be a whole sealed
-        // cookie) and comes back for `loaded_token`.
+        // cookie) and comes back for `current_token`.
         let token = st.token.take();
         let update = self.carry_out(&mut st, token.as_deref()).await;
         st.token = token;
@@ -857,7 +848,7 @@ impl Session {
     async fn load_first_live(
         &self,
         st: &mut State,
-    ) -> Result<Option<(Record, Option<Mark>)>, Error> {
+    ) -> Result<Option<(Record, Option<u64>)>, Error> {
         if let Some(token) = st.token.as_deref() {
             if let Some(live) = self.load_live(token).await? {
                 return Ok(Some(live));
@@ -874,7 +865,7 @@ impl Session {
 
     /// The record `token` names, if it is live under the current policy, with the
     /// merging store's mark.
-    async fn load_live(&self, token: &str) -> Result<Option<(Record, Option<Mark>)>, Error> {
+    async fn load_live(&self, token: &str) -> Result<Option<(Record, Option<u64>)>, Error> {
         let expiry = &self.inner.expiry;
         let loaded = match self.inner.store.merging() {
             Some(store) => store

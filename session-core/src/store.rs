@@ -96,7 +96,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Destroys the session `token` names. Unknown or malformed tokens are no error.
     async fn destroy(&self, token: &str) -> Result<(), Error>;
 
-    /// The largest session this store keeps, in [`Record::size`] bytes: the
+    /// The largest session this store keeps, in bytes of keys and JSON values (plus
+    /// one per value): the
     /// [`Session`](crate::Session) refuses a larger one with [`Error::TooLarge`]
     /// before calling `create` or `save`.
     fn max_session_bytes(&self) -> usize {
@@ -119,13 +120,14 @@ pub trait SessionStore: Send + Sync + 'static {
 /// `load`, `save` and `create` with a replaced token.
 #[async_trait]
 pub trait MergeStore: SessionStore {
-    /// [`SessionStore::load`], with a [`Mark`] of what the store saw, handed back in
-    /// the [`Seen`] of this request's merge.
+    /// [`SessionStore::load`], with a mark of what the store saw (a revision, a
+    /// length: anything the store wants to know again at save), handed back in the
+    /// [`Seen`] of this request's merge.
     async fn load_marked(
         &self,
         token: &str,
         expiry: &Expiry,
-    ) -> Result<Option<(Record, Mark)>, Error>;
+    ) -> Result<Option<(Record, u64)>, Error>;
 
     /// Applies `change` to the session `token` names, atomically. `seen` is given
     /// when the request loaded the session. `Ok(false)`, writing nothing, when the
@@ -153,16 +155,12 @@ pub trait MergeStore: SessionStore {
     ) -> Result<String, Error>;
 }
 
-/// What a [`MergeStore`] noted of a session when it loaded it (a revision, a length):
-/// opaque to the core, handed back in [`Seen`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Mark(pub u64);
-
 /// A merge of a request that loaded the session.
 #[derive(Clone, Copy, Debug)]
 pub struct Seen<'a> {
-    /// The store's mark of that load.
-    pub mark: Mark,
+    /// What the store noted of the session when it loaded it (a revision, a
+    /// length): opaque to the core, as [`MergeStore::load_marked`] returned it.
+    pub mark: u64,
     /// The session as the request leaves it: the change applied to what it loaded.
     /// A store whose session is still as marked may write it whole.
     pub record: &'a Record,
@@ -239,10 +237,5 @@ impl Change<'_> {
                 }
             }
         }
-    }
-
-    /// True when the change writes nothing and removes nothing.
-    pub fn is_empty(&self) -> bool {
-        !self.flush && self.edits.is_empty()
     }
 }

@@ -54,7 +54,7 @@ pub(crate) fn head(revision: u32) -> [u8; 5] {
     head
 }
 
-/// What a request loaded, kept as the [`Mark`](session_core::Mark) of its load: the
+/// What a request loaded, kept as the mark of its load ([`session_core::Seen::mark`]): the
 /// stored revision and the stored length, so a save can tell what was appended since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Loaded {
@@ -65,14 +65,14 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
-    pub(crate) fn mark(self) -> session_core::Mark {
-        session_core::Mark((u64::from(self.revision) << 32) | u64::from(self.len))
+    pub(crate) fn mark(self) -> u64 {
+        (u64::from(self.revision) << 32) | u64::from(self.len)
     }
 
-    pub(crate) fn of(mark: session_core::Mark) -> Self {
+    pub(crate) fn of(mark: u64) -> Self {
         Loaded {
-            revision: (mark.0 >> 32) as u32,
-            len: mark.0 as u32,
+            revision: (mark >> 32) as u32,
+            len: mark as u32,
         }
     }
 }

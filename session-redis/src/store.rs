@@ -17,8 +17,7 @@ use redis::{
     ServerErrorKind, ToRedisArgs, Value,
 };
 use session_core::{
-    now_ms, Change, Edit, Expiry, Mark, MergeStore, Record, Seen, SessionId, SessionStore,
-    StorageKey,
+    now_ms, Change, Edit, Expiry, MergeStore, Record, Seen, SessionId, SessionStore,
 };
 
 use crate::format;
@@ -310,10 +309,7 @@ impl RedisStore {
 
     /// The Redis key of a session id, to write into a command.
     fn redis_key(&self, id: &SessionId) -> RedisKey<'_> {
-        RedisKey {
-            namespace: &self.namespace,
-            digest: id.storage_key(),
-        }
+        RedisKey::new(&self.namespace, id)
     }
 
     /// True when connected to a cluster.
@@ -519,13 +515,30 @@ fn save_keys<'a>(key: RedisKey<'a>, replaces: Option<RedisKey<'a>>) -> ([RedisKe
 #[derive(Clone, Copy)]
 struct RedisKey<'a> {
     namespace: &'a str,
-    digest: StorageKey,
+    /// The id's storage key: 64 hex digits, kept on the stack so the key is `Copy`.
+    digest: [u8; DIGEST_LEN],
 }
 
-impl RedisKey<'_> {
+/// The length of [`SessionId::storage_key`].
+const DIGEST_LEN: usize = 64;
+
+impl<'a> RedisKey<'a> {
+    fn new(namespace: &'a str, id: &SessionId) -> Self {
+        let mut digest = [b'0'; DIGEST_LEN];
+        for (to, from) in digest.iter_mut().zip(id.storage_key().bytes()) {
+            *to = from;
+        }
+        RedisKey { namespace, digest }
+    }
+
+    /// The digest as text (hex digits, so always UTF-8).
+    fn digest(&self) -> &str {
+        std::str::from_utf8(&self.digest).unwrap_or_default()
+    }
+
     /// Its length in bytes.
     fn len(&self) -> usize {
-        self.namespace.len() + 1 + self.digest.as_str().len()
+        self.namespace.len() + 1 + DIGEST_LEN
     }
 }
 
@@ -535,13 +548,13 @@ impl ToRedisArgs for RedisKey<'_> {
         // The writer appends to the command's buffer; it has no error to give.
         let _ = arg.write_all(self.namespace.as_bytes());
         let _ = arg.write_all(b":");
-        let _ = arg.write_all(self.digest.as_bytes());
+        let _ = arg.write_all(&self.digest);
     }
 }
 
 impl std::fmt::Display for RedisKey<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.namespace, self.digest)
+        write!(f, "{}:{}", self.namespace, self.digest())
     }
 }
 
@@ -679,7 +692,7 @@ impl MergeStore for RedisStore {
         &self,
         token: &str,
         expiry: &Expiry,
-    ) -> Result<Option<(Record, Mark)>, session_core::Error> {
+    ) -> Result<Option<(Record, u64)>, session_core::Error> {
         let Some(id) = SessionId::parse(token) else {
             return Ok(None);
         };
@@ -1051,10 +1064,9 @@ mod tests {
 
     #[test]
     fn a_key_written_into_a_command_is_the_key_shown_in_logs() -> Result<(), session_core::Error> {
-        let key = RedisKey {
-            namespace: "app",
-            digest: SessionId::generate()?.storage_key(),
-        };
+        let id = SessionId::generate()?;
+        let key = RedisKey::new("app", &id);
+        assert!(key.to_string().ends_with(&id.storage_key()));
         let text = key.to_string();
         assert_eq!(text.len(), key.len());
         assert!(text.starts_with("app:"));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{
-    Change, Error, Expiry, Mark, MergeStore, Record, Seen, Session, SessionStore, TokenUpdate,
+    Change, Error, Expiry, MergeStore, Record, Seen, Session, SessionStore, TokenUpdate,
 };
 
 /// How many times each store method was called.
@@ -94,7 +94,7 @@ impl MergeStore for Counted {
         &self,
         token: &str,
         expiry: &Expiry,
-    ) -> Result<Option<(Record, Mark)>, Error> {
+    ) -> Result<Option<(Record, u64)>, Error> {
         let loaded = self.merge_level()?.load_marked(token, expiry).await?;
         self.loaded(loaded.as_ref().map(|(r, _)| r), expiry);
         Ok(loaded)

@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use session_cookie::CookieSettings;
-use session_core::{Error, Expiry, DEFAULT_LIFETIME, DEFAULT_TIMEOUT};
+use session_core::{Error, Expiry};
 
 /// Everything in `session.toml`.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,11 +167,12 @@ impl SessionConfig {
     /// (14 days unless set, none for `0`).
     pub fn expiry(&self) -> Expiry {
         let idle = self.driver_timeout().or(self.timeout);
-        let expiry = Expiry::new(idle.map_or(DEFAULT_TIMEOUT, Duration::from_secs));
-        match self.lifetime {
-            Some(0) => expiry,
-            Some(secs) => expiry.with_lifetime(Duration::from_secs(secs)),
-            None => expiry.with_lifetime(DEFAULT_LIFETIME),
+        let defaults = Expiry::default();
+        let expiry = Expiry::new(idle.map_or(defaults.idle(), Duration::from_secs));
+        match (self.lifetime, defaults.lifetime()) {
+            (Some(0), _) | (None, None) => expiry,
+            (Some(secs), _) => expiry.with_lifetime(Duration::from_secs(secs)),
+            (None, Some(lifetime)) => expiry.with_lifetime(lifetime),
         }
     }
 

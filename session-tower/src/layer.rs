@@ -231,17 +231,19 @@ where
             let update = match update {
                 // A persistent cookie's Max-Age moves with the idle deadline, so every
                 // request that loaded the session sends it again.
-                Ok(TokenUpdate::Keep) if persistent => match session.loaded_token() {
-                    Some(token) => Ok(TokenUpdate::Send(token)),
-                    None => Ok(TokenUpdate::Keep),
-                },
+                Ok(TokenUpdate::Keep) if persistent && session.was_loaded() => {
+                    match session.current_token() {
+                        Some(token) => Ok(TokenUpdate::Send(token)),
+                        None => Ok(TokenUpdate::Keep),
+                    }
+                }
                 // A write-only save that kept the token, of a session whose choice is
                 // unknown here: the client's cookie stays as it is (sending it again
                 // could add or drop a Max-Age the session did not choose).
                 Ok(TokenUpdate::Send(token))
                     if choice.is_none()
                         && !session.was_loaded()
-                        && session.is_current_token(&token) =>
+                        && session.current_token().as_deref() == Some(token.as_str()) =>
                 {
                     Ok(TokenUpdate::Keep)
                 }
