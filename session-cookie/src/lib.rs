@@ -35,21 +35,25 @@
 //!
 //! See the [`format`](mod@format) module: a byte table and a test vector.
 //!
+//! # Cookie framing and settings
+//!
+//! [`framing::CookieOptions`] is how a token travels in cookies for every HTTP
+//! integration (name, `__Host-` prefix, attributes, chunks, the size rule);
+//! [`CookieSettings`] is the `[cookie]` table of `session.toml`.
+//!
 //! # Performance
 //!
-//! The `chacha20` and `poly1305` crates choose their AVX2 code at run time; in a
-//! default build the AVX2 intrinsics are not inlined, and sealing a small cookie costs
-//! about twice what it does when the target feature is on at compile time. On AVX2
-//! hardware, build the application with `RUSTFLAGS="-C target-feature=+avx2"` (or
-//! `-C target-cpu=native` when it runs where it is built), for example in its
-//! `.cargo/config.toml`:
+//! The `chacha20` and `poly1305` crates choose their AVX2 code at run time, and a
+//! library build cannot inline it. On AVX2 hardware, build the application with
+//! `RUSTFLAGS="-C target-feature=+avx2"` (or `-C target-cpu=native` when it runs where
+//! it is built) for faster sealing, for example in its `.cargo/config.toml`:
 //!
 //! ```toml
 //! [build]
 //! rustflags = ["-C", "target-feature=+avx2"]
 //! ```
 //!
-//! An unchanged session is re-sealed only when its idle deadline would move by more
+//! An unchanged session is sealed again only when its idle deadline would move by more
 //! than 1% of the idle timeout, so most read-only requests cost one open and no
 //! `Set-Cookie`.
 
@@ -64,7 +68,7 @@ mod seal;
 mod settings;
 mod store;
 
-/// The stored format, version 1.
+/// The stored format: a byte table and a test vector.
 pub mod format {
     #![doc = include_str!("format.md")]
     pub use crate::seal::VERSION;
