@@ -7,10 +7,10 @@
 
 use std::fmt;
 
+use crate::xchacha::Cipher;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::{alphabet, Engine as _};
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
@@ -98,8 +98,8 @@ impl Key {
         self.id
     }
 
-    pub(crate) fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&self.bytes.into())
+    pub(crate) fn cipher(&self) -> Cipher {
+        Cipher::new(self.bytes)
     }
 
     /// URL-safe base64, for tests that want a key in another alphabet.
@@ -118,8 +118,8 @@ impl fmt::Debug for Key {
 /// The current key and the previous ones.
 #[derive(Clone)]
 pub struct Keyring {
-    current: (Key, XChaCha20Poly1305),
-    previous: Vec<(Key, XChaCha20Poly1305)>,
+    current: (Key, Cipher),
+    previous: Vec<(Key, Cipher)>,
 }
 
 impl fmt::Debug for Keyring {
@@ -151,12 +151,12 @@ impl Keyring {
     }
 
     /// The sealing key and its cipher.
-    pub(crate) fn current(&self) -> (&Key, &XChaCha20Poly1305) {
+    pub(crate) fn current(&self) -> (&Key, &Cipher) {
         (&self.current.0, &self.current.1)
     }
 
     /// The cipher of the key with this id, if the ring holds it.
-    pub(crate) fn find(&self, id: &[u8]) -> Option<&XChaCha20Poly1305> {
+    pub(crate) fn find(&self, id: &[u8]) -> Option<&Cipher> {
         std::iter::once(&self.current)
             .chain(self.previous.iter())
             .find(|(k, _)| k.id[..] == *id)

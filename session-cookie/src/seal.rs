@@ -4,18 +4,15 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use session_core::Record;
 
 use crate::codec;
 use crate::key::Keyring;
+use crate::xchacha::{random_nonce, Cipher, NONCE, TAG};
 
 /// The format version this crate writes.
 pub const VERSION: u8 = 2;
 const HEADER: usize = 1 + 4;
-const NONCE: usize = 24;
-const TAG: usize = 16;
 
 /// Why a cookie did not open (for debug logs; all mean "no session").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +33,13 @@ pub(crate) fn seal(
     record: &Record,
     touched_ms: u64,
 ) -> Result<String, session_core::Error> {
-    let mut nonce = [0u8; NONCE];
-    getrandom::fill(&mut nonce).map_err(|e| session_core::Error::Random(e.to_string()))?;
     let (key, cipher) = keyring.current();
-    seal_with_nonce(cipher, key.id(), name, record, touched_ms, &nonce)
+    seal_with_nonce(cipher, key.id(), name, record, touched_ms, &random_nonce())
 }
 
 /// Seals with a given nonce. Only [`seal`] (random nonces) and the test vector call it.
 pub(crate) fn seal_with_nonce(
-    cipher: &XChaCha20Poly1305,
+    cipher: &Cipher,
     key_id: [u8; 4],
     name: &str,
     record: &Record,
@@ -59,12 +54,13 @@ pub(crate) fn seal_with_nonce(
     codec::encode_into(record, touched_ms, &mut buf);
     let (head, body) = buf.split_at_mut(HEADER + NONCE);
     let aad = AssociatedData::new(&head[..HEADER], name);
-    let tag = cipher
-        .encrypt_in_place_detached(XNonce::from_slice(&head[HEADER..]), aad.as_bytes(), body)
-        .map_err(|_| session_core::Error::Encode {
-            key: String::new(),
-            reason: "the session record is too large to encrypt".into(),
-        })?;
+    let tag =
+        cipher
+            .seal(nonce, aad.as_bytes(), body)
+            .map_err(|_| session_core::Error::Encode {
+                key: String::new(),
+                reason: "the session record is too large to encrypt".into(),
+            })?;
     buf.extend_from_slice(&tag);
     Ok(URL_SAFE_NO_PAD.encode(&buf))
 }
@@ -97,13 +93,9 @@ pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<Opened,
     let (rest, tag) = buf.split_at_mut(tag_at);
     let (head, body) = rest.split_at_mut(HEADER + NONCE);
     let aad = AssociatedData::new(&head[..HEADER], name);
+    let nonce: &[u8; NONCE] = head[HEADER..].try_into().map_err(|_| Rejected::TooShort)?;
     cipher
-        .decrypt_in_place_detached(
-            XNonce::from_slice(&head[HEADER..]),
-            aad.as_bytes(),
-            body,
-            chacha20poly1305::Tag::from_slice(tag),
-        )
+        .open(nonce, aad.as_bytes(), body, tag)
         .map_err(|_| Rejected::Forged)?;
     let (record, touched_ms) = codec::decode(body).ok_or(Rejected::Undecodable)?;
     Ok(Opened {
