@@ -1,25 +1,26 @@
 //! The HTTP benchmark: a load generator with U virtual users, each with its own
-//! cookie jar, against our demo (cookie and Redis drivers) and small rival servers
-//! with the same routes (axum + tower-sessions with its Redis store, actix-web +
-//! actix-session with its cookie and Redis stores), for three workloads:
+//! cookie jar, against our demo (cookie and Redis drivers), small rival servers with
+//! the same routes (axum + tower-sessions with its Redis store, actix-web +
+//! actix-session with its cookie and Redis stores) and an axum server with no
+//! session library (the limit: a counter in a plain cookie), for three workloads:
 //!
 //! - `read`: GET of one key from a 10-key (about 1 KiB) session;
 //! - `write`: PUT of a counter (the server increments it and answers the new value);
 //! - `mixed`: 9 reads to 1 write.
 //!
-//! Every answer is checked (status and value); errors are counted. The servers take
-//! turns: a workload runs in rounds, each giving every server one slice (after half a
-//! second of warm-up), in a rotating order. Results are printed and written to
-//! `target/bench-http.json` for `BENCHMARKS.md`.
+//! The servers run side by side in this process; the load generator is a process of
+//! its own (`src/bin/load.rs`), started for each slice. Every answer is checked
+//! (status and value); errors are counted. The servers take turns: a workload runs in
+//! rounds, each giving every server one slice (after half a second of warm-up), in a
+//! rotating order. Results are printed and written to `target/bench-http.json` for
+//! `BENCHMARKS.md`.
 //!
-//! Settings: `BENCH_USERS` (50), `BENCH_SECONDS` measured per server and workload (5),
-//! `BENCH_ROUNDS` (5), `REDIS_URL`.
+//! Settings: `BENCH_USERS` (32), `BENCH_SECONDS` measured per server and workload (6),
+//! `BENCH_ROUNDS` (3), `BENCH_LOAD_THREADS` (the generator's, 1), `REDIS_URL`.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 use session_benches::{redis_answers, redis_host_port, redis_url, session_of};
 
@@ -209,14 +210,6 @@ impl Workload {
             Workload::Mixed => "mixed",
         }
     }
-    /// Whether request number `i` of a user is a write.
-    fn is_write(self, i: u64) -> bool {
-        match self {
-            Workload::Read => false,
-            Workload::Write => true,
-            Workload::Mixed => i % 10 == 9,
-        }
-    }
 }
 
 #[derive(Default)]
@@ -226,72 +219,8 @@ struct Tally {
     latencies_us: Vec<u32>,
 }
 
-/// One virtual user: its own cookie jar, its own session.
-async fn user(base: Arc<String>, workload: Workload, warmup: Duration, run: Duration) -> Tally {
-    let mut t = Tally::default();
-    let Ok(client) = reqwest::Client::builder().cookie_store(true).build() else {
-        t.errors += 1;
-        return t;
-    };
-    let values = session_of(1024);
-    for (k, v) in &values {
-        let ok = client
-            .put(format!("{base}/api/session/{k}"))
-            .json(v)
-            .send()
-            .await;
-        if !ok.is_ok_and(|r| r.status() == StatusCode::NO_CONTENT) {
-            t.errors += 1;
-        }
-    }
-    let expected: Value = json!(values[3].1);
-    let mut counter: i64 = 0;
-    let started = Instant::now();
-    let mut i = 0u64;
-    loop {
-        let now = Instant::now();
-        if now - started > warmup + run {
-            break;
-        }
-        let measuring = now - started > warmup;
-        let sent = Instant::now();
-        let good = if workload.is_write(i) {
-            let r = client
-                .put(format!("{base}/api/counter/n"))
-                .json(&1)
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status() == StatusCode::OK => {
-                    counter += 1;
-                    r.json::<i64>().await.is_ok_and(|n| n == counter)
-                }
-                _ => false,
-            }
-        } else {
-            let r = client.get(format!("{base}/api/session/key3")).send().await;
-            match r {
-                Ok(r) if r.status() == StatusCode::OK => {
-                    r.json::<Value>().await.is_ok_and(|v| v == expected)
-                }
-                _ => false,
-            }
-        };
-        if measuring {
-            if good {
-                t.ok += 1;
-                let us = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
-                t.latencies_us.push(us);
-            } else {
-                t.errors += 1;
-            }
-        }
-        i += 1;
-    }
-    t
-}
-
-/// `users` virtual users against `target` for `warmup`, then `run` measured.
+/// `users` virtual users against `target` for `warmup`, then `run` measured, from
+/// the load generator in a process of its own.
 fn run_load(
     target: &Target,
     workload: Workload,
@@ -299,30 +228,76 @@ fn run_load(
     warmup: Duration,
     run: Duration,
 ) -> Tally {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("{e}"),
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_load"))
+        .arg(&target.base)
+        .arg(workload.name())
+        .arg(users.to_string())
+        .arg(warmup.as_millis().to_string())
+        .arg(run.as_millis().to_string())
+        .output();
+    let parsed = output
+        .ok()
+        .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok());
+    let Some(v) = parsed else {
+        eprintln!("the load generator failed against {}", target.name);
+        return Tally {
+            errors: 1,
+            ..Tally::default()
+        };
     };
-    let base = Arc::new(target.base.clone());
-    rt.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..users {
-            set.spawn(user(base.clone(), workload, warmup, run));
-        }
-        let mut all = Tally::default();
-        while let Some(t) = set.join_next().await {
-            if let Ok(t) = t {
-                all.ok += t.ok;
-                all.errors += t.errors;
-                all.latencies_us.extend(t.latencies_us);
-            }
-        }
-        all
-    })
+    Tally {
+        ok: v["ok"].as_u64().unwrap_or(0),
+        errors: v["errors"].as_u64().unwrap_or(1),
+        latencies_us: v["latencies_us"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+mod no_session {
+    //! The limit: the same routes with no session library. Reads answer the value the
+    //! generator expects; the counter lives in a plain cookie.
+    use axum::extract::Path;
+    use axum::http::{header, HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, put};
+    use axum::{Json, Router};
+    use serde_json::Value;
+
+    pub fn router(value: Value) -> Router {
+        Router::new()
+            .route(
+                "/api/session/{key}",
+                get(move |Path(_key): Path<String>| {
+                    let value = value.clone();
+                    async move { Json(value) }
+                })
+                .put(|| async { StatusCode::NO_CONTENT }),
+            )
+            .route("/api/counter/{key}", put(counter))
+    }
+
+    async fn counter(headers: HeaderMap, Json(by): Json<i64>) -> Response {
+        let current: i64 = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix("n="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let next = current + by;
+        (
+            [(header::SET_COOKIE, format!("n={next}; Path=/; HttpOnly"))],
+            Json(next),
+        )
+            .into_response()
+    }
 }
 
 /// What one server did in one workload over every round: its requests per second
@@ -386,16 +361,16 @@ fn main() {
     let users: usize = std::env::var("BENCH_USERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+        .unwrap_or(32);
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(6);
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
-        .unwrap_or(5);
+        .unwrap_or(3);
     let url = redis_url();
     let redis_up = redis_answers(&url);
     if !redis_up {
@@ -417,6 +392,13 @@ fn main() {
     actix_rival::serve(l, None);
     targets.push(Target {
         name: "actix_session_cookie",
+        base,
+    });
+    let l = listener();
+    let base = base_of(&l);
+    serve_axum(l, no_session::router(json!(session_of(1024)[3].1)));
+    targets.push(Target {
+        name: "no_session",
         base,
     });
 

@@ -274,7 +274,7 @@ fn main() {
         Some(http) => {
             let _ = writeln!(
                 md,
-                "{} virtual users, each with its own cookie jar; {} s measured per server and workload, in {} rounds: each round gives every server one slice (after 0.5 s of warm-up), in a rotating order, so a busy stretch of the machine falls on all alike. The load generator runs in the same process and shares the 2 cores with the servers (and Redis), the same for every server. Every answer is checked (status and value). The ratio's range is over the rounds.\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage |\n|---|---|---|---|---|---|---|",
+                "{} virtual users, each with its own cookie jar; {} s measured per server and workload, in {} rounds: each round gives every server one slice (after 0.5 s of warm-up), in a rotating order, so a busy stretch of the machine falls on all alike. The servers run side by side in one process; the load generator is a process of its own, and both share the 2 cores (with Redis), the same for every server. Every answer is checked (status and value). A ratio is the median over the rounds of ours / the other's req/s in that round, with its range over the rounds; `no_session` is an axum server with no session library (the limit).\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|",
                 http["users"], http["seconds"], http["rounds"]
             );
             let rows = http["results"].as_array().cloned().unwrap_or_default();
@@ -285,7 +285,7 @@ fn main() {
             let rps_of = |server: &str, workload: &str| {
                 row_of(server, workload).and_then(|r| r["rps"].as_f64())
             };
-            // The lowest and highest per-round ratio of `a`'s req/s to `b`'s.
+            // The median, lowest and highest per-round ratio of `a`'s req/s to `b`'s.
             let round_range = |a: &str, b: &str, workload: &str| {
                 let rounds = |server: &str| -> Vec<f64> {
                     row_of(server, workload)
@@ -293,37 +293,37 @@ fn main() {
                         .map(|v| v.iter().filter_map(Value::as_f64).collect())
                         .unwrap_or_default()
                 };
-                let ratios: Vec<f64> = rounds(a)
+                let mut ratios: Vec<f64> = rounds(a)
                     .iter()
                     .zip(rounds(b))
                     .filter(|(_, b)| *b > 0.0)
                     .map(|(a, b)| a / b)
                     .collect();
-                (ratios.len() > 1).then(|| {
-                    (
-                        ratios.iter().copied().fold(f64::INFINITY, f64::min),
-                        ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                    )
-                })
+                ratios.sort_by(f64::total_cmp);
+                let median = ratios.get(ratios.len() / 2).copied()?;
+                Some((median, ratios.first().copied()?, ratios.last().copied()?))
             };
             for workload in ["read", "write", "mixed"] {
                 for r in rows.iter().filter(|r| r["workload"] == workload) {
                     let server = r["server"].as_str().unwrap_or("?");
                     let rivals: &[&str] = match server {
-                        "ours_cookie" => &["actix_session_cookie"],
-                        "ours_redis" => &["tower_sessions_redis", "actix_session_redis"],
+                        "ours_cookie" => &["actix_session_cookie", "no_session"],
+                        "ours_redis" => {
+                            &["tower_sessions_redis", "actix_session_redis", "no_session"]
+                        }
                         _ => &[],
                     };
                     let versus = rivals
                         .iter()
-                        .map(|rival| {
-                            let r = ratio(rps_of(server, workload), rps_of(rival, workload));
-                            match round_range(server, rival, workload) {
-                                Some((low, high)) => {
-                                    format!("{r} ({low:.2}-{high:.2}x) vs {rival}")
-                                }
-                                None => format!("{r} vs {rival}"),
+                        .filter(|rival| rps_of(rival, workload).is_some())
+                        .map(|rival| match round_range(server, rival, workload) {
+                            Some((median, low, high)) => {
+                                format!("**{median:.2}x** ({low:.2}-{high:.2}x) vs {rival}")
                             }
+                            None => format!(
+                                "{} vs {rival}",
+                                ratio(rps_of(server, workload), rps_of(rival, workload))
+                            ),
                         })
                         .collect::<Vec<_>>()
                         .join(", ");
