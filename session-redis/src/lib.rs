@@ -40,6 +40,17 @@
 //!   that stops answering is replaced after one call on it times out.
 //! - **Checked at startup**: [`RedisStore::connect`] pings Redis and names the cause
 //!   of a failure; [`RedisStore::connect_lazy`] starts without it.
+//! - **A near-cache that is never stale for long** (one node; `near_cache = false`
+//!   turns it off): a hot session is read from this process's memory, with no round
+//!   trip. Redis tells the store (RESP3 client tracking) when another app server
+//!   changes, destroys or regenerates a session it holds, and it is dropped then;
+//!   from that notice on (typically a few hundred microseconds after the write is
+//!   answered) no read is served from the old copy. Writes through this store drop
+//!   their own copy at once. A lost or replaced connection, a restart of Redis, or a
+//!   `FLUSHALL` empties the cache. The idle deadline in Redis is refreshed when it
+//!   has moved by 1% of the timeout, as for the cookie store. At most
+//!   `near_cache_entries` sessions (default 10000) are held;
+//!   [`RedisStore::near_cache_stats`] counts hits and misses.
 //!
 //! # How it stores sessions
 //!
@@ -57,10 +68,12 @@
 
 mod error;
 pub mod format;
+mod near_cache;
 mod scripts;
 mod settings;
 mod store;
 
 pub use error::Error;
+pub use near_cache::NearCacheStats;
 pub use settings::{RedisOptions, RedisSettings};
 pub use store::RedisStore;

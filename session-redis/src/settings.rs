@@ -62,6 +62,13 @@ pub struct RedisSettings {
     /// save that would make it larger is refused with `TooLarge` (an HTTP 413) and
     /// stores nothing.
     pub max_session_bytes: usize,
+    /// Keep hot sessions in this process (default true; one node only): a read of
+    /// a cached session costs no round trip, and Redis tells the store when another
+    /// app server changes it (RESP3 client tracking), so it is never served stale
+    /// once that notice has arrived.
+    pub near_cache: bool,
+    /// The most sessions the near-cache holds (default 10000).
+    pub near_cache_entries: usize,
 }
 
 impl Default for RedisSettings {
@@ -79,6 +86,8 @@ impl Default for RedisSettings {
             connect_timeout_ms: 1000,
             response_timeout_ms: 500,
             max_session_bytes: session_core::DEFAULT_MAX_SESSION_BYTES,
+            near_cache: true,
+            near_cache_entries: 10_000,
         }
     }
 }

@@ -13,14 +13,15 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{
-    Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisWrite, Script,
-    ServerErrorKind, ToRedisArgs, Value,
+    Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo,
+    RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value,
 };
 use session_core::{
     now_ms, Change, Edit, Expiry, MergeStore, Record, Seen, SessionId, SessionStore,
 };
 
 use crate::format;
+use crate::near_cache::{Invalidations, NearCache, NearCacheStats};
 use crate::scripts;
 use crate::{Error, RedisSettings};
 
@@ -40,6 +41,8 @@ struct Node {
     client: redis::Client,
     config: ConnectionManagerConfig,
     current: RwLock<Conn>,
+    /// Emptied when the connection is replaced: its invalidations may be lost.
+    near: Option<Arc<NearCache>>,
 }
 
 /// A connection and its generation (which replacement made it).
@@ -50,7 +53,11 @@ struct Conn {
 }
 
 impl Node {
-    fn new(client: redis::Client, config: ConnectionManagerConfig) -> redis::RedisResult<Self> {
+    fn new(
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+        near: Option<Arc<NearCache>>,
+    ) -> redis::RedisResult<Self> {
         let manager = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
         Ok(Node {
             client,
@@ -59,6 +66,7 @@ impl Node {
                 generation: 0,
                 manager,
             }),
+            near,
         })
     }
 
@@ -83,6 +91,9 @@ impl Node {
         match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
             Ok(manager) => {
                 tracing::warn!("redis did not answer on its connection; opening a new one");
+                if let Some(near) = &self.near {
+                    near.flush();
+                }
                 *current = Conn {
                     generation: generation + 1,
                     manager,
@@ -144,6 +155,8 @@ pub struct RedisStore {
     max_session_bytes: usize,
     save: redis::Script,
     drop: redis::Script,
+    /// Hot sessions kept here (one node only; see [`NearCache`]).
+    near: Option<Arc<NearCache>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -176,7 +189,7 @@ impl RedisStore {
         let connect_timeout = Duration::from_millis(settings.connect_timeout_ms.max(1));
         let response_timeout = Duration::from_millis(settings.response_timeout_ms.max(1));
         let password = settings.password.as_deref().filter(|p| !p.is_empty());
-        let (backend, target) = if settings.cluster.is_empty() {
+        let (backend, target, near) = if settings.cluster.is_empty() {
             let info = match &settings.url {
                 Some(url) => url
                     .as_str()
@@ -203,6 +216,20 @@ impl RedisStore {
                 }
             };
             let target = info.addr().to_string();
+            let near = settings
+                .near_cache
+                .then(|| NearCache::new(settings.near_cache_entries));
+            // Invalidations arrive as RESP3 pushes on the store's own connection.
+            let info = match near {
+                Some(_) => {
+                    let redis = info
+                        .redis_settings()
+                        .clone()
+                        .set_protocol(ProtocolVersion::RESP3);
+                    info.set_redis_settings(redis)
+                }
+                None => info,
+            };
             let client = redis::Client::open(info).map_err(|source| Error::Redis {
                 target: target.clone(),
                 source,
@@ -210,16 +237,19 @@ impl RedisStore {
             // No response timeout of the client's own: each call is bounded by one
             // timer of ours (see `Deadlines`), where a second one would cost another
             // timer registration, and often a wake-up of the runtime, per call.
-            let config = ConnectionManagerConfig::new()
+            let mut config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(connect_timeout))
                 .set_response_timeout(None)
                 .set_number_of_retries(1)
                 .set_max_delay(Duration::from_millis(200));
-            let node = Node::new(client, config).map_err(|source| Error::Redis {
+            if let Some(near) = &near {
+                config = config.set_push_sender(Invalidations(near.clone()));
+            }
+            let node = Node::new(client, config, near.clone()).map_err(|source| Error::Redis {
                 target: target.clone(),
                 source,
             })?;
-            (Backend::Single(Arc::new(node)), target)
+            (Backend::Single(Arc::new(node)), target, near)
         } else {
             let target = settings.cluster.join(",");
             // Masonite writes nodes as `host:port`; the client wants URLs.
@@ -255,7 +285,7 @@ impl RedisStore {
                     target: target.clone(),
                     source,
                 })?;
-            (Backend::Cluster(connection), target)
+            (Backend::Cluster(connection), target, None)
         };
         Ok(RedisStore {
             backend,
@@ -265,7 +295,21 @@ impl RedisStore {
             max_session_bytes: settings.max_session_bytes.max(1),
             save: scripts::save(),
             drop: scripts::drop(),
+            near,
         })
+    }
+
+    /// How the near-cache has done so far: `None` when it is off (by
+    /// `near_cache = false`, or on a cluster).
+    pub fn near_cache_stats(&self) -> Option<NearCacheStats> {
+        self.near.as_ref().map(|near| near.stats())
+    }
+
+    /// Drops `key` from the near-cache: this store is about to change it, or did.
+    fn changing(&self, key: RedisKey<'_>) {
+        if let Some(near) = &self.near {
+            near.invalidate(&key.to_bytes());
+        }
     }
 
     /// Sends a `PING`, within the connect + response timeouts: `Ok` when Redis
@@ -405,6 +449,9 @@ impl RedisStore {
         key: RedisKey<'_>,
         idle_ms: u64,
     ) -> Result<Fetched, session_core::Error> {
+        if self.near.is_some() {
+            return self.get_tracked(key, idle_ms).await;
+        }
         let mut cmd = Cmd::with_capacity(4, key.len() + 32);
         cmd.arg("GETEX").arg(key).arg("PX").arg(idle_ms);
         self.call(|mut backend| async move {
@@ -413,6 +460,41 @@ impl RedisStore {
                 Ok(Value::BulkString(bytes)) => Ok(Fetched::Bytes(bytes)),
                 Ok(_) => Ok(Fetched::WrongType),
                 Err(e) if e.code() == Some("WRONGTYPE") => Ok(Fetched::WrongType),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// For the near-cache, in one round trip: `CLIENT TRACKING ON NOLOOP` (so Redis
+    /// tells this connection when another one changes what it reads next; again on
+    /// every fill, so a new connection is tracked too), `PEXPIRE` (the idle
+    /// refresh), and a `GET`, which unlike `GETEX` is a read Redis tracks.
+    async fn get_tracked(
+        &self,
+        key: RedisKey<'_>,
+        idle_ms: u64,
+    ) -> Result<Fetched, session_core::Error> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("NOLOOP")
+            .ignore();
+        pipe.cmd("PEXPIRE").arg(key).arg(idle_ms).ignore();
+        pipe.cmd("GET").arg(key);
+        self.call(|mut backend| async move {
+            match backend.send_pipe(&pipe).await {
+                Ok(Value::Array(mut replies)) => match replies.pop() {
+                    Some(Value::Nil) => Ok(Fetched::Missing),
+                    Some(Value::BulkString(bytes)) => Ok(Fetched::Bytes(bytes)),
+                    _ => Ok(Fetched::WrongType),
+                },
+                Ok(_) => Ok(Fetched::WrongType),
+                // A pipeline reports the `GET`'s error as a failure of the whole.
+                Err(e) if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") => {
+                    Ok(Fetched::WrongType)
+                }
                 Err(e) => Err(e),
             }
         })
@@ -480,6 +562,13 @@ impl Connection {
         }
     }
 
+    async fn send_pipe(&mut self, pipe: &redis::Pipeline) -> redis::RedisResult<Value> {
+        match self {
+            Connection::Single(c) => pipe.query_async(&mut c.manager).await,
+            Connection::Cluster(c) => pipe.query_async(c).await,
+        }
+    }
+
     async fn load(&mut self, script: &Script) -> redis::RedisResult<String> {
         match self {
             Connection::Single(c) => script.load_async(&mut c.manager).await,
@@ -539,6 +628,15 @@ impl<'a> RedisKey<'a> {
     /// Its length in bytes.
     fn len(&self) -> usize {
         self.namespace.len() + 1 + DIGEST_LEN
+    }
+
+    /// The key's bytes, as Redis names it in an invalidation.
+    fn to_bytes(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        out.extend_from_slice(self.namespace.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&self.digest);
+        out
     }
 }
 
@@ -657,6 +755,7 @@ impl SessionStore for RedisStore {
         self.within_cap(value.len())?;
         // Replace the session only while it exists: a save never brings one back.
         let key = self.redis_key(&id);
+        self.changing(key);
         let mut cmd = Cmd::with_capacity(6, key.len() + value.len() + 32);
         cmd.arg("SET")
             .arg(key)
@@ -664,17 +763,23 @@ impl SessionStore for RedisStore {
             .arg("XX")
             .arg("PXAT")
             .arg(record.expires_ms.max(1));
-        Ok(match self.query(&cmd).await? {
+        let saved = self.query(&cmd).await;
+        self.changing(key);
+        Ok(match saved? {
             Value::Nil => None,
             _ => Some(token.to_owned()),
         })
     }
 
     async fn destroy(&self, token: &str) -> Result<(), session_core::Error> {
-        match SessionId::parse(token) {
-            Some(id) => self.del(self.redis_key(&id)).await,
-            None => Ok(()),
-        }
+        let Some(id) = SessionId::parse(token) else {
+            return Ok(());
+        };
+        let key = self.redis_key(&id);
+        self.changing(key);
+        let destroyed = self.del(key).await;
+        self.changing(key);
+        destroyed
     }
 
     fn max_session_bytes(&self) -> usize {
@@ -702,6 +807,18 @@ impl MergeStore for RedisStore {
         // lifetime is checked here, against the creation time in the value, with the
         // current policy.
         let idle = expiry.idle_ms();
+        // A hot session comes from the near-cache while its idle deadline in Redis
+        // is within 1% of the timeout of where a load would put it.
+        let near = self.near.as_ref().map(|near| (near, key.to_bytes()));
+        if let Some((near, bytes)) = &near {
+            if let Some((mut record, mark)) = near.get(bytes, now, (idle / 100).max(1)) {
+                record.expires_ms = expiry.deadline(record.created_ms, now);
+                if expiry.is_live(record.created_ms, record.expires_ms, now) {
+                    return Ok(Some((record, mark)));
+                }
+            }
+        }
+        let ticket = near.as_ref().map(|(near, _)| near.ticket());
         let bytes = match self.get_and_touch(key, idle).await? {
             Fetched::Missing => return Ok(None),
             Fetched::Bytes(bytes) => bytes,
@@ -718,6 +835,9 @@ impl MergeStore for RedisStore {
                     tracing::debug!(%key, "session passed its lifetime; removing it");
                     self.del(key).await?;
                     return Ok(None);
+                }
+                if let (Some((near, bytes)), Some(ticket)) = (&near, ticket) {
+                    near.fill(bytes, ticket, &record, loaded.mark(), now);
                 }
                 Ok(Some((record, loaded.mark())))
             }
@@ -739,6 +859,41 @@ impl MergeStore for RedisStore {
             return Ok(false);
         };
         let key = self.redis_key(&id);
+        self.changing(key);
+        let merged = self.merge_at(key, change, seen, expiry).await;
+        self.changing(key);
+        merged
+    }
+
+    async fn renew(
+        &self,
+        old: &str,
+        change: &Change<'_>,
+        record: &Record,
+        _expiry: &Expiry,
+    ) -> Result<String, session_core::Error> {
+        let carried = (!change.flush).then(|| format::encode_change(change));
+        let old_id = SessionId::parse(old);
+        if let Some(id) = &old_id {
+            self.changing(self.redis_key(id));
+        }
+        let renewed = self.create_session(record, Some(old), carried).await;
+        if let Some(id) = &old_id {
+            self.changing(self.redis_key(id));
+        }
+        renewed
+    }
+}
+
+impl RedisStore {
+    /// [`MergeStore::merge`] into the session under `key`.
+    async fn merge_at(
+        &self,
+        key: RedisKey<'_>,
+        change: &Change<'_>,
+        seen: Option<Seen<'_>>,
+        expiry: &Expiry,
+    ) -> Result<bool, session_core::Error> {
         let encoded = format::encode_change(change);
         let loaded = seen.map(|s| (format::Loaded::of(s.mark), s.record));
         if let Some((l, whole)) = loaded {
@@ -792,17 +947,6 @@ impl MergeStore for RedisStore {
             store: "redis",
             source: "the session kept changing under three attempts to save it".into(),
         })
-    }
-
-    async fn renew(
-        &self,
-        old: &str,
-        change: &Change<'_>,
-        record: &Record,
-        _expiry: &Expiry,
-    ) -> Result<String, session_core::Error> {
-        let carried = (!change.flush).then(|| format::encode_change(change));
-        self.create_session(record, Some(old), carried).await
     }
 }
 

@@ -535,11 +535,56 @@ async fn round_trip_counter(upstream: u16) -> Result<(u16, Arc<AtomicUsize>), st
 }
 
 #[tokio::test]
+async fn a_cached_read_makes_no_round_trip_and_a_write_one() -> TestResult {
+    let server = RedisServer::start()?;
+    let (port, turns) = round_trip_counter(server.port()).await?;
+    let mut settings = common::settings_for(&server);
+    settings.port = port;
+    let store = common::connect(&settings).await;
+    let shared: Arc<dyn SessionStore> = Arc::new(store.clone());
+    let token = save_new(&shared, Expiry::default(), &[("a", "1")]).await?;
+    read(&shared, &token, "a").await?; // fills the cache
+    let before = turns.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        assert_eq!(read(&shared, &token, "a").await?.as_deref(), Some("1"));
+    }
+    assert_eq!(turns.load(Ordering::SeqCst) - before, 0, "cached reads");
+    let before = turns.load(Ordering::SeqCst);
+    let s = Session::new(shared.clone(), Expiry::default(), Some(token.clone()));
+    s.get::<String>("a").await?;
+    s.set("b", &2).await?;
+    s.commit().await?;
+    assert_eq!(
+        turns.load(Ordering::SeqCst) - before,
+        1,
+        "a cached load, then one save"
+    );
+    // The write dropped the entry: the next read goes to Redis, and sees it.
+    let before = turns.load(Ordering::SeqCst);
+    let s = Session::new(shared.clone(), Expiry::default(), Some(token.clone()));
+    assert_eq!(s.get::<i32>("b").await?, Some(2));
+    s.commit().await?;
+    assert_eq!(
+        turns.load(Ordering::SeqCst) - before,
+        1,
+        "a read after a write"
+    );
+    let stats = store
+        .near_cache_stats()
+        .ok_or("the near-cache is on by default")?;
+    assert!(stats.hits >= 6 && stats.misses >= 2, "{stats:?}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn round_trips_load_1_save_1_untouched_0() -> TestResult {
     let server = RedisServer::start()?;
     let (port, turns) = round_trip_counter(server.port()).await?;
     let mut settings = common::settings_for(&server);
     settings.port = port;
+    // Round trips without the near-cache (with it, see
+    // `a_cached_read_makes_no_round_trip_and_a_write_one`).
+    settings.near_cache = false;
     let store: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
     // Warm up: connection handshake and script loading happen once per store.
     let token = save_new(&store, Expiry::default(), &[("a", "1")]).await?;

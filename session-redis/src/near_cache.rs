@@ -1,0 +1,269 @@
+//! The near-cache: hot sessions kept decoded in this process, so a read of one costs
+//! no round trip. Redis tells every app server when a session it read changes
+//! (server-assisted client-side caching: RESP3 `CLIENT TRACKING`), so an entry is
+//! dropped as soon as another server writes, destroys or regenerates that session.
+//!
+//! Correctness rests on three rules:
+//!
+//! - **Tickets.** A read takes a ticket (the invalidation count) before it asks
+//!   Redis, and its answer is kept only if no invalidation of that key (and no flush)
+//!   came after the ticket: an answer that raced a write is never cached.
+//! - **Local writes** invalidate before they are sent and again when they are
+//!   answered (Redis does not echo this connection's own writes back: `NOLOOP`).
+//! - **Flushes.** A lost connection, a replaced one, or a `FLUSHALL` empties the
+//!   cache: invalidations may have been missed.
+//!
+//! Memory is bounded by an entry count; a full cache drops an entry at random.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use redis::aio::{AsyncPushSender, SendError};
+use redis::{PushInfo, PushKind, Value};
+use session_core::Record;
+
+/// Slots of the invalidation record (keys hash into them; a collision only costs
+/// a skipped fill).
+const SLOTS: usize = 4096;
+
+/// A cached session: the record as loaded, its stored mark, when its idle deadline
+/// was last refreshed in Redis.
+struct Entry {
+    record: Record,
+    mark: u64,
+    refreshed_ms: u64,
+}
+
+struct Inner {
+    entries: HashMap<Box<[u8]>, Entry>,
+    /// Invalidations so far (the ticket counter).
+    seq: u64,
+    /// The `seq` of the last invalidation per slot.
+    stamps: Box<[u64]>,
+    /// The `seq` of the last flush.
+    flushed: u64,
+}
+
+/// Hot sessions, by Redis key.
+pub(crate) struct NearCache {
+    inner: Mutex<Inner>,
+    capacity: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How much of the cache is used: hits and misses so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NearCacheStats {
+    /// Loads served from the cache.
+    pub hits: u64,
+    /// Loads that went to Redis.
+    pub misses: u64,
+    /// Sessions held now.
+    pub entries: usize,
+}
+
+fn slot(key: &[u8]) -> usize {
+    // FNV-1a: cheap, and keys are digests already.
+    let hash = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash as usize) % SLOTS
+}
+
+impl NearCache {
+    /// A cache of at most `capacity` sessions.
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(NearCache {
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                seq: 0,
+                stamps: vec![0; SLOTS].into_boxed_slice(),
+                flushed: 0,
+            }),
+            capacity: capacity.max(1),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        })
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The cached session under `key` and its mark, unless its idle deadline is due
+    /// for a refresh (`refresh_every` ms after the last one): that read goes to Redis.
+    pub(crate) fn get(&self, key: &[u8], now_ms: u64, refresh_every: u64) -> Option<(Record, u64)> {
+        let found = self
+            .inner()
+            .entries
+            .get(key)
+            .filter(|e| now_ms.saturating_sub(e.refreshed_ms) < refresh_every)
+            .map(|e| (e.record.clone(), e.mark));
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// A ticket for a read about to go to Redis.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.inner().seq
+    }
+
+    /// Keeps what a read with `ticket` got, unless `key` was invalidated (or the
+    /// cache flushed) since.
+    pub(crate) fn fill(&self, key: &[u8], ticket: u64, record: &Record, mark: u64, now_ms: u64) {
+        let mut inner = self.inner();
+        if inner.flushed > ticket || inner.stamps[slot(key)] > ticket {
+            return;
+        }
+        if inner.entries.len() >= self.capacity && !inner.entries.contains_key(key) {
+            if let Some(victim) = inner.entries.keys().next().cloned() {
+                inner.entries.remove(&victim);
+            }
+        }
+        let entry = Entry {
+            record: record.clone(),
+            mark,
+            refreshed_ms: now_ms,
+        };
+        inner.entries.insert(key.into(), entry);
+    }
+
+    /// Drops `key`: it changed (here or on another server).
+    pub(crate) fn invalidate(&self, key: &[u8]) {
+        let mut inner = self.inner();
+        inner.seq += 1;
+        let seq = inner.seq;
+        inner.stamps[slot(key)] = seq;
+        inner.entries.remove(key);
+    }
+
+    /// Drops everything: invalidations may have been lost.
+    pub(crate) fn flush(&self) {
+        let mut inner = self.inner();
+        inner.seq += 1;
+        inner.flushed = inner.seq;
+        inner.entries.clear();
+    }
+
+    pub(crate) fn stats(&self) -> NearCacheStats {
+        NearCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.inner().entries.len(),
+        }
+    }
+}
+
+/// Receives the connection's push messages: invalidations, and the client's own
+/// notice that the connection was lost. Runs on the connection's reader, before any
+/// reply that follows the push is handed out.
+pub(crate) struct Invalidations(pub(crate) Arc<NearCache>);
+
+impl AsyncPushSender for Invalidations {
+    fn send(&self, info: PushInfo) -> Result<(), SendError> {
+        match info.kind {
+            PushKind::Invalidate => match info.data.first() {
+                Some(Value::Array(keys)) => {
+                    for key in keys {
+                        if let Value::BulkString(key) = key {
+                            self.0.invalidate(key);
+                        }
+                    }
+                }
+                // FLUSHALL / FLUSHDB: a null instead of keys.
+                _ => self.0.flush(),
+            },
+            PushKind::Disconnection => self.0.flush(),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session_core::StoredValue;
+
+    fn record(v: &str) -> Record {
+        let mut r = Record::new(1, 2);
+        r.insert("k", StoredValue::persistent(v));
+        r
+    }
+
+    #[test]
+    fn a_fill_is_served_until_invalidated() {
+        let cache = NearCache::new(10);
+        let t = cache.ticket();
+        cache.fill(b"a", t, &record("1"), 7, 100);
+        assert_eq!(cache.get(b"a", 150, 1000), Some((record("1"), 7)));
+        cache.invalidate(b"a");
+        assert_eq!(cache.get(b"a", 150, 1000), None);
+        assert_eq!(cache.stats().hits, 1);
+        assert_eq!(cache.stats().misses, 1);
+    }
+
+    #[test]
+    fn a_read_that_raced_an_invalidation_is_not_kept() {
+        let cache = NearCache::new(10);
+        let t = cache.ticket();
+        cache.invalidate(b"a"); // a write landed while the read was in flight
+        cache.fill(b"a", t, &record("old"), 1, 100);
+        assert_eq!(cache.get(b"a", 100, 1000), None);
+        // Other keys' invalidations do not stop a fill.
+        let t = cache.ticket();
+        cache.invalidate(b"b");
+        cache.fill(b"a", t, &record("new"), 2, 100);
+        assert_eq!(cache.get(b"a", 100, 1000).map(|(_, m)| m), Some(2));
+    }
+
+    #[test]
+    fn a_flush_empties_and_refuses_reads_in_flight() {
+        let cache = NearCache::new(10);
+        cache.fill(b"a", cache.ticket(), &record("1"), 1, 100);
+        let t = cache.ticket();
+        cache.flush();
+        cache.fill(b"b", t, &record("1"), 1, 100);
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    #[test]
+    fn an_entry_due_for_a_refresh_is_a_miss_and_the_size_is_bounded() {
+        let cache = NearCache::new(3);
+        cache.fill(b"a", cache.ticket(), &record("1"), 1, 100);
+        assert!(cache.get(b"a", 100 + 999, 1000).is_some());
+        assert!(cache.get(b"a", 100 + 1000, 1000).is_none());
+        for key in [b"b", b"c", b"d", b"e"] {
+            cache.fill(key, cache.ticket(), &record("1"), 1, 100);
+        }
+        assert_eq!(cache.stats().entries, 3);
+    }
+
+    #[test]
+    fn pushes_invalidate_keys_or_flush() {
+        let cache = NearCache::new(10);
+        for key in [b"a", b"b", b"c"] {
+            cache.fill(key, cache.ticket(), &record("1"), 1, 100);
+        }
+        let push = |kind, data| Invalidations(cache.clone()).send(PushInfo { kind, data });
+        let _ = push(
+            PushKind::Invalidate,
+            vec![Value::Array(vec![Value::BulkString(b"a".to_vec())])],
+        );
+        assert_eq!(cache.stats().entries, 2);
+        let _ = push(PushKind::Disconnection, vec![]);
+        assert_eq!(cache.stats().entries, 0);
+        cache.fill(b"a", cache.ticket(), &record("1"), 1, 100);
+        let _ = push(PushKind::Invalidate, vec![Value::Nil]);
+        assert_eq!(cache.stats().entries, 0);
+    }
+}

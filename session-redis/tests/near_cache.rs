@@ -1,0 +1,181 @@
+//! The near-cache across app servers: two stores on one Redis stand for two app
+//! servers. What one writes, destroys or regenerates is never served by the other's
+//! cache once Redis' invalidation has arrived; a restart of Redis empties the caches.
+//! The invalidation window (from a write's answer to the other server's first read
+//! of it) is measured and printed, not asserted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use session_core::{Expiry, Session, SessionStore, TokenUpdate};
+use session_redis::RedisStore;
+use session_testkit::servers::RedisServer;
+
+mod common;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// How long a change may take to reach the other server before the test fails (a
+/// liveness bound, far above the measured window).
+const PATIENCE: Duration = Duration::from_secs(5);
+
+async fn two_servers(
+    redis: &RedisServer,
+) -> (RedisStore, Arc<dyn SessionStore>, Arc<dyn SessionStore>) {
+    let settings = common::settings_for(redis);
+    let a = common::connect(&settings).await;
+    let b = common::connect(&settings).await;
+    (b.clone(), Arc::new(a), Arc::new(b))
+}
+
+async fn get(
+    store: &Arc<dyn SessionStore>,
+    token: &str,
+    key: &str,
+) -> Result<Option<i64>, session_core::Error> {
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
+    let v = s.get::<i64>(key).await?;
+    s.commit().await?;
+    Ok(v)
+}
+
+/// Reads `key` through `store` until it is `want`; the time that took.
+async fn until(
+    store: &Arc<dyn SessionStore>,
+    token: &str,
+    key: &str,
+    want: Option<i64>,
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    loop {
+        if get(store, token, key).await? == want {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > PATIENCE {
+            return Err(format!("`{key}` never became {want:?} on the other server").into());
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+}
+
+async fn create(
+    store: &Arc<dyn SessionStore>,
+    n: i64,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let s = Session::new(store.clone(), Expiry::default(), None);
+    s.set("n", &n).await?;
+    match s.commit().await? {
+        TokenUpdate::Send(token) => Ok(token),
+        other => Err(format!("expected a token, got {other:?}").into()),
+    }
+}
+
+#[tokio::test]
+async fn a_write_through_one_server_reaches_the_others_cache() -> TestResult {
+    let redis = RedisServer::start()?;
+    let (b_store, a, b) = two_servers(&redis).await;
+    let token = create(&a, 0).await?;
+    let mut windows = Vec::new();
+    for n in 1..=20 {
+        // B reads (and caches), A writes, B must see the write.
+        assert_eq!(get(&b, &token, "n").await?, Some(n - 1));
+        assert_eq!(get(&b, &token, "n").await?, Some(n - 1));
+        let s = Session::new(a.clone(), Expiry::default(), Some(token.clone()));
+        s.set("n", &n).await?;
+        s.commit().await?;
+        windows.push(until(&b, &token, "n", Some(n)).await?);
+    }
+    let stats = b_store.near_cache_stats().ok_or("near-cache off")?;
+    assert!(
+        stats.hits >= 20,
+        "B's second read of each round is a hit: {stats:?}"
+    );
+    windows.sort();
+    println!(
+        "invalidation window over {} writes: median {:?}, max {:?}; B's cache: {stats:?}",
+        windows.len(),
+        windows[windows.len() / 2],
+        windows[windows.len() - 1]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn logout_and_regenerate_on_one_server_are_never_served_by_the_other() -> TestResult {
+    let redis = RedisServer::start()?;
+    let (_, a, b) = two_servers(&redis).await;
+
+    // Logout on A: B stops serving the session.
+    let token = create(&a, 1).await?;
+    assert_eq!(get(&b, &token, "n").await?, Some(1));
+    let s = Session::new(a.clone(), Expiry::default(), Some(token.clone()));
+    s.invalidate().await?;
+    s.commit().await?;
+    until(&b, &token, "n", None).await?;
+    assert_eq!(
+        get(&b, &token, "n").await?,
+        None,
+        "a destroyed session came back"
+    );
+
+    // Login (regenerate) on A: the old id stops working on B, the new one works.
+    let old = create(&a, 2).await?;
+    assert_eq!(get(&b, &old, "n").await?, Some(2));
+    let s = Session::new(a.clone(), Expiry::default(), Some(old.clone()));
+    s.regenerate().await?;
+    let TokenUpdate::Send(new) = s.commit().await? else {
+        return Err("regenerate sent no token".into());
+    };
+    until(&b, &old, "n", None).await?;
+    assert_eq!(get(&b, &new, "n").await?, Some(2));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_of_redis_empties_the_caches() -> TestResult {
+    let mut redis = RedisServer::start()?;
+    let (b_store, a, b) = two_servers(&redis).await;
+    let token = create(&a, 7).await?;
+    assert_eq!(get(&b, &token, "n").await?, Some(7));
+    assert_eq!(get(&b, &token, "n").await?, Some(7));
+    assert!(b_store.near_cache_stats().is_some_and(|s| s.entries == 1));
+    // The restarted Redis keeps nothing (no persistence): neither may B, from the
+    // moment its client sees the connection drop.
+    redis.kill()?;
+    let start = Instant::now();
+    while b_store.near_cache_stats().is_some_and(|s| s.entries > 0) {
+        if start.elapsed() > PATIENCE {
+            return Err("the cache was not emptied when the connection dropped".into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    println!("the cache was emptied {:?} after Redis was killed", start.elapsed());
+    redis.restart()?;
+    let start = Instant::now();
+    loop {
+        match get(&b, &token, "n").await {
+            Ok(None) => break,
+            Ok(Some(_)) => return Err("a session Redis lost was served from the cache".into()),
+            // Reconnecting: 503s until Redis answers again.
+            Err(e) if e.is_unavailable() && start.elapsed() < PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    assert_eq!(b_store.near_cache_stats().map(|s| s.entries), Some(0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_near_cache_can_be_turned_off() -> TestResult {
+    let redis = RedisServer::start()?;
+    let mut settings = common::settings_for(&redis);
+    settings.near_cache = false;
+    let store = common::connect(&settings).await;
+    assert_eq!(store.near_cache_stats(), None);
+    let shared: Arc<dyn SessionStore> = Arc::new(store);
+    let token = create(&shared, 3).await?;
+    assert_eq!(get(&shared, &token, "n").await?, Some(3));
+    Ok(())
+}
