@@ -343,15 +343,17 @@ fn summary(
     })
 }
 
-fn wait_until_up(base: &str) -> bool {
+fn wait_until_up(bases: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(base.trim_start_matches("http://")).is_ok() {
-            return true;
+    bases.split(',').all(|base| {
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(base.trim_start_matches("http://")).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+        false
+    })
 }
 
 fn main() {
@@ -409,11 +411,30 @@ fn main() {
             settings.host = host;
             settings.port = port;
             settings.namespace = "bench-http".into();
-            match rt.block_on(session_redis::RedisStore::connect(&settings)) {
-                Ok(store) => {
-                    targets.push(ours("ours_redis", session_tower::SessionLayer::new(store)))
+            let connect = |near_cache: bool| {
+                let mut settings = settings.clone();
+                settings.near_cache = near_cache;
+                rt.block_on(session_redis::RedisStore::connect(&settings))
+            };
+            match (connect(true), connect(false), connect(true)) {
+                (Ok(cached), Ok(uncached), Ok(second)) => {
+                    let first = ours("ours_redis", session_tower::SessionLayer::new(cached));
+                    let other = ours("ours_redis", session_tower::SessionLayer::new(second));
+                    // Two app servers behind a round-robin balancer, no stickiness:
+                    // each user's requests alternate between them.
+                    targets.push(Target {
+                        name: "ours_redis_2_servers",
+                        base: format!("{},{}", first.base, other.base),
+                    });
+                    targets.push(first);
+                    targets.push(ours(
+                        "ours_redis_no_cache",
+                        session_tower::SessionLayer::new(uncached),
+                    ));
                 }
-                Err(e) => eprintln!("SKIPPED ours_redis: {e}"),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                    eprintln!("SKIPPED ours_redis: {e}")
+                }
             }
         }
         // The rival's pool must live on the runtime that serves it.

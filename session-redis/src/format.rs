@@ -47,9 +47,12 @@ pub(crate) fn is_session(bytes: &[u8]) -> bool {
     bytes.len() >= HEADER && bytes[0] == VERSION
 }
 
+/// The length of [`head`].
+pub(crate) const HEAD: usize = 5;
+
 /// The first 5 bytes of a stored value: version and revision.
-pub(crate) fn head(revision: u32) -> [u8; 5] {
-    let mut head = [VERSION; 5];
+pub(crate) fn head(revision: u32) -> [u8; HEAD] {
+    let mut head = [VERSION; HEAD];
     head[1..].copy_from_slice(&revision.to_be_bytes());
     head
 }
@@ -127,6 +130,28 @@ pub(crate) fn encode(record: &Record, revision: u32) -> Vec<u8> {
         entry(&mut out, key, value);
     }
     out
+}
+
+/// The length of [`encode_change`]'s output for `change`.
+pub(crate) fn encode_change_len(change: &Change<'_>) -> usize {
+    let map = match change.edits.len() {
+        0..=15 => 1,
+        16..=0xffff => 3,
+        _ => 5,
+    };
+    let edits: usize = change
+        .edits
+        .iter()
+        .map(|(key, edit)| {
+            let text = match edit {
+                Edit::Set(v) => v.json().len(),
+                Edit::Remove => return str_header_len(key.len()) + key.len() + 1,
+                Edit::Add { by, .. } => by.to_string().len(),
+            };
+            str_header_len(key.len()) + key.len() + str_header_len(text + 1) + 1 + text
+        })
+        .sum();
+    usize::from(change.flush) + map + edits
 }
 
 /// Encodes a change: `c3` when it flushes, then a map of its edits.
@@ -420,10 +445,13 @@ mod tests {
     }
 
     fn change<'a>(flush: bool, edits: &[(&'a str, Edit<'a>)]) -> Vec<u8> {
-        encode_change(&Change {
+        let change = Change {
             flush,
             edits: edits.to_vec(),
-        })
+        };
+        let bytes = encode_change(&change);
+        assert_eq!(bytes.len(), encode_change_len(&change), "{change:?}");
+        bytes
     }
 
     #[test]

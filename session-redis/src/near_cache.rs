@@ -8,8 +8,10 @@
 //! - **Tickets.** A read takes a ticket (the invalidation count) before it asks
 //!   Redis, and its answer is kept only if no invalidation of that key (and no flush)
 //!   came after the ticket: an answer that raced a write is never cached.
-//! - **Local writes** invalidate before they are sent and again when they are
-//!   answered (Redis does not echo this connection's own writes back: `NOLOOP`).
+//! - **Local writes** invalidate before they are sent (Redis does not echo this
+//!   connection's own writes back: `NOLOOP`) and, when answered, either put the
+//!   session as written back (an append that found the session as loaded, under a
+//!   ticket taken after that invalidation) or invalidate again.
 //! - **Flushes.** A lost connection, a replaced one, or a `FLUSHALL` empties the
 //!   cache: invalidations may have been missed.
 //!
@@ -118,10 +120,18 @@ impl NearCache {
     }
 
     /// Keeps what a read with `ticket` got, unless `key` was invalidated (or the
-    /// cache flushed) since.
-    pub(crate) fn fill(&self, key: &[u8], ticket: u64, record: &Record, mark: u64, now_ms: u64) {
+    /// cache flushed) since. `refreshed_ms`: when its idle deadline was last set.
+    pub(crate) fn fill(
+        &self,
+        key: &[u8],
+        ticket: u64,
+        record: &Record,
+        mark: u64,
+        refreshed_ms: u64,
+    ) {
         let mut inner = self.inner();
         if inner.flushed > ticket || inner.stamps[slot(key)] > ticket {
+            inner.entries.remove(key);
             return;
         }
         if inner.entries.len() >= self.capacity && !inner.entries.contains_key(key) {
@@ -132,18 +142,25 @@ impl NearCache {
         let entry = Entry {
             record: record.clone(),
             mark,
-            refreshed_ms: now_ms,
+            refreshed_ms,
         };
         inner.entries.insert(key.into(), entry);
     }
 
     /// Drops `key`: it changed (here or on another server).
     pub(crate) fn invalidate(&self, key: &[u8]) {
+        self.take(key);
+    }
+
+    /// Drops `key` before this process writes it; returns when the dropped entry's
+    /// idle deadline was set, for the write to put the result back
+    /// ([`fill`](Self::fill), with a ticket taken after this).
+    pub(crate) fn take(&self, key: &[u8]) -> Option<u64> {
         let mut inner = self.inner();
         inner.seq += 1;
         let seq = inner.seq;
         inner.stamps[slot(key)] = seq;
-        inner.entries.remove(key);
+        inner.entries.remove(key).map(|e| e.refreshed_ms)
     }
 
     /// Drops everything: invalidations may have been lost.
@@ -219,11 +236,25 @@ mod tests {
         cache.invalidate(b"a"); // a write landed while the read was in flight
         cache.fill(b"a", t, &record("old"), 1, 100);
         assert_eq!(cache.get(b"a", 100, 1000), None);
+        // A refused fill also drops what another read put there meanwhile.
+        cache.fill(b"a", cache.ticket(), &record("new"), 3, 100);
+        cache.fill(b"a", t, &record("old"), 1, 100);
+        assert_eq!(cache.get(b"a", 100, 1000), None);
         // Other keys' invalidations do not stop a fill.
         let t = cache.ticket();
         cache.invalidate(b"b");
         cache.fill(b"a", t, &record("new"), 2, 100);
         assert_eq!(cache.get(b"a", 100, 1000).map(|(_, m)| m), Some(2));
+    }
+
+    #[test]
+    fn a_write_takes_the_entry_and_puts_its_result_back() {
+        let cache = NearCache::new(10);
+        cache.fill(b"a", cache.ticket(), &record("1"), 1, 40);
+        assert_eq!(cache.take(b"a"), Some(40));
+        let t = cache.ticket();
+        cache.fill(b"a", t, &record("2"), 2, 40);
+        assert_eq!(cache.get(b"a", 50, 1000), Some((record("2"), 2)));
     }
 
     #[test]

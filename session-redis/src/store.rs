@@ -501,32 +501,55 @@ impl RedisStore {
         .await
     }
 
-    /// `APPEND key change`: true when `key` held a session. When the key was gone
+    /// `APPEND key change`: the stored length when `key` held a session. When the key was gone
     /// (destroyed or expired since the load), `APPEND` made a value of the change
     /// alone, which no load reads as a session; it is deleted at once. A key of
     /// another type is left alone.
-    async fn append(&self, key: RedisKey<'_>, change: &[u8]) -> Result<bool, session_core::Error> {
-        let mut cmd = Cmd::with_capacity(3, key.len() + change.len() + 8);
-        cmd.arg("APPEND").arg(key).arg(change);
+    async fn append(
+        &self,
+        key: RedisKey<'_>,
+        change: &[u8],
+    ) -> Result<Option<Appended>, session_core::Error> {
+        // With the near-cache, the value's header is read back in the same round
+        // trip: a write ends Redis' tracking of the key for every client, this one
+        // included, and a read (`GETRANGE`) tracks it again.
+        let track = self.near.is_some();
+        let mut pipe = redis::pipe();
+        pipe.cmd("APPEND").arg(key).arg(change);
+        if track {
+            pipe.cmd("GETRANGE").arg(key).arg(0).arg(format::HEAD - 1);
+        }
         let appended = self
             .call(|mut backend| async move {
-                match backend.send(&cmd).await {
-                    Ok(Value::Int(len)) => Ok(Some(len)),
-                    Err(e) if e.code() == Some("WRONGTYPE") => Ok(None),
-                    Ok(_) => Ok(None),
-                    Err(e) => Err(e),
-                }
+                let replies = match backend.send_pipe(&pipe).await {
+                    Ok(Value::Array(replies)) => replies,
+                    Ok(_) => return Ok(None),
+                    Err(e)
+                        if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") =>
+                    {
+                        return Ok(None)
+                    }
+                    Err(e) => return Err(e),
+                };
+                let mut replies = replies.into_iter();
+                Ok(match (replies.next(), replies.next()) {
+                    (Some(Value::Int(len)), Some(Value::BulkString(head))) => Some((len, head)),
+                    (Some(Value::Int(len)), _) => Some((len, Vec::new())),
+                    _ => None,
+                })
             })
             .await?;
         match appended {
-            Some(len) if len != change.len() as i64 => Ok(true),
+            Some((len, head)) if len != change.len() as i64 => {
+                Ok(usize::try_from(len).ok().map(|len| Appended { len, head }))
+            }
             Some(_) => {
                 self.del(key).await?;
-                Ok(false)
+                Ok(None)
             }
             None => {
                 warn_not_a_session(key);
-                Ok(false)
+                Ok(None)
             }
         }
     }
@@ -859,10 +882,38 @@ impl MergeStore for RedisStore {
             return Ok(false);
         };
         let key = self.redis_key(&id);
-        self.changing(key);
+        let Some(near) = &self.near else {
+            return self
+                .merge_at(key, change, seen, expiry)
+                .await
+                .map(|(live, _)| live);
+        };
+        let bytes = key.to_bytes();
+        let refreshed = near.take(&bytes);
+        let ticket = near.ticket();
         let merged = self.merge_at(key, change, seen, expiry).await;
-        self.changing(key);
-        merged
+        // An append onto the session exactly as loaded leaves it as this request
+        // does: the next read here needs no round trip.
+        // (Same revision and exactly this change's length more: nobody else wrote.)
+        match (&merged, seen, refreshed) {
+            (Ok((true, Some(appended))), Some(seen), Some(refreshed_ms)) => {
+                let loaded = format::Loaded::of(seen.mark);
+                let unchanged = appended.head[..] == format::head(loaded.revision)[..]
+                    && appended.len == loaded.len as usize + format::encode_change_len(change);
+                match u32::try_from(appended.len) {
+                    Ok(len) if unchanged => {
+                        let now = format::Loaded {
+                            revision: loaded.revision,
+                            len,
+                        };
+                        near.fill(&bytes, ticket, seen.record, now.mark(), refreshed_ms);
+                    }
+                    _ => near.invalidate(&bytes),
+                }
+            }
+            _ => near.invalidate(&bytes),
+        }
+        merged.map(|(live, _)| live)
     }
 
     async fn renew(
@@ -886,14 +937,15 @@ impl MergeStore for RedisStore {
 }
 
 impl RedisStore {
-    /// [`MergeStore::merge`] into the session under `key`.
+    /// [`MergeStore::merge`] into the session under `key`; with the stored length
+    /// when the change was appended natively.
     async fn merge_at(
         &self,
         key: RedisKey<'_>,
         change: &Change<'_>,
         seen: Option<Seen<'_>>,
         expiry: &Expiry,
-    ) -> Result<bool, session_core::Error> {
+    ) -> Result<(bool, Option<Appended>), session_core::Error> {
         let encoded = format::encode_change(change);
         let loaded = seen.map(|s| (format::Loaded::of(s.mark), s.record));
         if let Some((l, whole)) = loaded {
@@ -903,7 +955,8 @@ impl RedisStore {
             // The common save: the request loaded the session, so it is live and its
             // deadline fresh; its change is appended, natively.
             if fits && !format::worth_compacting(l.len as usize, whole_len) {
-                return self.append(key, &encoded).await;
+                let appended = self.append(key, &encoded).await?;
+                return Ok((appended.is_some(), appended));
             }
         }
         let now = now_ms();
@@ -941,13 +994,20 @@ impl RedisStore {
                 }
             };
             // Emptied or gone: the caller sends a removal (or starts afresh).
-            return Ok(!matches!(outcome, Saved::Gone));
+            return Ok((!matches!(outcome, Saved::Gone), None));
         }
         Err(session_core::Error::Unavailable {
             store: "redis",
             source: "the session kept changing under three attempts to save it".into(),
         })
     }
+}
+
+/// What an `APPEND` left: the stored length, and (with the near-cache) the value's
+/// header read back after it.
+struct Appended {
+    len: usize,
+    head: Vec<u8>,
 }
 
 /// One `update` call of the save script (see [`scripts::save`]).

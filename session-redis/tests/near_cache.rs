@@ -149,7 +149,10 @@ async fn a_restart_of_redis_empties_the_caches() -> TestResult {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    println!("the cache was emptied {:?} after Redis was killed", start.elapsed());
+    println!(
+        "the cache was emptied {:?} after Redis was killed",
+        start.elapsed()
+    );
     redis.restart()?;
     let start = Instant::now();
     loop {

@@ -4,7 +4,8 @@
 //! `load BASE WORKLOAD USERS WARMUP_MS RUN_MS`: USERS virtual users, each with its
 //! own cookie jar and session (ten values of about 1 KiB together), send requests
 //! to the server at BASE for WARMUP_MS, then RUN_MS measured, and every answer is
-//! checked. WORKLOAD is `read` (GET of one key), `write` (PUT of a counter, which the
+//! checked. BASE may list several servers, comma-separated (app servers behind a
+//! round-robin balancer, no sticky sessions): each user's requests take turns. WORKLOAD is `read` (GET of one key), `write` (PUT of a counter, which the
 //! server increments and answers) or `mixed` (9 reads to 1 write). Prints one JSON
 //! object: `{"ok": n, "errors": n, "latencies_us": [...]}`.
 
@@ -50,13 +51,19 @@ struct Tally {
 }
 
 /// One virtual user: its own cookie jar, its own session.
-async fn user(base: Arc<String>, workload: Workload, warmup: Duration, run: Duration) -> Tally {
+async fn user(
+    bases: Arc<Vec<String>>,
+    workload: Workload,
+    warmup: Duration,
+    run: Duration,
+) -> Tally {
     let mut t = Tally::default();
     let Ok(client) = reqwest::Client::builder().cookie_store(true).build() else {
         t.errors += 1;
         return t;
     };
     let values = session_of(1024);
+    let base = bases.first().cloned().unwrap_or_default();
     for (k, v) in &values {
         let sent = client
             .put(format!("{base}/api/session/{k}"))
@@ -68,18 +75,26 @@ async fn user(base: Arc<String>, workload: Workload, warmup: Duration, run: Dura
         }
     }
     let expected: Value = json!(values[3].1);
-    let (read_url, write_url) = (
-        format!("{base}/api/session/key3"),
-        format!("{base}/api/counter/n"),
-    );
+    let urls: Vec<(String, String)> = bases
+        .iter()
+        .map(|base| {
+            (
+                format!("{base}/api/session/key3"),
+                format!("{base}/api/counter/n"),
+            )
+        })
+        .collect();
     let mut counter: i64 = 0;
     let started = Instant::now();
     let mut i = 0u64;
     while started.elapsed() < warmup + run {
         let measuring = started.elapsed() > warmup;
         let sent = Instant::now();
+        let Some((read_url, write_url)) = urls.get(i as usize % urls.len().max(1)) else {
+            break;
+        };
         let good = if workload.is_write(i) {
-            match client.put(&write_url).json(&1).send().await {
+            match client.put(write_url).json(&1).send().await {
                 Ok(r) if r.status() == StatusCode::OK => {
                     counter += 1;
                     r.json::<i64>().await.is_ok_and(|n| n == counter)
@@ -87,7 +102,7 @@ async fn user(base: Arc<String>, workload: Workload, warmup: Duration, run: Dura
                 _ => false,
             }
         } else {
-            match client.get(&read_url).send().await {
+            match client.get(read_url).send().await {
                 Ok(r) if r.status() == StatusCode::OK => {
                     r.json::<Value>().await.is_ok_and(|v| v == expected)
                 }
@@ -141,11 +156,11 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let base = Arc::new(base);
+    let bases = Arc::new(base.split(',').map(str::to_owned).collect::<Vec<_>>());
     let all = rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..users {
-            set.spawn(user(base.clone(), workload, warmup, run));
+            set.spawn(user(bases.clone(), workload, warmup, run));
         }
         let mut all = Tally::default();
         while let Some(t) = set.join_next().await {
