@@ -28,6 +28,18 @@ use session_benches::{redis_answers, redis_host_port, redis_url, session_of};
 struct Target {
     name: &'static str,
     base: String,
+    /// Our Redis stores behind it, for their near-cache counts.
+    stores: Vec<session_redis::RedisStore>,
+}
+
+impl Target {
+    /// Near-cache hits and misses so far, over its stores.
+    fn near_cache(&self) -> (u64, u64) {
+        self.stores
+            .iter()
+            .filter_map(session_redis::RedisStore::near_cache_stats)
+            .fold((0, 0), |(h, m), s| (h + s.hits, m + s.misses))
+    }
 }
 
 fn listener() -> TcpListener {
@@ -62,7 +74,11 @@ fn ours(name: &'static str, layer: session_tower::SessionLayer) -> Target {
     let l = listener();
     let base = base_of(&l);
     serve_axum(l, session_demo::router(layer));
-    Target { name, base }
+    Target {
+        name,
+        base,
+        stores: Vec::new(),
+    }
 }
 
 mod tower_rival {
@@ -235,9 +251,13 @@ fn run_load(
         .arg(warmup.as_millis().to_string())
         .arg(run.as_millis().to_string())
         .output();
-    let parsed = output
-        .ok()
-        .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok());
+    let parsed = output.ok().and_then(|o| {
+        // What the generator had to say (a usage error, a failed connection).
+        if !o.stderr.is_empty() {
+            eprint!("{}", String::from_utf8_lossy(&o.stderr));
+        }
+        serde_json::from_slice::<Value>(&o.stdout).ok()
+    });
     let Some(v) = parsed else {
         eprintln!("the load generator failed against {}", target.name);
         return Tally {
@@ -395,6 +415,7 @@ fn main() {
     targets.push(Target {
         name: "actix_session_cookie",
         base,
+        stores: Vec::new(),
     });
     let l = listener();
     let base = base_of(&l);
@@ -402,6 +423,7 @@ fn main() {
     targets.push(Target {
         name: "no_session",
         base,
+        stores: Vec::new(),
     });
 
     if redis_up {
@@ -418,14 +440,22 @@ fn main() {
             };
             match (connect(true), connect(false), connect(true)) {
                 (Ok(cached), Ok(uncached), Ok(second)) => {
-                    let first = ours("ours_redis", session_tower::SessionLayer::new(cached));
-                    let other = ours("ours_redis", session_tower::SessionLayer::new(second));
+                    let mut first = ours(
+                        "ours_redis",
+                        session_tower::SessionLayer::new(cached.clone()),
+                    );
+                    let other = ours(
+                        "ours_redis",
+                        session_tower::SessionLayer::new(second.clone()),
+                    );
                     // Two app servers behind a round-robin balancer, no stickiness:
                     // each user's requests alternate between them.
                     targets.push(Target {
                         name: "ours_redis_2_servers",
                         base: format!("{},{}", first.base, other.base),
+                        stores: vec![cached.clone(), second],
                     });
+                    first.stores.push(cached);
                     targets.push(first);
                     targets.push(ours(
                         "ours_redis_no_cache",
@@ -458,6 +488,7 @@ fn main() {
         targets.push(Target {
             name: "tower_sessions_redis",
             base,
+            stores: Vec::new(),
         });
         let l = listener();
         let base = base_of(&l);
@@ -465,6 +496,7 @@ fn main() {
         targets.push(Target {
             name: "actix_session_redis",
             base,
+            stores: Vec::new(),
         });
     }
 
@@ -485,15 +517,31 @@ fn main() {
     let mut results = Vec::new();
     for workload in [Workload::Read, Workload::Write, Workload::Mixed] {
         let mut tallies: Vec<Vec<Tally>> = targets.iter().map(|_| Vec::new()).collect();
+        let mut cache: Vec<(u64, u64)> = targets.iter().map(|_| (0, 0)).collect();
         for round in 0..rounds {
             for k in 0..targets.len() {
                 let at = (round + k) % targets.len();
+                let before = targets[at].near_cache();
                 let tally = run_load(&targets[at], workload, users, warmup, slice);
+                let after = targets[at].near_cache();
+                cache[at].0 += after.0 - before.0;
+                cache[at].1 += after.1 - before.1;
                 tallies[at].push(tally);
             }
         }
-        for (target, rounds) in targets.iter().zip(&tallies) {
-            results.push(summary(target, workload, users, slice, rounds));
+        for ((target, rounds), (hits, misses)) in targets.iter().zip(&tallies).zip(&cache) {
+            let mut row = summary(target, workload, users, slice, rounds);
+            if hits + misses > 0 {
+                let rate = *hits as f64 / (hits + misses) as f64;
+                println!(
+                    "http/{:<22} {:<5}  near-cache hit rate {:.1}%",
+                    target.name,
+                    workload.name(),
+                    rate * 100.0
+                );
+                row["near_cache_hit_rate"] = json!(rate);
+            }
+            results.push(row);
         }
     }
     let out = json!({

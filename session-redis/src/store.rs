@@ -37,10 +37,14 @@ enum Backend {
 /// error; a connection that stops answering without one (half-open: the peer
 /// swallows traffic while new connections would work) is replaced here, after the
 /// first call on it that times out.
+///
+/// The manager is made on first use, by the runtime that serves requests: it spawns
+/// the task that hands invalidations to the near-cache on the runtime that makes it,
+/// and a store connected on one runtime (a startup check) may serve on another.
 struct Node {
     client: redis::Client,
     config: ConnectionManagerConfig,
-    current: RwLock<Conn>,
+    current: RwLock<Option<Conn>>,
     /// Emptied when the connection is replaced: its invalidations may be lost.
     near: Option<Arc<NearCache>>,
 }
@@ -58,23 +62,44 @@ impl Node {
         config: ConnectionManagerConfig,
         near: Option<Arc<NearCache>>,
     ) -> redis::RedisResult<Self> {
-        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
+        // Checks the configuration now (the manager is made again on first use).
+        drop(ConnectionManager::new_lazy_with_config(
+            client.clone(),
+            config.clone(),
+        )?);
         Ok(Node {
             client,
             config,
-            current: RwLock::new(Conn {
-                generation: 0,
-                manager,
-            }),
+            current: RwLock::new(None),
             near,
         })
     }
 
-    fn conn(&self) -> Conn {
-        self.current
+    fn conn(&self) -> redis::RedisResult<Conn> {
+        if let Some(conn) = self
+            .current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+            .as_ref()
+        {
+            return Ok(conn.clone());
+        }
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(conn) = current.as_ref() {
+            return Ok(conn.clone());
+        }
+        let conn = Conn {
+            generation: 0,
+            manager: ConnectionManager::new_lazy_with_config(
+                self.client.clone(),
+                self.config.clone(),
+            )?,
+        };
+        *current = Some(conn.clone());
+        Ok(conn)
     }
 
     /// Replaces connection `generation` with a new one (made on its first use), unless
@@ -85,7 +110,7 @@ impl Node {
             .current
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if current.generation != generation {
+        if current.as_ref().map(|c| c.generation) != Some(generation) {
             return;
         }
         match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
@@ -94,10 +119,10 @@ impl Node {
                 if let Some(near) = &self.near {
                     near.flush();
                 }
-                *current = Conn {
+                *current = Some(Conn {
                     generation: generation + 1,
                     manager,
-                };
+                });
             }
             Err(error) => tracing::error!(%error, "could not set up a new redis connection"),
         }
@@ -371,9 +396,14 @@ impl RedisStore {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let limit = self.deadlines.limit();
-        let conn = self.backend.connection();
-        let generation = conn.generation();
-        let result = tokio::time::timeout(limit, f(conn)).await;
+        let result = match self.backend.connection() {
+            Ok(conn) => {
+                let generation = conn.generation();
+                (generation, tokio::time::timeout(limit, f(conn)).await)
+            }
+            Err(e) => (None, Ok(Err(e))),
+        };
+        let (generation, result) = result;
         let timed_out = match &result {
             Err(_) => true,
             Ok(Err(e)) => e.is_timeout(),
@@ -562,11 +592,11 @@ impl RedisStore {
 }
 
 impl Backend {
-    fn connection(&self) -> Connection {
-        match self {
-            Backend::Single(node) => Connection::Single(node.conn()),
+    fn connection(&self) -> redis::RedisResult<Connection> {
+        Ok(match self {
+            Backend::Single(node) => Connection::Single(node.conn()?),
             Backend::Cluster(c) => Connection::Cluster(c.clone()),
-        }
+        })
     }
 }
 

@@ -182,3 +182,35 @@ async fn the_near_cache_can_be_turned_off() -> TestResult {
     assert_eq!(get(&shared, &token, "n").await?, Some(3));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_store_connected_on_another_runtime_still_gets_invalidations() -> TestResult {
+    let redis = RedisServer::start()?;
+    let settings = common::settings_for(&redis);
+    let a: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
+    // Connected (and checked) on a runtime that is gone before B serves anything.
+    let b_store = {
+        let settings = settings.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(RedisStore::connect(&settings))
+                .map_err(|e| e.to_string().into())
+        })
+        .join()
+        .map_err(|_| "the connecting thread panicked")?
+        .map_err(|e: Box<dyn std::error::Error + Send + Sync>| e.to_string())?
+    };
+    let b: Arc<dyn SessionStore> = Arc::new(b_store);
+    let token = create(&a, 1).await?;
+    for n in 2..=5 {
+        assert_eq!(get(&b, &token, "n").await?, Some(n - 1));
+        assert_eq!(get(&b, &token, "n").await?, Some(n - 1));
+        let s = Session::new(a.clone(), Expiry::default(), Some(token.clone()));
+        s.set("n", &n).await?;
+        s.commit().await?;
+        until(&b, &token, "n", Some(n)).await?;
+    }
+    Ok(())
+}
