@@ -480,14 +480,14 @@ impl RedisStore {
         idle_ms: u64,
     ) -> Result<Fetched, session_core::Error> {
         if self.near.is_some() {
-            return self.get_tracked(key, idle_ms).await;
+            return self.get_tracked(key).await;
         }
         let mut cmd = Cmd::with_capacity(4, key.len() + 32);
         cmd.arg("GETEX").arg(key).arg("PX").arg(idle_ms);
         self.call(|mut backend| async move {
             match backend.send(&cmd).await {
                 Ok(Value::Nil) => Ok(Fetched::Missing),
-                Ok(Value::BulkString(bytes)) => Ok(Fetched::Bytes(bytes)),
+                Ok(Value::BulkString(bytes)) => Ok(Fetched::Bytes(bytes, None)),
                 Ok(_) => Ok(Fetched::WrongType),
                 Err(e) if e.code() == Some("WRONGTYPE") => Ok(Fetched::WrongType),
                 Err(e) => Err(e),
@@ -498,28 +498,31 @@ impl RedisStore {
 
     /// For the near-cache, in one round trip: `CLIENT TRACKING ON NOLOOP` (so Redis
     /// tells this connection when another one changes what it reads next; again on
-    /// every fill, so a new connection is tracked too), `PEXPIRE` (the idle
-    /// refresh), and a `GET`, which unlike `GETEX` is a read Redis tracks.
-    async fn get_tracked(
-        &self,
-        key: RedisKey<'_>,
-        idle_ms: u64,
-    ) -> Result<Fetched, session_core::Error> {
+    /// every fill, so a new connection is tracked too), `PTTL`, and a `GET`, which
+    /// unlike `GETEX` is a read Redis tracks and, unlike a refresh, does not end
+    /// other servers' tracking of the key. The caller refreshes the idle deadline
+    /// ([`refresh_tracked`](Self::refresh_tracked)) only when it is due.
+    async fn get_tracked(&self, key: RedisKey<'_>) -> Result<Fetched, session_core::Error> {
         let mut pipe = redis::pipe();
         pipe.cmd("CLIENT")
             .arg("TRACKING")
             .arg("ON")
             .arg("NOLOOP")
             .ignore();
-        pipe.cmd("PEXPIRE").arg(key).arg(idle_ms).ignore();
+        pipe.cmd("PTTL").arg(key);
         pipe.cmd("GET").arg(key);
         self.call(|mut backend| async move {
             match backend.send_pipe(&pipe).await {
-                Ok(Value::Array(mut replies)) => match replies.pop() {
-                    Some(Value::Nil) => Ok(Fetched::Missing),
-                    Some(Value::BulkString(bytes)) => Ok(Fetched::Bytes(bytes)),
-                    _ => Ok(Fetched::WrongType),
-                },
+                Ok(Value::Array(replies)) => {
+                    let mut replies = replies.into_iter();
+                    Ok(match (replies.next(), replies.next()) {
+                        (_, Some(Value::Nil)) => Fetched::Missing,
+                        (Some(Value::Int(ttl)), Some(Value::BulkString(bytes))) => {
+                            Fetched::Bytes(bytes, Some(u64::try_from(ttl).unwrap_or(0)))
+                        }
+                        _ => Fetched::WrongType,
+                    })
+                }
                 Ok(_) => Ok(Fetched::WrongType),
                 // A pipeline reports the `GET`'s error as a failure of the whole.
                 Err(e) if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") => {
@@ -529,6 +532,22 @@ impl RedisStore {
             }
         })
         .await
+    }
+
+    /// Refreshes the idle deadline of a key the near-cache holds, and reads it again
+    /// in the same transaction: a write (`PEXPIRE` is one) ends Redis' tracking of
+    /// the key, and the read tracks it again.
+    async fn refresh_tracked(
+        &self,
+        key: RedisKey<'_>,
+        idle_ms: u64,
+    ) -> Result<(), session_core::Error> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("PEXPIRE").arg(key).arg(idle_ms).ignore();
+        pipe.cmd("GETRANGE").arg(key).arg(0).arg(0).ignore();
+        self.call(|mut backend| async move { backend.send_pipe(&pipe).await.map(drop) })
+            .await
     }
 
     /// `APPEND key change`: the stored length when `key` held a session. When the key was gone
@@ -754,8 +773,9 @@ impl Deadlines {
 enum Fetched {
     /// No key.
     Missing,
-    /// The stored bytes.
-    Bytes(Vec<u8>),
+    /// The stored bytes (with the near-cache: and the key's remaining TTL, ms; its
+    /// idle deadline is then not refreshed yet).
+    Bytes(Vec<u8>, Option<u64>),
     /// A key of another type.
     WrongType,
 }
@@ -872,9 +892,9 @@ impl MergeStore for RedisStore {
             }
         }
         let ticket = near.as_ref().map(|(near, _)| near.ticket());
-        let bytes = match self.get_and_touch(key, idle).await? {
+        let (bytes, ttl) = match self.get_and_touch(key, idle).await? {
             Fetched::Missing => return Ok(None),
-            Fetched::Bytes(bytes) => bytes,
+            Fetched::Bytes(bytes, ttl) => (bytes, ttl),
             Fetched::WrongType => {
                 warn_not_a_session(key);
                 return Ok(None);
@@ -890,7 +910,14 @@ impl MergeStore for RedisStore {
                     return Ok(None);
                 }
                 if let (Some((near, bytes)), Some(ticket)) = (&near, ticket) {
-                    near.fill(bytes, ticket, &record, loaded.mark(), now);
+                    // When its idle deadline was last set, by any app server.
+                    let mut refreshed =
+                        now.saturating_sub(idle.saturating_sub(ttl.unwrap_or(idle)));
+                    if now - refreshed >= (idle / 100).max(1) {
+                        self.refresh_tracked(key, idle).await?;
+                        refreshed = now;
+                    }
+                    near.fill(bytes, ticket, &record, loaded.mark(), refreshed);
                 }
                 Ok(Some((record, loaded.mark())))
             }
