@@ -200,7 +200,7 @@ fn main() {
 
     let _ = writeln!(
         md,
-        "\n## Redis driver: load + change one key + save (10-key session)\n\nBare limit: `GETEX` + `SET EX` of a value of the same size on one multiplexed connection. Rivals on the same Redis: tower-sessions 0.14 + tower-sessions-redis-store 0.16, actix-session 0.11 `RedisSessionStore`.\n\n| size | ours | bare limit | tower-sessions | actix-session | ours / bare | ours / tower-sessions | ours / actix-session |\n|---|---|---|---|---|---|---|---|"
+        "\n## Redis driver: load + change one key + save (10-key session)\n\nOurs without the near-cache (every load goes to Redis; the HTTP table shows the cache). Bare limit: `GETEX` + `SET EX` of a value of the same size on one multiplexed connection. Rivals on the same Redis: tower-sessions 0.14 + tower-sessions-redis-store 0.16, actix-session 0.11 `RedisSessionStore`.\n\n| size | ours | bare limit | tower-sessions | actix-session | ours / bare | ours / tower-sessions | ours / actix-session |\n|---|---|---|---|---|---|---|---|"
     );
     for size in SIZES {
         let ours = median_ns(&format!("redis/cycle/{size}"));
@@ -327,6 +327,10 @@ fn main() {
                         })
                         .collect::<Vec<_>>()
                         .join(", ");
+                    let versus = match r["near_cache_hit_rate"].as_f64() {
+                        Some(rate) => format!("{versus}; near-cache hits {:.1}%", rate * 100.0),
+                        None => versus,
+                    };
                     let _ = writeln!(
                         md,
                         "| {workload} | {server} | {:.0} | {:.2} ms | {:.2} ms | {} | {versus} |",
