@@ -158,7 +158,7 @@ fn main() {
 
     let _ = writeln!(
         md,
-        "\n## Cookie driver: full cycle (open, decode, change one key, encode, seal)\n\nOurs through `Session` is a request's whole cycle in `session-core` (lazy load, the flash rules, one save); the driver alone is `CookieStore::load` + one changed key + `CookieStore::save`. Bare limit: XChaCha20-Poly1305 seal + open of the same bytes with a random nonce, plus base64url encode + decode. Rival: actix-session 0.11's cookie pipeline (private AES-256-GCM jar + `CookieSessionStore`).\n\n| size | ours, through `Session` | ours, the driver alone | bare limit | actix-session cookie | `Session` / bare | driver / bare | `Session` / actix |\n|---|---|---|---|---|---|---|---|"
+        "\n## Cookie driver: full cycle (open, decode, change one key, encode, seal)\n\nOurs through `Session` is a request's whole cycle in `session-core` (lazy load, the flash rules, one save); the driver alone is `CookieStore::load` + one changed key + `CookieStore::save`. Bare limit: XChaCha20-Poly1305 seal + open of the same bytes with the fastest parts at hand (HChaCha20, then ring's ChaCha20-Poly1305; the same as the driver) and a random nonce, plus base64url encode + decode. Rival: actix-session 0.11's cookie pipeline (private AES-256-GCM jar + `CookieSessionStore`).\n\n| size | ours, through `Session` | ours, the driver alone | bare limit | actix-session cookie | `Session` / bare | driver / bare | `Session` / actix |\n|---|---|---|---|---|---|---|---|"
     );
     for size in SIZES {
         let ours = median_ns(&format!("cookie/cycle/{size}"));
@@ -308,7 +308,7 @@ fn main() {
                     let server = r["server"].as_str().unwrap_or("?");
                     let rivals: &[&str] = match server {
                         "ours_cookie" => &["actix_session_cookie", "no_session"],
-                        "ours_redis" => {
+                        "ours_redis" | "ours_redis_no_cache" | "ours_redis_2_servers" => {
                             &["tower_sessions_redis", "actix_session_redis", "no_session"]
                         }
                         _ => &[],
@@ -330,6 +330,11 @@ fn main() {
                     let versus = match r["near_cache_hit_rate"].as_f64() {
                         Some(rate) => format!("{versus}; near-cache hits {:.1}%", rate * 100.0),
                         None => versus,
+                    };
+                    let server = match server {
+                        "ours_redis" => "ours_redis (near-cache on)",
+                        "ours_redis_2_servers" => "ours_redis, 2 app servers round-robin",
+                        other => other,
                     };
                     let _ = writeln!(
                         md,
