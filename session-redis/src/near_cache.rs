@@ -1,7 +1,8 @@
 //! The near-cache: hot sessions kept decoded in this process, so a read of one costs
-//! no round trip. Redis tells every app server when a session it read changes
-//! (server-assisted client-side caching: RESP3 `CLIENT TRACKING`), so an entry is
-//! dropped as soon as another server writes, destroys or regenerates that session.
+//! no round trip. Redis tells every app server when a session changes
+//! (server-assisted client-side caching: RESP3 `CLIENT TRACKING` in broadcast mode
+//! for the namespace's prefix), so an entry is dropped as soon as another server
+//! writes, destroys or regenerates that session.
 //!
 //! Correctness rests on three rules:
 //!
@@ -10,7 +11,7 @@
 //!   came after the ticket: an answer that raced a write is never cached.
 //! - **Local writes** invalidate before they are sent (Redis does not echo this
 //!   connection's own writes back: `NOLOOP`) and, when answered, either put the
-//!   session as written back (an append that found the session as loaded, under a
+//!   session as written back (an append onto exactly the session as loaded, under a
 //!   ticket taken after that invalidation) or invalidate again.
 //! - **Flushes.** A lost connection, a replaced one, or a `FLUSHALL` empties the
 //!   cache: invalidations may have been missed.
@@ -45,6 +46,9 @@ struct Inner {
     stamps: Box<[u64]>,
     /// The `seq` of the last flush.
     flushed: u64,
+    /// The `flushed` for which tracking was turned on (a flush means a new
+    /// connection, which is not tracked yet).
+    tracking_on: Option<u64>,
 }
 
 /// Hot sessions, by Redis key.
@@ -83,6 +87,7 @@ impl NearCache {
                 seq: 0,
                 stamps: vec![0; SLOTS].into_boxed_slice(),
                 flushed: 0,
+                tracking_on: None,
             }),
             capacity: capacity.max(1),
             hits: AtomicU64::new(0),
@@ -112,6 +117,18 @@ impl NearCache {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         found
+    }
+
+    /// `Some(epoch)` when the connection's tracking is to be turned on first (a new
+    /// connection since the last time); then [`tracking_on`](Self::tracking_on).
+    pub(crate) fn needs_tracking(&self) -> Option<u64> {
+        let inner = self.inner();
+        (inner.tracking_on != Some(inner.flushed)).then_some(inner.flushed)
+    }
+
+    /// Tracking is on for the connection of `epoch`.
+    pub(crate) fn tracking_on(&self, epoch: u64) {
+        self.inner().tracking_on = Some(epoch);
     }
 
     /// A ticket for a read about to go to Redis.

@@ -182,6 +182,8 @@ pub struct RedisStore {
     drop: redis::Script,
     /// Hot sessions kept here (one node only; see [`NearCache`]).
     near: Option<Arc<NearCache>>,
+    /// `{namespace}:`, the prefix whose changes Redis announces to the near-cache.
+    tracked_prefix: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -321,6 +323,7 @@ impl RedisStore {
             save: scripts::save(),
             drop: scripts::drop(),
             near,
+            tracked_prefix: format!("{}:", settings.namespace),
         })
     }
 
@@ -496,19 +499,19 @@ impl RedisStore {
         .await
     }
 
-    /// For the near-cache, in one round trip: `CLIENT TRACKING ON NOLOOP` (so Redis
-    /// tells this connection when another one changes what it reads next; again on
-    /// every fill, so a new connection is tracked too), `PTTL`, and a `GET`, which
-    /// unlike `GETEX` is a read Redis tracks and, unlike a refresh, does not end
-    /// other servers' tracking of the key. The caller refreshes the idle deadline
-    /// ([`refresh_tracked`](Self::refresh_tracked)) only when it is due.
+    /// For the near-cache, in one round trip: `PTTL` and a `GET`, which unlike
+    /// `GETEX` does not change the key (a change would invalidate every other app
+    /// server's copy); on a new connection, [`track`](Self::track) first. The caller
+    /// refreshes the idle deadline ([`refresh_tracked`](Self::refresh_tracked)) only
+    /// when it is due.
     async fn get_tracked(&self, key: RedisKey<'_>) -> Result<Fetched, session_core::Error> {
+        if let Some(epoch) = self.near.as_ref().and_then(|near| near.needs_tracking()) {
+            self.track().await?;
+            if let Some(near) = &self.near {
+                near.tracking_on(epoch);
+            }
+        }
         let mut pipe = redis::pipe();
-        pipe.cmd("CLIENT")
-            .arg("TRACKING")
-            .arg("ON")
-            .arg("NOLOOP")
-            .ignore();
         pipe.cmd("PTTL").arg(key);
         pipe.cmd("GET").arg(key);
         self.call(|mut backend| async move {
@@ -534,20 +537,37 @@ impl RedisStore {
         .await
     }
 
-    /// Refreshes the idle deadline of a key the near-cache holds, and reads it again
-    /// in the same transaction: a write (`PEXPIRE` is one) ends Redis' tracking of
-    /// the key, and the read tracks it again.
+    /// `CLIENT TRACKING ON BCAST PREFIX {namespace}: NOLOOP`: from now on Redis tells
+    /// this connection whenever another one changes a session. Turning it on twice
+    /// (two requests racing on a new connection) is refused as an overlap, which
+    /// means it is on.
+    async fn track(&self) -> Result<(), session_core::Error> {
+        let mut cmd = Cmd::with_capacity(7, self.tracked_prefix.len() + 48);
+        cmd.arg("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("BCAST")
+            .arg("PREFIX")
+            .arg(&self.tracked_prefix)
+            .arg("NOLOOP");
+        self.call(|mut backend| async move {
+            match backend.send(&cmd).await {
+                Err(e) if e.to_string().contains("overlaps") => Ok(()),
+                other => other.map(drop),
+            }
+        })
+        .await
+    }
+
+    /// Refreshes the idle deadline of a key the near-cache holds (`PEXPIRE`).
     async fn refresh_tracked(
         &self,
         key: RedisKey<'_>,
         idle_ms: u64,
     ) -> Result<(), session_core::Error> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.cmd("PEXPIRE").arg(key).arg(idle_ms).ignore();
-        pipe.cmd("GETRANGE").arg(key).arg(0).arg(0).ignore();
-        self.call(|mut backend| async move { backend.send_pipe(&pipe).await.map(drop) })
-            .await
+        let mut cmd = Cmd::with_capacity(3, key.len() + 24);
+        cmd.arg("PEXPIRE").arg(key).arg(idle_ms);
+        self.query(&cmd).await.map(drop)
     }
 
     /// `APPEND key change`: the stored length when `key` held a session. When the key was gone
@@ -558,40 +578,21 @@ impl RedisStore {
         &self,
         key: RedisKey<'_>,
         change: &[u8],
-    ) -> Result<Option<Appended>, session_core::Error> {
-        // With the near-cache, the value's header is read back in the same round
-        // trip: a write ends Redis' tracking of the key for every client, this one
-        // included, and a read (`GETRANGE`) tracks it again.
-        let track = self.near.is_some();
-        let mut pipe = redis::pipe();
-        pipe.cmd("APPEND").arg(key).arg(change);
-        if track {
-            pipe.cmd("GETRANGE").arg(key).arg(0).arg(format::HEAD - 1);
-        }
+    ) -> Result<Option<usize>, session_core::Error> {
+        let mut cmd = Cmd::with_capacity(3, key.len() + change.len() + 8);
+        cmd.arg("APPEND").arg(key).arg(change);
         let appended = self
             .call(|mut backend| async move {
-                let replies = match backend.send_pipe(&pipe).await {
-                    Ok(Value::Array(replies)) => replies,
-                    Ok(_) => return Ok(None),
-                    Err(e)
-                        if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") =>
-                    {
-                        return Ok(None)
-                    }
-                    Err(e) => return Err(e),
-                };
-                let mut replies = replies.into_iter();
-                Ok(match (replies.next(), replies.next()) {
-                    (Some(Value::Int(len)), Some(Value::BulkString(head))) => Some((len, head)),
-                    (Some(Value::Int(len)), _) => Some((len, Vec::new())),
-                    _ => None,
-                })
+                match backend.send(&cmd).await {
+                    Ok(Value::Int(len)) => Ok(Some(len)),
+                    Err(e) if e.code() == Some("WRONGTYPE") => Ok(None),
+                    Ok(_) => Ok(None),
+                    Err(e) => Err(e),
+                }
             })
             .await?;
         match appended {
-            Some((len, head)) if len != change.len() as i64 => {
-                Ok(usize::try_from(len).ok().map(|len| Appended { len, head }))
-            }
+            Some(len) if len != change.len() as i64 => Ok(usize::try_from(len).ok()),
             Some(_) => {
                 self.del(key).await?;
                 Ok(None)
@@ -951,13 +952,14 @@ impl MergeStore for RedisStore {
         let merged = self.merge_at(key, change, seen, expiry).await;
         // An append onto the session exactly as loaded leaves it as this request
         // does: the next read here needs no round trip.
-        // (Same revision and exactly this change's length more: nobody else wrote.)
+        // (Exactly this change's length more: nobody else wrote; and a write by
+        // another server would have been announced before this answer.)
         match (&merged, seen, refreshed) {
             (Ok((true, Some(appended))), Some(seen), Some(refreshed_ms)) => {
                 let loaded = format::Loaded::of(seen.mark);
-                let unchanged = appended.head[..] == format::head(loaded.revision)[..]
-                    && appended.len == loaded.len as usize + format::encode_change_len(change);
-                match u32::try_from(appended.len) {
+                let unchanged =
+                    *appended == loaded.len as usize + format::encode_change_len(change);
+                match u32::try_from(*appended) {
                     Ok(len) if unchanged => {
                         let now = format::Loaded {
                             revision: loaded.revision,
@@ -1002,7 +1004,7 @@ impl RedisStore {
         change: &Change<'_>,
         seen: Option<Seen<'_>>,
         expiry: &Expiry,
-    ) -> Result<(bool, Option<Appended>), session_core::Error> {
+    ) -> Result<(bool, Option<usize>), session_core::Error> {
         let encoded = format::encode_change(change);
         let loaded = seen.map(|s| (format::Loaded::of(s.mark), s.record));
         if let Some((l, whole)) = loaded {
@@ -1058,13 +1060,6 @@ impl RedisStore {
             source: "the session kept changing under three attempts to save it".into(),
         })
     }
-}
-
-/// What an `APPEND` left: the stored length, and (with the near-cache) the value's
-/// header read back after it.
-struct Appended {
-    len: usize,
-    head: Vec<u8>,
 }
 
 /// One `update` call of the save script (see [`scripts::save`]).
