@@ -433,9 +433,15 @@ fn main() {
             settings.host = host;
             settings.port = port;
             settings.namespace = "bench-http".into();
+            // Servers that share a namespace are one app: the servers without the
+            // near-cache get a namespace of their own, or the others would be told
+            // of every one of their reads (a `GETEX` changes the key's TTL).
             let connect = |near_cache: bool| {
                 let mut settings = settings.clone();
                 settings.near_cache = near_cache;
+                if !near_cache {
+                    settings.namespace = "bench-http-no-cache".into();
+                }
                 rt.block_on(session_redis::RedisStore::connect(&settings))
             };
             match (connect(true), connect(false), connect(true)) {

@@ -40,17 +40,20 @@
 //!   that stops answering is replaced after one call on it times out.
 //! - **Checked at startup**: [`RedisStore::connect`] pings Redis and names the cause
 //!   of a failure; [`RedisStore::connect_lazy`] starts without it.
-//! - **A near-cache that is never stale for long** (one node; `near_cache = false`
-//!   turns it off): a hot session is read from this process's memory, with no round
-//!   trip. Redis tells the store (RESP3 client tracking) when another app server
-//!   changes, destroys or regenerates a session it holds, and it is dropped then;
-//!   from that notice on (typically a few hundred microseconds after the write is
-//!   answered) no read is served from the old copy. Writes through this store drop
-//!   their own copy at once. A lost or replaced connection, a restart of Redis, or a
-//!   `FLUSHALL` empties the cache. The idle deadline in Redis is refreshed when it
-//!   has moved by 1% of the timeout, as for the cookie store. At most
-//!   `near_cache_entries` sessions (default 10000) are held;
-//!   [`RedisStore::near_cache_stats`] counts hits and misses.
+//! - **A near-cache, invalidated by Redis** (one node; `near_cache = false` turns it
+//!   off): a hot session is read from this process's memory, with no round trip, and
+//!   a write that appends onto the session as loaded keeps the result there. Redis
+//!   announces every change to a session key of the namespace to every app server
+//!   (RESP3 client tracking, broadcast mode for the `{namespace}:` prefix), and the
+//!   copy is dropped then: from that notice on (typically well under a millisecond
+//!   after the write is answered) no read is served from the old copy. A request that
+//!   reaches another app server *before* the notice sees the session as it was; with
+//!   a balancer that does not keep a user on one server, and requests that must see
+//!   the previous request's writes, use sticky sessions or turn the cache off. A lost
+//!   or replaced connection, a restart of Redis, or a `FLUSHALL` empties the cache.
+//!   The idle deadline in Redis is refreshed when it has moved by 1% of the timeout,
+//!   as for the cookie store. At most `near_cache_entries` sessions (default 10000)
+//!   are held; [`RedisStore::near_cache_stats`] counts hits and misses.
 //!
 //! # How it stores sessions
 //!

@@ -64,8 +64,11 @@ pub struct RedisSettings {
     pub max_session_bytes: usize,
     /// Keep hot sessions in this process (default true; one node only): a read of
     /// a cached session costs no round trip, and Redis tells the store when another
-    /// app server changes it (RESP3 client tracking), so it is never served stale
-    /// once that notice has arrived.
+    /// app server changes it (RESP3 client tracking), so it is not served stale once
+    /// that notice has arrived (see the crate docs for what a non-sticky balancer
+    /// sees before it). Turn it on or off for every app server of a namespace alike:
+    /// each read of a server without it changes the key's TTL, which is announced to
+    /// the servers with it.
     pub near_cache: bool,
     /// The most sessions the near-cache holds (default 10000).
     pub near_cache_entries: usize,
