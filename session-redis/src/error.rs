@@ -44,8 +44,30 @@ fn hint(source: &redis::RedisError) -> &'static str {
         || source.to_string().contains("Name or service not known")
     {
         "; the host name does not resolve: check `redis.host` or the URL"
+    } else if source.to_string().contains("HELLO") || source.to_string().contains("TRACKING") {
+        "; this server does not speak RESP3 or client tracking (Redis 6 or newer), which the near-cache needs: upgrade it, or set `redis.near_cache = false`"
     } else {
         ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_without_resp3_is_named_with_the_way_out() {
+        let source = redis::RedisError::from((
+            redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
+            "An error was signalled by the server",
+            "unknown command 'HELLO'".to_owned(),
+        ));
+        let text = Error::Redis {
+            target: "127.0.0.1:6379".into(),
+            source,
+        }
+        .to_string();
+        assert!(text.contains("near_cache = false"), "{text}");
     }
 }
 

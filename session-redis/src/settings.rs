@@ -68,7 +68,7 @@ pub struct RedisSettings {
     /// that notice has arrived (see the crate docs for what a non-sticky balancer
     /// sees before it). Turn it on or off for every app server of a namespace alike:
     /// each read of a server without it changes the key's TTL, which is announced to
-    /// the servers with it.
+    /// the servers with it. Needs Redis 6 or newer (RESP3 and client tracking).
     pub near_cache: bool,
     /// The most sessions the near-cache holds (default 10000).
     pub near_cache_entries: usize,
