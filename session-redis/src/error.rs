@@ -51,6 +51,22 @@ fn hint(source: &redis::RedisError) -> &'static str {
     }
 }
 
+impl From<Error> for session_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Config { field, reason } => session_core::Error::config(field, reason),
+            Error::Timeout { after, .. } => session_core::Error::Timeout {
+                store: "redis",
+                after,
+            },
+            e @ Error::Redis { .. } => session_core::Error::Unavailable {
+                store: "redis",
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,21 +84,5 @@ mod tests {
         }
         .to_string();
         assert!(text.contains("near_cache = false"), "{text}");
-    }
-}
-
-impl From<Error> for session_core::Error {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Config { field, reason } => session_core::Error::config(field, reason),
-            Error::Timeout { after, .. } => session_core::Error::Timeout {
-                store: "redis",
-                after,
-            },
-            e @ Error::Redis { .. } => session_core::Error::Unavailable {
-                store: "redis",
-                source: Box::new(e),
-            },
-        }
     }
 }
