@@ -148,12 +148,7 @@ mod tests {
             .prop_map(|(created, expires, entries)| {
                 let mut r = Record::new(created, expires);
                 for (k, (json, flash)) in entries {
-                    let value = if flash {
-                        StoredValue::flash(json)
-                    } else {
-                        StoredValue::persistent(json)
-                    };
-                    r.insert(&k, value);
+                    r.insert(&k, StoredValue::new(json, flash));
                 }
                 r
             })

@@ -126,7 +126,7 @@ pub struct CookieOptions {
     secure: bool,
     domain: Option<String>,
     path: String,
-    same_site: cookie::SameSite,
+    same_site: SameSite,
     max_chunks: usize,
     persistent: bool,
 }
@@ -141,31 +141,24 @@ impl CookieOptions {
     /// From `[cookie]` settings. With `host_prefix`, the name gets `__Host-`, and the
     /// cookie is `Secure`, `Path=/`, without `Domain`, as browsers require.
     pub fn from_settings(s: &CookieSettings) -> Self {
-        let same_site = match s.same_site {
-            SameSite::Lax => cookie::SameSite::Lax,
-            SameSite::Strict => cookie::SameSite::Strict,
-            SameSite::None => cookie::SameSite::None,
+        let options = CookieOptions {
+            name: s.name.clone(),
+            secure: s.secure,
+            domain: s.domain.clone(),
+            path: s.path.clone(),
+            same_site: s.same_site,
+            max_chunks: s.max_chunks,
+            persistent: s.persistent,
         };
-        if s.host_prefix {
-            CookieOptions {
-                name: wire_name(&s.name, true),
-                secure: true,
-                domain: None,
-                path: "/".into(),
-                same_site,
-                max_chunks: s.max_chunks,
-                persistent: s.persistent,
-            }
-        } else {
-            CookieOptions {
-                name: s.name.clone(),
-                secure: s.secure,
-                domain: s.domain.clone(),
-                path: s.path.clone(),
-                same_site,
-                max_chunks: s.max_chunks,
-                persistent: s.persistent,
-            }
+        if !s.host_prefix {
+            return options;
+        }
+        CookieOptions {
+            name: wire_name(&s.name, true),
+            secure: true,
+            domain: None,
+            path: "/".into(),
+            ..options
         }
     }
 
@@ -212,11 +205,7 @@ impl CookieOptions {
 
     /// Sets the `SameSite` attribute.
     pub fn with_same_site(mut self, same_site: SameSite) -> Self {
-        self.same_site = match same_site {
-            SameSite::Lax => cookie::SameSite::Lax,
-            SameSite::Strict => cookie::SameSite::Strict,
-            SameSite::None => cookie::SameSite::None,
-        };
+        self.same_site = same_site;
         self
     }
 
@@ -318,7 +307,11 @@ impl CookieOptions {
     fn build(&self, name: String, value: String) -> Cookie<'static> {
         let mut c = Cookie::build((name, value))
             .http_only(true)
-            .same_site(self.same_site)
+            .same_site(match self.same_site {
+                SameSite::Lax => cookie::SameSite::Lax,
+                SameSite::Strict => cookie::SameSite::Strict,
+                SameSite::None => cookie::SameSite::None,
+            })
             .path(self.path.clone())
             .secure(self.secure);
         if let Some(domain) = &self.domain {

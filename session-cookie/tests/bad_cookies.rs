@@ -272,12 +272,7 @@ fn arb_record() -> impl Strategy<Value = Record> {
             let mut r = Record::new(created, expires);
             for (k, (v, flash)) in entries {
                 let json = quoted(&v);
-                let value = if flash {
-                    StoredValue::flash(json)
-                } else {
-                    StoredValue::persistent(json)
-                };
-                r.insert(&k, value);
+                r.insert(&k, StoredValue::new(json, flash));
             }
             r
         })

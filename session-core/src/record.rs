@@ -29,20 +29,22 @@ pub struct StoredValue {
 }
 
 impl StoredValue {
-    /// A persistent value, from its JSON text.
-    pub fn persistent(json: impl Into<String>) -> Self {
+    /// A value from its JSON text: flash data when `flash`, else persistent.
+    pub fn new(json: impl Into<String>, flash: bool) -> Self {
         StoredValue {
             json: JsonText::from(json.into()),
-            flash: false,
+            flash,
         }
+    }
+
+    /// A persistent value, from its JSON text.
+    pub fn persistent(json: impl Into<String>) -> Self {
+        StoredValue::new(json, false)
     }
 
     /// A flash value, from its JSON text.
     pub fn flash(json: impl Into<String>) -> Self {
-        StoredValue {
-            json: JsonText::from(json.into()),
-            flash: true,
-        }
+        StoredValue::new(json, true)
     }
 
     /// The value as JSON text.

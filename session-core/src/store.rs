@@ -228,12 +228,7 @@ impl Change<'_> {
                         .and_then(|v| v.json().parse::<i64>().ok())
                         .unwrap_or(0);
                     let json = current.saturating_add(by).to_string();
-                    let value = if flash {
-                        StoredValue::flash(json)
-                    } else {
-                        StoredValue::persistent(json)
-                    };
-                    stored.insert(key, value);
+                    stored.insert(key, StoredValue::new(json, flash));
                 }
             }
         }

@@ -146,7 +146,7 @@ pub(crate) fn encode_change_len(change: &Change<'_>) -> usize {
             let text = match edit {
                 Edit::Set(v) => v.json().len(),
                 Edit::Remove => return str_header_len(key.len()) + key.len() + 1,
-                Edit::Add { by, .. } => by.to_string().len(),
+                Edit::Add { by, .. } => decimal_len(*by),
             };
             str_header_len(key.len()) + key.len() + str_header_len(text + 1) + 1 + text
         })
@@ -154,22 +154,18 @@ pub(crate) fn encode_change_len(change: &Change<'_>) -> usize {
     usize::from(change.flush) + map + edits
 }
 
+/// The length of `n` in decimal, sign included.
+fn decimal_len(n: i64) -> usize {
+    let digits = n
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
+    digits + usize::from(n < 0)
+}
+
 /// Encodes a change: `c3` when it flushes, then a map of its edits.
 pub(crate) fn encode_change(change: &Change<'_>) -> Vec<u8> {
-    let size = 6 + change
-        .edits
-        .iter()
-        .map(|(k, edit)| {
-            k.len()
-                + 11
-                + match edit {
-                    Edit::Set(v) => v.json().len(),
-                    Edit::Remove => 0,
-                    Edit::Add { .. } => 20,
-                }
-        })
-        .sum::<usize>();
-    let mut out = Vec::with_capacity(size);
+    let mut out = Vec::with_capacity(encode_change_len(change));
     if change.flush {
         out.push(FLUSHED);
     }
@@ -315,11 +311,7 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
                     .iter()
                     .filter_map(|(_, v)| v.and_then(increment_of))
                     .fold(start, |n, (_, by)| n.saturating_add(by));
-                Some(if flash {
-                    StoredValue::flash(total.to_string())
-                } else {
-                    StoredValue::persistent(total.to_string())
-                })
+                Some(StoredValue::new(total.to_string(), flash))
             }
         };
         match value {
@@ -363,11 +355,7 @@ fn value_parts(value: &[u8]) -> Result<(&str, bool), &'static str> {
 /// A stored value from its string (see [`value_parts`]).
 fn stored_value(value: &[u8]) -> Result<StoredValue, &'static str> {
     let (json, flash) = value_parts(value)?;
-    Ok(if flash {
-        StoredValue::flash(json)
-    } else {
-        StoredValue::persistent(json)
-    })
+    Ok(StoredValue::new(json, flash))
 }
 
 struct Reader<'a> {
@@ -452,6 +440,13 @@ mod tests {
         let bytes = encode_change(&change);
         assert_eq!(bytes.len(), encode_change_len(&change), "{change:?}");
         bytes
+    }
+
+    #[test]
+    fn decimal_lengths_count_digits_and_sign() {
+        for n in [0, 7, 9, 10, -1, -10, 99, 100, i64::MAX, i64::MIN] {
+            assert_eq!(decimal_len(n), n.to_string().len(), "{n}");
+        }
     }
 
     #[test]

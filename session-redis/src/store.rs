@@ -951,24 +951,11 @@ impl MergeStore for RedisStore {
         let ticket = near.ticket();
         let merged = self.merge_at(key, change, seen, expiry).await;
         // An append onto the session exactly as loaded leaves it as this request
-        // does: the next read here needs no round trip.
-        // (Exactly this change's length more: nobody else wrote; and a write by
-        // another server would have been announced before this answer.)
+        // does: the next read here needs no round trip. (A write by another server
+        // in between would have been announced before this answer.)
         match (&merged, seen, refreshed) {
-            (Ok((true, Some(appended))), Some(seen), Some(refreshed_ms)) => {
-                let loaded = format::Loaded::of(seen.mark);
-                let unchanged =
-                    *appended == loaded.len as usize + format::encode_change_len(change);
-                match u32::try_from(*appended) {
-                    Ok(len) if unchanged => {
-                        let now = format::Loaded {
-                            revision: loaded.revision,
-                            len,
-                        };
-                        near.fill(&bytes, ticket, seen.record, now.mark(), refreshed_ms);
-                    }
-                    _ => near.invalidate(&bytes),
-                }
+            (Ok((true, Some(now))), Some(seen), Some(refreshed_ms)) => {
+                near.fill(&bytes, ticket, seen.record, now.mark(), refreshed_ms);
             }
             _ => near.invalidate(&bytes),
         }
@@ -996,15 +983,15 @@ impl MergeStore for RedisStore {
 }
 
 impl RedisStore {
-    /// [`MergeStore::merge`] into the session under `key`; with the stored length
-    /// when the change was appended natively.
+    /// [`MergeStore::merge`] into the session under `key`; with what is stored now
+    /// when the change was appended natively onto exactly the session as loaded.
     async fn merge_at(
         &self,
         key: RedisKey<'_>,
         change: &Change<'_>,
         seen: Option<Seen<'_>>,
         expiry: &Expiry,
-    ) -> Result<(bool, Option<usize>), session_core::Error> {
+    ) -> Result<(bool, Option<format::Loaded>), session_core::Error> {
         let encoded = format::encode_change(change);
         let loaded = seen.map(|s| (format::Loaded::of(s.mark), s.record));
         if let Some((l, whole)) = loaded {
@@ -1015,7 +1002,12 @@ impl RedisStore {
             // deadline fresh; its change is appended, natively.
             if fits && !format::worth_compacting(l.len as usize, whole_len) {
                 let appended = self.append(key, &encoded).await?;
-                return Ok((appended.is_some(), appended));
+                // Exactly this change's length more than loaded: nobody else wrote.
+                let unchanged = appended
+                    .filter(|&len| len == l.len as usize + encoded.len())
+                    .and_then(|len| u32::try_from(len).ok())
+                    .map(|len| format::Loaded { len, ..l });
+                return Ok((appended.is_some(), unchanged));
             }
         }
         let now = now_ms();
@@ -1111,11 +1103,7 @@ fn snapshot_of<'a>(record: &'a Record, change: &Change<'_>) -> std::borrow::Cow<
         let rolled_back = snapshot.get(key).map(|value| {
             value.json().parse::<i64>().ok().map(|seen| {
                 let json = seen.saturating_sub(by).to_string();
-                if value.is_flash() {
-                    session_core::StoredValue::flash(json)
-                } else {
-                    session_core::StoredValue::persistent(json)
-                }
+                session_core::StoredValue::new(json, value.is_flash())
             })
         });
         match rolled_back {
