@@ -378,7 +378,8 @@ fn wait_until_up(bases: &str) -> bool {
 
 fn main() {
     // `cargo bench` passes flags like `--bench`; a name filter as the first free
-    // argument selects servers (e.g. `cargo bench --bench http -- redis`).
+    // argument selects servers (e.g. `cargo bench --bench http -- redis`, or
+    // several, comma-separated: `-- no_cache,actix_session_redis`).
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let users: usize = std::env::var("BENCH_USERS")
         .ok()
@@ -507,7 +508,10 @@ fn main() {
     }
 
     targets.retain(|target| {
-        if filter.as_deref().is_some_and(|f| !target.name.contains(f)) {
+        if filter
+            .as_deref()
+            .is_some_and(|f| !f.split(',').any(|f| target.name.contains(f)))
+        {
             return false;
         }
         let up = wait_until_up(&target.base);

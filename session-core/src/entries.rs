@@ -101,9 +101,11 @@ impl Entries {
     /// Puts `value` under `key`; returns the value it replaces.
     pub fn insert(&mut self, key: CompactString, value: StoredValue) -> Option<StoredValue> {
         // Keys that arrive in order (a decoder, a merge) go on the end without a search.
-        if self.items.last().map_or(true, |(last, _)| {
-            compare(last.as_bytes(), key.as_bytes()) == Ordering::Less
-        }) {
+        if self
+            .items
+            .last()
+            .is_none_or(|(last, _)| compare(last.as_bytes(), key.as_bytes()) == Ordering::Less)
+        {
             self.items.push((key, value));
             return None;
         }

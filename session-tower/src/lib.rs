@@ -43,11 +43,38 @@
 //!   persistent`) or `Session::remember(true)`, the cookie carries `Max-Age`, the
 //!   remaining idle timeout, and is sent again whenever the session is read.
 //!
+//! # One crate for an app
+//!
+//! An axum app depends on this crate alone (plus features): it re-exports the stores
+//! ([`CookieStore`] with its [`Key`], [`MemoryStore`], and [`RedisStore`] with the
+//! `redis-store` feature), their settings, and in [`store`] the contract for a store of
+//! your own. A handler returns [`Error`], which every session call converts into with
+//! `?` and axum answers as a response (503 when the store is down, 413 when the
+//! session is too large, 500 otherwise).
+//!
+//! ```
+//! use session_tower::{CookieOptions, CookieStore, Key, Keyring, SameSite, SessionLayer};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = Key::generate()?; // in production: Key::from_base64("APP_KEY", &std::env::var("APP_KEY")?)?
+//! let layer = SessionLayer::new(CookieStore::new(Keyring::new(key, [])))
+//!     .with_cookie(
+//!         CookieOptions::default()
+//!             .with_name("app_session")
+//!             .with_same_site(SameSite::Strict)
+//!             .with_domain(Some("example.com".into()))
+//!             .with_path("/")
+//!             .with_secure(true)
+//!             .with_persistent(false),
+//!     );
+//! # let _ = layer; Ok(()) }
+//! ```
+//!
 //! # Features
 //!
 //! - `axum` (default): the [`Session`] extractor.
-//! - `redis-store`: [`SessionLayer::from_config`] can build the Redis store (the
-//!   cookie store is always there).
+//! - `redis-store`: [`RedisStore`], and [`SessionLayer::from_config`] can build it
+//!   (the cookie store is always there).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -69,4 +96,29 @@ pub use error::Error;
 #[cfg(feature = "axum")]
 pub use extract::Session;
 pub use layer::{SessionLayer, SessionService};
-pub use session_cookie::{CookieSettings, SameSite};
+pub use session_cookie::{CookieSettings, CookieStore, Key, Keyring, SameSite};
+pub use session_core::{Expiry, MemoryStore};
+#[cfg(feature = "redis-store")]
+pub use session_redis::{RedisSettings, RedisStore};
+
+/// The store contract, for a store of your own: implement [`SessionStore`](store::SessionStore)
+/// (and optionally [`MergeStore`](store::MergeStore)), check it with `session-testkit`,
+/// and name it in `session.toml` through [`Drivers`].
+pub mod store {
+    /// The attribute the contract's traits are implemented with.
+    pub use async_trait::async_trait;
+    pub use session_core::{
+        now_ms, Change, Edit, Error, Expiry, MergeStore, Record, RecordBuilder, Seen, SessionId,
+        SessionStore, StoredValue, DEFAULT_MAX_SESSION_BYTES,
+    };
+    /// The tables of `session.toml` a [`Drivers`](crate::Drivers) entry is built from.
+    pub use toml::Table;
+}
+
+/// The crates behind this one, for what the re-exports above leave out.
+pub mod crates {
+    pub use session_cookie;
+    pub use session_core;
+    #[cfg(feature = "redis-store")]
+    pub use session_redis;
+}
