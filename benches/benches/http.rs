@@ -73,7 +73,15 @@ fn serve_axum(l: TcpListener, router: axum::Router) {
 fn ours(name: &'static str, layer: session_tower::SessionLayer) -> Target {
     let l = listener();
     let base = base_of(&l);
-    serve_axum(l, session_demo::router(layer));
+    let driver = if name.contains("redis") {
+        "redis"
+    } else {
+        "cookie"
+    };
+    serve_axum(
+        l,
+        session_demo::router(layer, session_demo::About::new(driver, false)),
+    );
     Target {
         name,
         base,

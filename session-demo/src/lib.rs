@@ -4,9 +4,9 @@
 //! ```no_run
 //! # async fn run() -> Result<(), session_demo::Error> {
 //! let config = session_tower::SessionConfig::load(None)?;
-//! let layer = session_demo::session_layer(config).await?;
+//! let (layer, about) = session_demo::session_layer(config).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-//! axum::serve(listener, session_demo::router(layer)).await?;
+//! axum::serve(listener, session_demo::router(layer, about)).await?;
 //! # Ok(()) }
 //! ```
 
@@ -15,6 +15,8 @@
 
 mod api;
 mod page;
+
+use std::sync::Arc;
 
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -31,9 +33,6 @@ pub enum Error {
     /// Binding or serving failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
-    /// A command-line argument is wrong.
-    #[error("{0}\nusage: session-demo [--addr HOST:PORT] [--config session.toml]")]
-    Usage(String),
 }
 
 impl From<session_core::Error> for Error {
@@ -42,11 +41,32 @@ impl From<session_core::Error> for Error {
     }
 }
 
-/// The session layer for `config`. With the cookie driver and no key configured, a
-/// random key is made (and a warning says so): sessions then end when the demo stops.
-pub async fn session_layer(mut config: SessionConfig) -> Result<SessionLayer, Error> {
-    if config.default == "cookie" && config.cookie.key.is_none() {
-        let key = session_cookie::Key::generate().map_err(session_core::Error::from)?;
+/// What the page says about how the demo runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    /// The driver `session.toml` (or `SESSION_DRIVER`) named: `cookie`, `redis`, ...
+    pub driver: String,
+    /// True when no cookie key was configured and a random one was made.
+    pub random_key: bool,
+}
+
+impl About {
+    /// How a demo on `driver` runs.
+    pub fn new(driver: impl Into<String>, random_key: bool) -> Self {
+        About {
+            driver: driver.into(),
+            random_key,
+        }
+    }
+}
+
+/// The session layer for `config`, and what the page says about it. With the cookie
+/// driver and no key configured, a random key is made (and a warning says so):
+/// sessions then end when the demo stops.
+pub async fn session_layer(mut config: SessionConfig) -> Result<(SessionLayer, About), Error> {
+    let random_key = config.default == "cookie" && config.cookie.key.is_none();
+    if random_key {
+        let key = session_tower::Key::generate().map_err(session_core::Error::from)?;
         tracing::warn!(
             "no cookie key configured (`[cookie] key` in session.toml, or APP_KEY): using a random key; sessions will not survive a restart"
         );
@@ -54,11 +74,11 @@ pub async fn session_layer(mut config: SessionConfig) -> Result<SessionLayer, Er
     }
     let layer = SessionLayer::from_config(&config).await?;
     tracing::info!(driver = %config.default, "sessions ready");
-    Ok(layer)
+    Ok((layer, About::new(config.default, random_key)))
 }
 
-/// The demo's routes behind `layer`.
-pub fn router(layer: SessionLayer) -> Router {
+/// The demo's routes behind `layer`; the page tells visitors `about` the demo.
+pub fn router(layer: SessionLayer, about: About) -> Router {
     Router::new()
         .route("/", get(page::index))
         .route("/flash", post(page::flash))
@@ -78,80 +98,49 @@ pub fn router(layer: SessionLayer) -> Router {
         .route("/api/session/{key}/pull", post(api::pull))
         .route("/api/flash/{key}", post(api::flash))
         .route("/api/counter/{key}", put(api::increment))
+        .with_state(Arc::new(about))
         .layer(layer)
 }
 
-/// Command-line settings: `--addr` (or `SESSION_DEMO_ADDR`), `--config`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Command-line settings.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
+#[command(
+    name = "session-demo",
+    version,
+    about = "The session library's demo: an HTML page and a JSON API over every Session method.",
+    after_help = "With no session.toml it runs on the cookie driver with a random key. \
+                  SESSION_DRIVER, APP_KEY and the other variables of session.toml override the file."
+)]
 pub struct Args {
     /// Where to listen.
+    #[arg(
+        long,
+        env = "SESSION_DEMO_ADDR",
+        default_value = "127.0.0.1:8000",
+        value_name = "HOST:PORT"
+    )]
     pub addr: String,
-    /// The session.toml to read, if given.
+    /// The session.toml to read (default: ./session.toml when there is one).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-}
-
-impl Args {
-    /// Parses `args` (without the program name), with `env_addr` from
-    /// `SESSION_DEMO_ADDR` as the default address.
-    pub fn parse(
-        args: impl IntoIterator<Item = String>,
-        env_addr: Option<String>,
-    ) -> Result<Args, Error> {
-        let mut out = Args {
-            addr: env_addr.unwrap_or_else(|| "127.0.0.1:8000".into()),
-            config: None,
-        };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
-                None => (arg.clone(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| Error::Usage(format!("{flag} needs a value")))
-            };
-            match flag.as_str() {
-                "--addr" => out.addr = value()?,
-                "--config" => out.config = Some(value()?.into()),
-                other => return Err(Error::Usage(format!("unknown argument `{other}`"))),
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
-    }
+    use clap::Parser;
 
     #[test]
-    fn arguments_and_environment() -> Result<(), Error> {
-        assert_eq!(Args::parse(args(&[]), None)?.addr, "127.0.0.1:8000");
-        assert_eq!(
-            Args::parse(args(&[]), Some("0.0.0.0:1".into()))?.addr,
-            "0.0.0.0:1"
-        );
-        let a = Args::parse(
-            args(&["--addr", "127.0.0.1:9", "--config=x.toml"]),
-            Some("e:1".into()),
-        )?;
+    fn arguments() -> Result<(), clap::Error> {
+        let a = Args::try_parse_from(["session-demo", "--addr", "127.0.0.1:9", "--config=x.toml"])?;
         assert_eq!(a.addr, "127.0.0.1:9");
         assert_eq!(a.config.as_deref(), Some(std::path::Path::new("x.toml")));
-        assert!(matches!(
-            Args::parse(args(&["--bogus"]), None),
-            Err(Error::Usage(_))
-        ));
-        assert!(matches!(
-            Args::parse(args(&["--addr"]), None),
-            Err(Error::Usage(_))
-        ));
+        let bogus = Args::try_parse_from(["session-demo", "--bogus"]).map(|_| ());
+        assert!(bogus.is_err());
+        let missing = Args::try_parse_from(["session-demo", "--addr"]).map(|_| ());
+        assert!(missing.is_err());
+        let help = Args::try_parse_from(["session-demo", "--help"]).map(|_| ());
+        assert!(matches!(help, Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp));
         Ok(())
     }
 }

@@ -1,19 +1,23 @@
 //! `cargo run -p session-demo [-- --addr 127.0.0.1:8000 --config session.toml]`
+//! (`--help` for the rest).
 
 #![forbid(unsafe_code)]
 
+use clap::Parser;
 use session_demo::{router, session_layer, Args, Error};
 use session_tower::SessionConfig;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // `--help` and `--version` print and exit 0; a wrong argument exits 2 with usage.
+    let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    match run().await {
+    match run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -22,19 +26,15 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run() -> Result<(), Error> {
-    let args = Args::parse(
-        std::env::args().skip(1),
-        std::env::var("SESSION_DEMO_ADDR").ok(),
-    )?;
+async fn run(args: Args) -> Result<(), Error> {
     let config = SessionConfig::load(args.config.as_deref())?;
-    let layer = session_layer(config).await?;
+    let (layer, about) = session_layer(config).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     tracing::info!(
         "session demo listening on http://{}",
         listener.local_addr()?
     );
-    axum::serve(listener, router(layer))
+    axum::serve(listener, router(layer, about))
         .with_graceful_shutdown(shutdown())
         .await?;
     tracing::info!("session demo stopped");

@@ -1,14 +1,29 @@
-//! The HTML page: a visit counter, flash messages, the signed-in user, and forms.
+//! The HTML page: what the demo shows and how it runs, a visit counter, flash
+//! messages, the signed-in user, labelled forms, and the JSON API.
 
-use axum::http::header::LOCATION;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header::{HOST, LOCATION};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 use session_tower::Session;
 
+use crate::About;
+
 /// `GET /`.
-pub async fn index(session: Session) -> Result<Html<String>, session_tower::Error> {
+pub async fn index(
+    State(about): State<Arc<About>>,
+    headers: HeaderMap,
+    session: Session,
+) -> Result<Html<String>, session_tower::Error> {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| "127.0.0.1:8000".to_owned(), escape);
     let visits = session.increment("visits", 1).await?;
     let message: Option<String> = session.get("message").await?;
     let user: Option<String> = session.get("user").await?;
@@ -18,7 +33,12 @@ pub async fn index(session: Session) -> Result<Html<String>, session_tower::Erro
         escape(&token)
     );
     let message = message
-        .map(|m| format!(r#"<p id="flash" class="flash">{}</p>"#, escape(&m)))
+        .map(|m| {
+            format!(
+                r#"<p id="flash" class="flash" role="status">{}</p>"#,
+                escape(&m)
+            )
+        })
         .unwrap_or_default();
     let account = match user {
         Some(user) => format!(
@@ -28,24 +48,113 @@ pub async fn index(session: Session) -> Result<Html<String>, session_tower::Erro
         ),
         None => format!(
             r#"<p id="user">Not signed in</p>
-<form method="post" action="/login">{hidden}<input id="username" name="username" placeholder="name" required>
-<button id="login" type="submit">Sign in</button></form>"#
+<form method="post" action="/login">{hidden}<label for="username">Your name</label>
+<div class="row"><input id="username" name="username" autocomplete="username" required>
+<button id="login" type="submit">Sign in</button></div></form>"#
         ),
+    };
+    let driver = escape(&about.driver);
+    let storage = match about.driver.as_str() {
+        "cookie" => "the whole session is sealed (XChaCha20-Poly1305) in your browser's cookie; no server keeps anything",
+        "redis" => "the session is kept in Redis; your cookie holds only its random id",
+        _ => "the session is kept by this store; your cookie holds only its id",
+    };
+    let random_key = if about.random_key {
+        r#"<p id="random-key" class="warn">No cookie key is configured, so the demo made a random one: every session ends when the demo stops. Set <code>APP_KEY</code> (base64 of 32 bytes) or <code>[cookie] key</code> in <code>session.toml</code> to keep them.</p>"#
+    } else {
+        ""
     };
     Ok(Html(format!(
         r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Session demo</title>
-<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto}}.flash{{background:#efe;padding:.5em;border:1px solid #8c8}}</style>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Session demo</title>
+<style>{STYLE}</style>
 </head><body>
+<header>
 <h1>Session demo</h1>
+<p class="lead">This page keeps its state in a web session: a counter, a flash message
+and a signed-in user, each stored with one call of the session API
+(<code>increment</code>, <code>flash</code>, <code>set</code>).</p>
+<p id="about">Running on the <strong id="driver">{driver}</strong> driver: {storage}.</p>
+{random_key}
+</header>
+<main>
 {message}
-<p>Visits in this session: <span id="visits">{visits}</span></p>
+<section class="card" aria-labelledby="visits-title">
+<h2 id="visits-title">Visits</h2>
+<p class="big"><span id="visits">{visits}</span></p>
+<p class="note">Reload the page: each visit adds one to a counter in your session.</p>
+</section>
+<section class="card" aria-labelledby="flash-title">
+<h2 id="flash-title">Flash a message</h2>
+<form method="post" action="/flash">{hidden}<label for="message">Message for the next page</label>
+<div class="row"><input id="message" name="message" required>
+<button id="send" type="submit">Flash it</button></div></form>
+<p class="note">A flash message is shown by the next page you see, then it is gone: reload and it has disappeared.</p>
+</section>
+<section class="card" aria-labelledby="account-title">
+<h2 id="account-title">Sign in</h2>
 {account}
-<form method="post" action="/flash">{hidden}<input id="message" name="message" placeholder="a message for the next page" required>
-<button id="send" type="submit">Flash it</button></form>
+<p class="note">Signing in gives the session a new id (against session fixation); signing out destroys it.</p>
+</section>
+<section class="card wide" aria-labelledby="safety-title">
+<h2 id="safety-title">Protected forms</h2>
+<p id="protection">Every form here carries a token of your session, and a form posted from another site is refused with 403 before it touches the session.</p>
+</section>
+<section class="card wide" aria-labelledby="api-title">
+<h2 id="api-title">JSON API</h2>
+<p>One route per session method; bodies and answers are JSON, for example
+<code>curl -c jar -b jar -X PUT -H 'content-type: application/json' -d '"ada"' http://{host}/api/session/user</code>.</p>
+<table id="api">
+<thead><tr><th scope="col">Route</th><th scope="col">Session method</th></tr></thead>
+<tbody>
+<tr><td><code>GET /api/session</code></td><td>all keys and values</td></tr>
+<tr><td><code>GET /api/session/{{key}}</code></td><td><code>get</code> (404 when absent)</td></tr>
+<tr><td><code>HEAD /api/session/{{key}}</code></td><td><code>has</code></td></tr>
+<tr><td><code>PUT /api/session/{{key}}</code></td><td><code>set</code></td></tr>
+<tr><td><code>DELETE /api/session/{{key}}</code></td><td><code>delete</code></td></tr>
+<tr><td><code>POST /api/session/{{key}}/pull</code></td><td><code>pull</code> (get and delete)</td></tr>
+<tr><td><code>POST /api/flash/{{key}}</code></td><td><code>flash</code></td></tr>
+<tr><td><code>DELETE /api/session</code></td><td><code>flush</code></td></tr>
+<tr><td><code>PUT /api/counter/{{key}}</code></td><td><code>increment</code></td></tr>
+<tr><td><code>POST /api/session/regenerate</code></td><td><code>regenerate</code></td></tr>
+<tr><td><code>POST /api/session/invalidate</code></td><td><code>invalidate</code></td></tr>
+</tbody></table>
+</section>
+</main>
 </body></html>"#
     )))
 }
+
+/// The page's style sheet.
+const STYLE: &str = "
+:root{color-scheme:light dark;--bg:#f6f7fb;--card:#fff;--text:#1d2330;--muted:#5b6475;--accent:#3b5bdb;--line:#dde1ea;--ok:#e6f6ea;--okline:#7cc48d;--warn:#fff4d6;--warnline:#e0b542}
+@media (prefers-color-scheme:dark){:root{--bg:#14171f;--card:#1d212c;--text:#e8eaf0;--muted:#a1a8b8;--accent:#7c95ff;--line:#2e3442;--ok:#183524;--okline:#3f8f57;--warn:#3a3016;--warnline:#a8872f}}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:var(--bg);color:var(--text)}
+header,main{max-width:60rem;margin:0 auto;padding:1.5rem}
+header{padding-bottom:0}
+h1{margin:.2em 0;font-size:2rem}
+h2{margin:0 0 .6em;font-size:1.15rem}
+.lead{font-size:1.1rem;color:var(--muted);max-width:44rem}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:1rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1.2rem 1.3rem;box-shadow:0 1px 2px rgba(0,0,0,.04)}
+.wide{grid-column:1/-1}
+.big{font-size:2.6rem;font-weight:700;margin:0;color:var(--accent)}
+.note{color:var(--muted);font-size:.9rem;margin-bottom:0}
+.flash{grid-column:1/-1;margin:0;background:var(--ok);border:1px solid var(--okline);border-radius:10px;padding:.8rem 1rem}
+.warn{background:var(--warn);border:1px solid var(--warnline);border-radius:10px;padding:.7rem 1rem}
+label{display:block;font-weight:600;margin-bottom:.3rem}
+.row{display:flex;gap:.5rem}
+input{flex:1;min-width:0;font:inherit;padding:.45rem .6rem;border:1px solid var(--line);border-radius:8px;background:var(--bg);color:var(--text)}
+button{font:inherit;font-weight:600;padding:.45rem 1rem;border:0;border-radius:8px;background:var(--accent);color:#fff;cursor:pointer}
+button:hover{filter:brightness(1.1)}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.88em}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line)}
+th{color:var(--muted);font-weight:600}
+";
 
 /// Form bodies with one text field.
 #[derive(Deserialize)]

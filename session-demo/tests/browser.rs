@@ -1,6 +1,6 @@
 //! The demo as a newcomer meets it: the real binary started with no configuration,
 //! then driven by headless Chromium through WebDriver (Debian's `chromium` and
-//! `chromium-driver`; `.ci/run` installs them).
+//! `chromium-driver`; `scripts/test` installs them).
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -154,7 +154,7 @@ impl Browser {
         for program in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
             if !std::path::Path::new(program).exists() {
                 return Err(format!(
-                    "{program} is missing: `apt-get install chromium chromium-driver` (or run `bash .ci/run`, which does)"
+                    "{program} is missing: `apt-get install chromium chromium-driver` (or run `bash scripts/test`, which does)"
                 )
                 .into());
             }
@@ -298,6 +298,31 @@ impl Browser {
         }
     }
 
+    /// Runs `script` in the page and gives its return value.
+    async fn script(&self, script: &str) -> Result<Value, Boxed> {
+        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+            .await
+    }
+
+    /// A PNG of the window, saved as `target/screenshots/NAME.png`; gives its path.
+    async fn screenshot(&self, name: &str) -> Result<std::path::PathBuf, Boxed> {
+        use base64::Engine;
+        let png = self.get("/screenshot").await?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().ok_or("the screenshot is not base64 text")?)?;
+        // target/<profile>/deps/this-test -> target/screenshots
+        let exe = std::env::current_exe()?;
+        let target = exe
+            .ancestors()
+            .nth(3)
+            .ok_or("the test binary is not in target/<profile>/deps")?;
+        let dir = target.join("screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
     async fn reload(&self) -> Result<(), Boxed> {
         self.post("/refresh", json!({})).await.map(|_| ())
     }
@@ -314,6 +339,102 @@ impl Drop for Browser {
         })
         .join();
     }
+}
+
+#[tokio::test]
+async fn help_prints_usage_and_exits_0_and_a_wrong_argument_exits_2() -> TestResult {
+    let help = Command::new(env!("CARGO_BIN_EXE_session-demo"))
+        .arg("--help")
+        .output()?;
+    assert!(help.status.success(), "{help:?}");
+    let text = String::from_utf8_lossy(&help.stdout);
+    for expected in [
+        "Usage: session-demo",
+        "--addr",
+        "SESSION_DEMO_ADDR",
+        "--config",
+    ] {
+        assert!(
+            text.contains(expected),
+            "`{expected}` missing from --help:\n{text}"
+        );
+    }
+    let wrong = Command::new(env!("CARGO_BIN_EXE_session-demo"))
+        .arg("--bogus")
+        .output()?;
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("--bogus"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_page_explains_itself_and_labels_every_form() -> TestResult {
+    let port = free_port()?;
+    let (_demo, _dir) = start_demo(port)?;
+    let home = format!("http://127.0.0.1:{port}/");
+    wait_for(&home).await?;
+    let b = Browser::start().await?;
+    b.post("/window/rect", json!({"width": 1200, "height": 1400}))
+        .await?;
+    b.open(&home).await?;
+
+    // What it demonstrates, which driver runs, and that the key is random.
+    let lead = b.text(".lead").await?;
+    assert!(lead.contains("web session"), "{lead}");
+    assert_eq!(b.text("#driver").await?, "cookie");
+    assert!(b.text("#about").await?.contains("sealed"));
+    let random = b.text("#random-key").await?;
+    assert!(
+        random.contains("random") && random.contains("APP_KEY"),
+        "{random}"
+    );
+    assert!(b.text("#protection").await?.contains("403"));
+    // The JSON API: one row per route of SPEC 9.
+    let routes = b
+        .script("return [...document.querySelectorAll('#api tbody tr')].map(r => r.cells[0].textContent)")
+        .await?;
+    let routes: Vec<&str> = routes
+        .as_array()
+        .ok_or("no API table")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(routes.len(), 11, "{routes:?}");
+    assert!(routes.contains(&"PUT /api/counter/{key}"), "{routes:?}");
+    // Every visible form control has a label, and every form its session token.
+    let unlabelled = b
+        .script(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                .filter(i => !(i.id && document.querySelector('label[for=\"' + i.id + '\"]')))
+                .map(i => i.outerHTML)",
+        )
+        .await?;
+    assert_eq!(unlabelled, json!([]), "form controls without a label");
+    let forms = b
+        .script("return [...document.forms].map(f => !!f.querySelector('input[name=_token]'))")
+        .await?;
+    assert_eq!(
+        forms,
+        json!([true, true]),
+        "flash and sign-in forms, each with its token"
+    );
+    // Styled: the cards are laid out, not the browser's default page.
+    let radius = b
+        .script("return getComputedStyle(document.querySelector('.card')).borderRadius")
+        .await?;
+    assert_eq!(radius, json!("12px"));
+
+    // A flash, so the screenshot shows every part of the page.
+    b.type_into("#message", "Hello from the browser test")
+        .await?;
+    b.click("#send").await?;
+    assert_eq!(
+        b.text_when("#flash", "Hello from the browser test").await?,
+        "Hello from the browser test"
+    );
+    let shot = b.screenshot("session-demo").await?;
+    eprintln!("screenshot of the demo page: {}", shot.display());
+    Ok(())
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ async fn server(redis: &RedisServer) -> Result<String, Boxed> {
     assert_eq!(config.default, "redis");
     config.redis.connect_timeout_ms = 300;
     config.redis.response_timeout_ms = 300;
-    Ok(serve(session_demo::session_layer(config).await?).await?)
+    Ok(serve(session_demo::session_layer(config).await?.0).await?)
 }
 
 http_scenarios!(async {

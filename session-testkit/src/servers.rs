@@ -31,7 +31,7 @@ impl std::fmt::Display for ServerError {
 impl std::error::Error for ServerError {}
 
 const HOW_TO_INSTALL: &str =
-    "install Redis (`apt-get install redis-server`, which also brings redis-cli) or run `bash .ci/run`, which does";
+    "install Redis (`apt-get install redis-server`, which also brings redis-cli) or run `bash scripts/test`, which does";
 
 /// One `redis-server` process.
 #[derive(Debug)]

@@ -5,6 +5,7 @@
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
+use session_demo::About;
 use session_tower::SessionLayer;
 
 /// The scenarios every driver passes, as one `#[tokio::test]` each. `$setup` is an
@@ -39,7 +40,12 @@ pub async fn serve(layer: SessionLayer) -> Result<String, std::io::Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, session_demo::router(layer)).await {
+        if let Err(e) = axum::serve(
+            listener,
+            session_demo::router(layer, About::new("test", false)),
+        )
+        .await
+        {
             panic!("demo server failed: {e}");
         }
     });
