@@ -24,14 +24,14 @@ impl Drop for Running {
 
 /// `cargo run -p session-demo` as built by cargo for this test: no session.toml, no
 /// session environment variables.
-fn start_demo(port: u16) -> Result<(Running, tempdir::Dir), Boxed> {
+fn start_demo(port: u16) -> Result<(Running, tempfile::TempDir), Boxed> {
     start_demo_with(port, None)
 }
 
 /// The demo binary in an empty directory; with `config`, that text is written to
 /// `custom.toml` there and passed as `--config custom.toml`.
-fn start_demo_with(port: u16, config: Option<&str>) -> Result<(Running, tempdir::Dir), Boxed> {
-    let dir = tempdir::Dir::new("session-demo-zero-config")?;
+fn start_demo_with(port: u16, config: Option<&str>) -> Result<(Running, tempfile::TempDir), Boxed> {
+    let dir = temp_dir("session-demo-zero-config")?;
     let mut command = Command::new(env!("CARGO_BIN_EXE_session-demo"));
     if let Some(text) = config {
         std::fs::write(dir.path().join("custom.toml"), text)?;
@@ -144,7 +144,7 @@ struct Browser {
     http: reqwest::Client,
     base: String,
     _driver: Running,
-    _profile: tempdir::Dir,
+    _profile: tempfile::TempDir,
 }
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -169,7 +169,7 @@ impl Browser {
         );
         let root = format!("http://127.0.0.1:{port}");
         wait_for(&format!("{root}/status")).await?;
-        let profile = tempdir::Dir::new("session-demo-chromium")?;
+        let profile = temp_dir("session-demo-chromium")?;
         let http = reqwest::Client::new();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -570,38 +570,6 @@ async fn a_forged_cross_site_form_is_refused_in_a_real_browser() -> TestResult {
     Ok(())
 }
 
-/// A temporary directory removed on drop.
-mod tempdir {
-    use std::path::{Path, PathBuf};
-
-    pub struct Dir(PathBuf);
-
-    impl Dir {
-        pub fn new(prefix: &str) -> std::io::Result<Dir> {
-            let path = std::env::temp_dir().join(format!(
-                "{prefix}-{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0)
-            ));
-            std::fs::create_dir_all(&path)?;
-            Ok(Dir(path))
-        }
-
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 /// SPEC 4a: a Redis that cannot be used is reported at startup with its cause, and
 /// the demo does not claim to be listening.
 #[tokio::test]
@@ -638,4 +606,9 @@ async fn the_binary_names_an_unusable_redis_at_startup() -> TestResult {
         assert!(!log.contains("listening"), "{log}");
     }
     Ok(())
+}
+
+/// A folder of its own, removed when dropped.
+fn temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix(prefix).tempdir()
 }

@@ -44,6 +44,8 @@ fn hint(source: &redis::RedisError) -> &'static str {
         || source.to_string().contains("Name or service not known")
     {
         "; the host name does not resolve: check `redis.host` or the URL"
+    } else if source.to_string().contains("invalid peer certificate") {
+        "; the server's TLS certificate is not one this client trusts: set `redis.tls_ca_file` to the PEM file of the CA that signed it (and connect by the name or address the certificate is for)"
     } else if source.to_string().contains("HELLO") || source.to_string().contains("TRACKING") {
         "; this server does not speak RESP3 or client tracking (Redis 6 or newer), which the near-cache needs: upgrade it, or set `redis.near_cache = false`"
     } else {

@@ -55,6 +55,20 @@
 //!   as for the cookie store. At most `near_cache_entries` sessions (default 10000)
 //!   are held; [`RedisStore::near_cache_stats`] counts hits and misses.
 //!
+//! # TLS
+//!
+//! With the `tls` feature (rustls, with its `ring` provider), `url = "rediss://..."`
+//! or `tls = true` connects over TLS, verifying the server's certificate against the
+//! system's roots, or against the CAs of `tls_ca_file` (a PEM file) for a server a
+//! private CA signed. Without the feature, a TLS setting is refused at startup with
+//! the feature to turn on.
+//!
+//! ```toml
+//! [redis]
+//! url = "rediss://:secret@redis.internal:6380/1"
+//! tls_ca_file = "/etc/ssl/redis-ca.pem"
+//! ```
+//!
 //! # How it stores sessions
 //!
 //! One string value per session under `{namespace}:{sha256(id) as 64 hex digits}`,
@@ -75,6 +89,7 @@ mod near_cache;
 mod scripts;
 mod settings;
 mod store;
+mod tls;
 
 pub use error::Error;
 pub use near_cache::NearCacheStats;

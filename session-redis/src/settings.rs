@@ -49,7 +49,15 @@ pub struct RedisSettings {
     /// Key prefix: keys are `{namespace}:{digest}` (default `session`).
     pub namespace: String,
     /// A `redis://` or `rediss://` URL; overrides host, port, password and db.
+    /// `rediss://` (TLS) needs the `tls` feature.
     pub url: Option<String>,
+    /// Connect to `host`/`port` (or the `cluster` nodes) over TLS, as a `rediss://`
+    /// URL does (default false; needs the `tls` feature).
+    pub tls: bool,
+    /// A PEM file of the certificate authorities to trust for TLS instead of the
+    /// system's roots, for a server whose certificate a private CA signed (default:
+    /// the system's roots).
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// Redis Cluster seed nodes (`host:port`); when given, the cluster client is used.
     pub cluster: Vec<String>,
     /// How long to wait for a connection, in ms (default 1000).
@@ -85,6 +93,8 @@ impl Default for RedisSettings {
             timeout: None,
             namespace: "session".into(),
             url: None,
+            tls: false,
+            tls_ca_file: None,
             cluster: Vec::new(),
             connect_timeout_ms: 1000,
             response_timeout_ms: 500,
@@ -97,8 +107,8 @@ impl Default for RedisSettings {
 
 impl RedisSettings {
     /// Applies the environment overrides `SESSION_REDIS_HOST`, `_PORT`, `_PASSWORD`,
-    /// `_DB`, `_URL` and `_NAMESPACE`, reading variables through `var`, then checks
-    /// the result.
+    /// `_DB`, `_URL`, `_NAMESPACE` and `_TLS_CA_FILE`, reading variables through `var`,
+    /// then checks the result.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
         if let Some(v) = var("SESSION_REDIS_HOST") {
             self.host = v;
@@ -118,12 +128,24 @@ impl RedisSettings {
         if let Some(v) = var("SESSION_REDIS_NAMESPACE") {
             self.namespace = v;
         }
+        if let Some(v) = var("SESSION_REDIS_TLS_CA_FILE") {
+            self.tls_ca_file = Some(v.into());
+        }
         self.validate()
     }
 
     /// The password, with an empty string meaning none.
     pub fn password(&self) -> Option<&str> {
         self.password.as_deref().filter(|p| !p.is_empty())
+    }
+
+    /// True when the connection is to be made over TLS: `tls = true`, a `rediss://`
+    /// URL or cluster node.
+    pub fn uses_tls(&self) -> bool {
+        let secure = |url: &str| url.trim_start().starts_with("rediss://");
+        self.tls
+            || self.url.as_deref().is_some_and(secure)
+            || self.cluster.iter().any(|node| secure(node))
     }
 
     /// Checks the values; the error names the setting (`redis.namespace`, ...).

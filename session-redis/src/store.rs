@@ -11,6 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
+
+use crate::tls;
 use redis::cluster_async::ClusterConnection;
 use redis::{
     Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo,
@@ -233,8 +235,17 @@ impl RedisStore {
                     if let Some(u) = &settings.username {
                         redis = redis.set_username(u);
                     }
-                    ConnectionAddr::Tcp(settings.host.clone(), settings.port)
-                        .into_connection_info()
+                    let addr = if settings.tls {
+                        ConnectionAddr::TcpTls {
+                            host: settings.host.clone(),
+                            port: settings.port,
+                            insecure: false,
+                            tls_params: None,
+                        }
+                    } else {
+                        ConnectionAddr::Tcp(settings.host.clone(), settings.port)
+                    };
+                    addr.into_connection_info()
                         .map_err(|e| Error::Config {
                             field: "redis.host".into(),
                             reason: e.to_string(),
@@ -257,10 +268,7 @@ impl RedisStore {
                 }
                 None => info,
             };
-            let client = redis::Client::open(info).map_err(|source| Error::Redis {
-                target: target.clone(),
-                source,
-            })?;
+            let client = tls::client(info, settings)?;
             // No response timeout of the client's own: each call is bounded by one
             // timer of ours (see `Deadlines`), where a second one would cost another
             // timer registration, and often a wake-up of the runtime, per call.
@@ -280,17 +288,19 @@ impl RedisStore {
         } else {
             let target = settings.cluster.join(",");
             // Masonite writes nodes as `host:port`; the client wants URLs.
+            let scheme = if settings.tls { "rediss" } else { "redis" };
             let nodes = settings.cluster.iter().map(|node| {
                 if node.contains("://") {
                     node.clone()
                 } else {
-                    format!("redis://{node}")
+                    format!("{scheme}://{node}")
                 }
             });
-            let mut builder = ClusterClientBuilder::new(nodes)
+            let builder = ClusterClientBuilder::new(nodes)
                 .connection_timeout(connect_timeout)
                 .response_timeout(response_timeout)
                 .retries(1);
+            let mut builder = tls::cluster(builder, settings)?;
             if let Some(p) = password {
                 builder = builder.password(p);
             }

@@ -39,6 +39,7 @@ pub struct RedisServer {
     port: u16,
     password: Option<String>,
     cluster: bool,
+    extra: Vec<String>,
     dir: PathBuf,
     watchdog: Option<Child>,
 }
@@ -70,22 +71,37 @@ impl RedisServer {
         Self::launch(free_port()?, Some(password.to_owned()), false)
     }
 
+    /// A plain node given more `redis-server` arguments (`["--tls-port", "7001"]`,
+    /// `["--replicaof", "127.0.0.1", "7000"]`, ...); its plain port answers
+    /// [`cli`](Self::cli) as always.
+    pub fn start_with_args(args: &[&str]) -> Result<Self, ServerError> {
+        let mut server = Self::prepare(free_port()?, None, false)?;
+        server.extra = args.iter().map(|a| format!("'{a}'")).collect();
+        server.spawn()?;
+        Ok(server)
+    }
+
     fn launch(port: u16, password: Option<String>, cluster: bool) -> Result<Self, ServerError> {
+        let mut server = Self::prepare(port, password, cluster)?;
+        server.spawn()?;
+        Ok(server)
+    }
+
+    fn prepare(port: u16, password: Option<String>, cluster: bool) -> Result<Self, ServerError> {
         let dir = std::env::temp_dir().join(format!(
             "session-testkit-redis-{}-{port}",
             std::process::id()
         ));
         std::fs::create_dir_all(&dir)
             .map_err(|e| ServerError(format!("cannot create {}: {e}", dir.display())))?;
-        let mut server = RedisServer {
+        Ok(RedisServer {
             port,
             password,
             cluster,
+            extra: Vec::new(),
             dir,
             watchdog: None,
-        };
-        server.spawn()?;
-        Ok(server)
+        })
     }
 
     fn spawn(&mut self) -> Result<(), ServerError> {
@@ -106,6 +122,7 @@ impl RedisServer {
             args.push(format!("--cluster-config-file nodes-{}.conf", self.port));
             args.push("--cluster-node-timeout 2000".to_owned());
         }
+        args.extend(self.extra.iter().cloned());
         // The watchdog: runs the server, stops it when the test process is gone.
         let script = format!(
             "redis-server {args} >'{dir}/log' 2>&1 & r=$!; echo $r >'{dir}/pid'; \
@@ -159,6 +176,12 @@ impl RedisServer {
             Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
             None => format!("redis://127.0.0.1:{}", self.port),
         }
+    }
+
+    /// The folder the server runs in (its log is `log` there), for files a test
+    /// gives it.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// `127.0.0.1:port`.
