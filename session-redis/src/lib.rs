@@ -1,5 +1,6 @@
 //! The Redis session store, for apps that run on several servers: one node (with a
-//! reconnecting `ConnectionManager`) or Redis Cluster, chosen by configuration.
+//! reconnecting `ConnectionManager`), a master found through Redis Sentinel, or Redis
+//! Cluster, chosen by configuration.
 //!
 //! # Example
 //!
@@ -55,6 +56,22 @@
 //!   as for the cookie store. At most `near_cache_entries` sessions (default 10000)
 //!   are held; [`RedisStore::near_cache_stats`] counts hits and misses.
 //!
+//! # Sentinel
+//!
+//! With `sentinel = { master = "NAME", nodes = ["host:port", ...] }`, the store asks
+//! the sentinels for the master (at startup, and whenever it may have moved), listens
+//! for their `+switch-master` announcements, and asks again after a call fails in a
+//! way a failover explains (a lost connection, a timeout, a `READONLY` answer from a
+//! demoted master). While no master is known, requests answer 503; none hangs past
+//! the time limits. Redis replicates asynchronously: a write acknowledged by a master
+//! moments before it dies may not have reached the replica that replaces it.
+//!
+//! ```toml
+//! [redis]
+//! sentinel = { master = "mymaster", nodes = ["10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"] }
+//! password = "the master's password"
+//! ```
+//!
 //! # TLS
 //!
 //! With the `tls` feature (rustls, with its `ring` provider), `url = "rediss://..."`
@@ -87,11 +104,12 @@ mod error;
 pub mod format;
 mod near_cache;
 mod scripts;
+mod sentinel;
 mod settings;
 mod store;
 mod tls;
 
 pub use error::Error;
 pub use near_cache::NearCacheStats;
-pub use settings::{RedisOptions, RedisSettings};
+pub use settings::{RedisOptions, RedisSettings, SentinelSettings};
 pub use store::RedisStore;

@@ -12,6 +12,42 @@ pub struct RedisOptions {
     pub db: i64,
 }
 
+/// `[redis].sentinel`: Redis Sentinel finds the master, and the store follows it
+/// to the new one after a failover.
+///
+/// ```toml
+/// [redis]
+/// sentinel = { master = "mymaster", nodes = ["10.0.0.1:26379", "10.0.0.2:26379"] }
+/// password = "the master's password, if any"
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct SentinelSettings {
+    /// The name the sentinels monitor the master by (`sentinel monitor NAME ...`).
+    pub master: String,
+    /// The sentinels, `host:port` (or `redis://` URLs); any one that answers will do.
+    pub nodes: Vec<String>,
+    /// The sentinels' own password (`requirepass` of the sentinels), if any; the
+    /// master's is `[redis] password`.
+    pub password: Option<String>,
+}
+
+impl SentinelSettings {
+    /// The master `master` as the sentinels at `nodes` (`host:port`) name it.
+    pub fn new<I, S>(master: impl Into<String>, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        SentinelSettings {
+            master: master.into(),
+            nodes: nodes.into_iter().map(Into::into).collect(),
+            password: None,
+        }
+    }
+}
+
 /// `[redis]`: where Redis is and how the store behaves.
 ///
 /// ```
@@ -60,6 +96,9 @@ pub struct RedisSettings {
     pub tls_ca_file: Option<std::path::PathBuf>,
     /// Redis Cluster seed nodes (`host:port`); when given, the cluster client is used.
     pub cluster: Vec<String>,
+    /// Redis Sentinel: the master is found through the sentinels instead of
+    /// `host`/`port`/`url`, and followed after a failover.
+    pub sentinel: Option<SentinelSettings>,
     /// How long to wait for a connection, in ms (default 1000).
     pub connect_timeout_ms: u64,
     /// How long to wait for an answer, in ms (default 500). A call that has to wait
@@ -96,6 +135,7 @@ impl Default for RedisSettings {
             tls: false,
             tls_ca_file: None,
             cluster: Vec::new(),
+            sentinel: None,
             connect_timeout_ms: 1000,
             response_timeout_ms: 500,
             max_session_bytes: session_core::DEFAULT_MAX_SESSION_BYTES,
@@ -161,6 +201,32 @@ impl RedisSettings {
                 "redis.max_session_bytes",
                 "must be at least 1",
             ));
+        }
+        if let Some(sentinel) = &self.sentinel {
+            if sentinel.master.is_empty() {
+                return Err(Error::config(
+                    "redis.sentinel.master",
+                    "must name the master the sentinels monitor",
+                ));
+            }
+            if sentinel.nodes.is_empty() {
+                return Err(Error::config(
+                    "redis.sentinel.nodes",
+                    "must list at least one sentinel (`host:port`)",
+                ));
+            }
+            if !self.cluster.is_empty() {
+                return Err(Error::config(
+                    "redis.sentinel",
+                    "cannot be combined with `cluster`: a cluster fails over by itself",
+                ));
+            }
+            if self.uses_tls() {
+                return Err(Error::config(
+                    "redis.sentinel",
+                    "TLS through Sentinel is not supported yet: connect to the master with `url`, or use Sentinel without TLS",
+                ));
+            }
         }
         if self.connect_timeout_ms == 0 || self.response_timeout_ms == 0 {
             return Err(Error::config(

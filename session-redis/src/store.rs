@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 
+use crate::sentinel::{self, Master};
 use crate::tls;
 use redis::cluster_async::ClusterConnection;
 use redis::{
@@ -44,11 +45,14 @@ enum Backend {
 /// the task that hands invalidations to the near-cache on the runtime that makes it,
 /// and a store connected on one runtime (a startup check) may serve on another.
 struct Node {
-    client: redis::Client,
+    /// The server's client; with Sentinel, replaced when the master moves.
+    client: RwLock<redis::Client>,
     config: ConnectionManagerConfig,
     current: RwLock<Option<Conn>>,
     /// Emptied when the connection is replaced: its invalidations may be lost.
     near: Option<Arc<NearCache>>,
+    /// With Sentinel: the sentinels that name the master.
+    master: Option<Master>,
 }
 
 /// A connection and its generation (which replacement made it).
@@ -63,6 +67,7 @@ impl Node {
         client: redis::Client,
         config: ConnectionManagerConfig,
         near: Option<Arc<NearCache>>,
+        master: Option<Master>,
     ) -> redis::RedisResult<Self> {
         // Checks the configuration now (the manager is made again on first use).
         drop(ConnectionManager::new_lazy_with_config(
@@ -70,11 +75,62 @@ impl Node {
             config.clone(),
         )?);
         Ok(Node {
-            client,
+            client: RwLock::new(client),
             config,
             current: RwLock::new(None),
             near,
+            master,
         })
+    }
+
+    fn client(&self) -> redis::Client {
+        self.client
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// With Sentinel, asks for the master when it may have moved, and moves the
+    /// connection to it when it has.
+    async fn follow_master(&self, limit: Duration, watch: bool) -> Result<(), Error> {
+        let Some(master) = &self.master else {
+            return Ok(());
+        };
+        if !master.may_have_moved(watch) {
+            return Ok(());
+        }
+        // Boxed: the sentinel client's futures are deep, and this one is awaited
+        // inside every caller's (an app's `main` included) only when it runs.
+        let Some(client) = Box::pin(master.resolve(limit, watch)).await? else {
+            return Ok(());
+        };
+        let moved = sentinel::address(&client) != sentinel::address(&self.client());
+        if moved {
+            tracing::warn!(master = %sentinel::address(&client), "redis master moved; connecting to it");
+            *self
+                .client
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = client;
+            let generation = self
+                .current
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .as_ref()
+                .map(|c| c.generation);
+            // Without a connection yet, the first call connects to the new client.
+            if let Some(generation) = generation {
+                self.replace(generation);
+            }
+        }
+        Ok(())
+    }
+
+    /// A call failed in a way a failover explains: with Sentinel, ask for the
+    /// master again before the next call.
+    fn failed_over_maybe(&self) {
+        if let Some(master) = &self.master {
+            master.mark_stale();
+        }
     }
 
     fn conn(&self) -> redis::RedisResult<Conn> {
@@ -95,10 +151,7 @@ impl Node {
         }
         let conn = Conn {
             generation: 0,
-            manager: ConnectionManager::new_lazy_with_config(
-                self.client.clone(),
-                self.config.clone(),
-            )?,
+            manager: ConnectionManager::new_lazy_with_config(self.client(), self.config.clone())?,
         };
         *current = Some(conn.clone());
         Ok(conn)
@@ -115,9 +168,9 @@ impl Node {
         if current.as_ref().map(|c| c.generation) != Some(generation) {
             return;
         }
-        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
+        match ConnectionManager::new_lazy_with_config(self.client(), self.config.clone()) {
             Ok(manager) => {
-                tracing::warn!("redis did not answer on its connection; opening a new one");
+                tracing::warn!("replacing the redis connection with a new one");
                 if let Some(near) = &self.near {
                     near.flush();
                 }
@@ -217,6 +270,9 @@ impl RedisStore {
     pub async fn connect_lazy(settings: &RedisSettings) -> Result<Self, Error> {
         let connect_timeout = Duration::from_millis(settings.connect_timeout_ms.max(1));
         let response_timeout = Duration::from_millis(settings.response_timeout_ms.max(1));
+        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
+            return Err(Error::Config { field, reason });
+        }
         let password = settings.password.as_deref().filter(|p| !p.is_empty());
         let (backend, target, near) = if settings.cluster.is_empty() {
             let info = match &settings.url {
@@ -268,6 +324,13 @@ impl RedisStore {
                 }
                 None => info,
             };
+            // With Sentinel, the master the sentinels name (asked on first use) takes
+            // the place of host and port; db, password and protocol stay.
+            let master = match &settings.sentinel {
+                Some(sentinel) => Some(Master::new(sentinel, info.redis_settings().clone())?),
+                None => None,
+            };
+            let target = master.as_ref().map_or(target, |m| m.target.clone());
             let client = tls::client(info, settings)?;
             // No response timeout of the client's own: each call is bounded by one
             // timer of ours (see `Deadlines`), where a second one would cost another
@@ -280,10 +343,11 @@ impl RedisStore {
             if let Some(near) = &near {
                 config = config.set_push_sender(Invalidations(near.clone()));
             }
-            let node = Node::new(client, config, near.clone()).map_err(|source| Error::Redis {
-                target: target.clone(),
-                source,
-            })?;
+            let node =
+                Node::new(client, config, near.clone(), master).map_err(|source| Error::Redis {
+                    target: target.clone(),
+                    source,
+                })?;
             (Backend::Single(Arc::new(node)), target, near)
         } else {
             let target = settings.cluster.join(",");
@@ -358,12 +422,15 @@ impl RedisStore {
     /// (a store checked on one runtime and served on another keeps working).
     pub async fn check(&self) -> Result<(), Error> {
         let limit = self.deadlines.connecting;
+        if let Backend::Single(node) = &self.backend {
+            node.follow_master(limit, false).await?;
+        }
         let ping = async {
             let mut conn = match &self.backend {
                 Backend::Single(node) => Connection::Single(Conn {
                     generation: 0,
                     manager: ConnectionManager::new_lazy_with_config(
-                        node.client.clone(),
+                        node.client(),
                         node.config.clone(),
                     )?,
                 }),
@@ -409,6 +476,12 @@ impl RedisStore {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let limit = self.deadlines.limit();
+        if let Backend::Single(node) = &self.backend {
+            if let Err(error) = node.follow_master(limit, true).await {
+                tracing::warn!(%error, "cannot learn the redis master from the sentinels");
+                return Err(error.into());
+            }
+        }
         let result = match self.backend.connection() {
             Ok(conn) => {
                 let generation = conn.generation();
@@ -422,16 +495,29 @@ impl RedisStore {
             Ok(Err(e)) => e.is_timeout(),
             Ok(Ok(_)) => false,
         };
+        let node = match &self.backend {
+            Backend::Single(node) => Some(node),
+            Backend::Cluster(_) => None,
+        };
         match &result {
             _ if timed_out => {
-                if let (Backend::Single(node), Some(generation)) = (&self.backend, generation) {
+                if let (Some(node), Some(generation)) = (node, generation) {
+                    node.failed_over_maybe();
                     node.replace(generation);
                     self.deadlines.connection_up(false);
                 }
             }
             // The client makes the connection again after an I/O error.
-            Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() => {
+            Ok(Err(e))
+                if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() =>
+            {
+                node.inspect(|node| node.failed_over_maybe());
                 self.deadlines.connection_up(false)
+            }
+            // A master demoted to a replica by a failover.
+            Ok(Err(e)) if e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly) => {
+                node.inspect(|node| node.failed_over_maybe());
+                self.deadlines.connection_up(true)
             }
             // A server error reply (`NOSCRIPT`, `WRONGTYPE`) is an answer all the same.
             _ => self.deadlines.connection_up(true),

@@ -1,6 +1,7 @@
 //! Throwaway `redis-server` processes on free loopback ports, for tests that need a
-//! server of their own: a single node (optionally with `requirepass`), one to kill and
-//! restart, or a 3-master Redis Cluster.
+//! server of their own: a single node (optionally with `requirepass`, or any other
+//! arguments: TLS, `--replicaof`), one to kill and restart, a Redis Sentinel, or a
+//! Redis Cluster (with replicas if asked).
 //!
 //! Each server runs under a small shell watchdog that stops it when the test process
 //! exits, however it exits, so no server outlives its tests. `Drop` stops it sooner.
@@ -40,6 +41,8 @@ pub struct RedisServer {
     password: Option<String>,
     cluster: bool,
     extra: Vec<String>,
+    /// A configuration file given first (a sentinel's, which it rewrites).
+    config_file: Option<PathBuf>,
     dir: PathBuf,
     watchdog: Option<Child>,
 }
@@ -81,6 +84,29 @@ impl RedisServer {
         Ok(server)
     }
 
+    /// A Redis Sentinel (`redis-server sentinel.conf --sentinel`) monitoring the
+    /// master on 127.0.0.1:`master_port` as `name`, with a quorum of `quorum`, which
+    /// declares it down after 1 s without an answer and gives a failover 5 s.
+    pub fn start_sentinel(
+        name: &str,
+        master_port: u16,
+        quorum: usize,
+    ) -> Result<Self, ServerError> {
+        let mut server = Self::prepare(free_port()?, None, false)?;
+        let path = server.dir.join("sentinel.conf");
+        let config = format!(
+            "sentinel monitor {name} 127.0.0.1 {master_port} {quorum}\n\
+             sentinel down-after-milliseconds {name} 1000\n\
+             sentinel failover-timeout {name} 5000\n\
+             sentinel parallel-syncs {name} 1\n"
+        );
+        std::fs::write(&path, config)
+            .map_err(|e| ServerError(format!("cannot write {}: {e}", path.display())))?;
+        server.config_file = Some(path);
+        server.spawn()?;
+        Ok(server)
+    }
+
     fn launch(port: u16, password: Option<String>, cluster: bool) -> Result<Self, ServerError> {
         let mut server = Self::prepare(port, password, cluster)?;
         server.spawn()?;
@@ -99,6 +125,7 @@ impl RedisServer {
             password,
             cluster,
             extra: Vec::new(),
+            config_file: None,
             dir,
             watchdog: None,
         })
@@ -123,6 +150,9 @@ impl RedisServer {
             args.push("--cluster-node-timeout 2000".to_owned());
         }
         args.extend(self.extra.iter().cloned());
+        if let Some(config) = &self.config_file {
+            args.insert(0, format!("'{}' --sentinel", config.display()));
+        }
         // The watchdog: runs the server, stops it when the test process is gone.
         let script = format!(
             "redis-server {args} >'{dir}/log' 2>&1 & r=$!; echo $r >'{dir}/pid'; \
