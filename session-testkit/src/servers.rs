@@ -276,7 +276,7 @@ fn which(program: &str) -> Result<(), ServerError> {
     }
 }
 
-/// A Redis Cluster of `n` masters (no replicas), slots assigned.
+/// A Redis Cluster of `n` masters (with replicas if asked), slots assigned.
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
@@ -285,8 +285,16 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts `masters` cluster-enabled nodes and assigns all 16384 slots.
     pub fn start(masters: usize) -> Result<Self, ServerError> {
-        let mut nodes = Vec::with_capacity(masters);
-        for _ in 0..masters {
+        Self::start_with_replicas(masters, 0)
+    }
+
+    /// Starts `masters` masters with `replicas` replicas each (a replica takes over
+    /// when its master has not answered for the node timeout, 2 s) and assigns all
+    /// 16384 slots.
+    pub fn start_with_replicas(masters: usize, replicas: usize) -> Result<Self, ServerError> {
+        let count = masters * (1 + replicas);
+        let mut nodes = Vec::with_capacity(count);
+        for _ in 0..count {
             nodes.push(RedisServer::launch(free_port()?, None, true)?);
         }
         let addrs: Vec<String> = nodes.iter().map(RedisServer::addr).collect();
@@ -294,7 +302,9 @@ impl RedisCluster {
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .arg("--cluster-replicas")
+            .arg(replicas.to_string())
+            .arg("--cluster-yes")
             .output()
             .map_err(|e| ServerError(format!("cannot run redis-cli: {e}; {HOW_TO_INSTALL}")))?;
         if !out.status.success() {
@@ -310,6 +320,9 @@ impl RedisCluster {
             let ok = cluster.nodes.iter().all(|n| {
                 n.cli(&["cluster", "info"])
                     .is_ok_and(|info| info.contains("cluster_state:ok"))
+                    && n.cli(&["info", "replication"]).is_ok_and(|info| {
+                        info.contains("role:master") || info.contains("master_link_status:up")
+                    })
             });
             if ok {
                 return Ok(cluster);
@@ -317,7 +330,8 @@ impl RedisCluster {
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(ServerError(
-            "the Redis Cluster did not reach cluster_state:ok within 20 s".into(),
+            "the Redis Cluster did not reach cluster_state:ok (replicas in sync) within 20 s"
+                .into(),
         ))
     }
 
@@ -329,5 +343,10 @@ impl RedisCluster {
     /// The nodes.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
+    }
+
+    /// The nodes, to kill or restart one.
+    pub fn nodes_mut(&mut self) -> &mut [RedisServer] {
+        &mut self.nodes
     }
 }
