@@ -148,8 +148,9 @@ impl Record {
     }
 
     /// The size that [`SessionStore::max_session_bytes`](crate::SessionStore::max_session_bytes)
-    /// bounds: every key's and every JSON value's length, plus one byte per value.
-    pub(crate) fn size(&self) -> usize {
+    /// bounds: every key's and every JSON value's length, plus one byte per value. A store
+    /// that builds the stored record itself (a merge, a `renew`) checks it against its cap.
+    pub fn size(&self) -> usize {
         self.entries
             .iter()
             .map(|(key, value)| key.len() + value.json.len() + 1)

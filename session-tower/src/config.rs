@@ -35,6 +35,7 @@
 //! | `lifetime` (absolute, seconds; `0` for none) | 1209600 (14 days) | `SESSION_LIFETIME` |
 //! | `[cookie]`: name, attributes, keys ([`CookieSettings`]) | | `SESSION_COOKIE`, `APP_KEY` |
 //! | `[redis]`: `session_redis::RedisSettings` (feature `redis-store`) | | `SESSION_REDIS_HOST`, `_PORT`, `_PASSWORD`, `_DB`, `_URL`, `_NAMESPACE` |
+//! | `[postgres]`: `session_sql::PostgresSettings` (feature `postgres-store`) | | `SESSION_POSTGRES_URL` (or `DATABASE_URL`), `SESSION_POSTGRES_TABLE` |
 //! | `[name]` of any other driver: its own table ([`SessionConfig::table`]) | | |
 
 use std::collections::BTreeMap;
@@ -49,7 +50,8 @@ use session_core::{Error, Expiry};
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct SessionConfig {
-    /// The driver to use (Masonite's name): `cookie`, `redis`, or a driver of your own.
+    /// The driver to use (Masonite's name): `cookie`, `redis`, `postgres`, or a driver
+    /// of your own.
     pub default: String,
     /// Idle timeout in seconds (default 3600).
     pub timeout: Option<u64>,
@@ -61,6 +63,9 @@ pub struct SessionConfig {
     /// `[redis]`.
     #[cfg(feature = "redis-store")]
     pub redis: session_redis::RedisSettings,
+    /// `[postgres]`.
+    #[cfg(feature = "postgres-store")]
+    pub postgres: session_sql::PostgresSettings,
     /// The tables of other drivers, by name.
     tables: BTreeMap<String, toml::Table>,
 }
@@ -74,6 +79,8 @@ impl Default for SessionConfig {
             cookie: CookieSettings::default(),
             #[cfg(feature = "redis-store")]
             redis: session_redis::RedisSettings::default(),
+            #[cfg(feature = "postgres-store")]
+            postgres: session_sql::PostgresSettings::default(),
             tables: BTreeMap::new(),
         }
     }
@@ -100,6 +107,8 @@ impl SessionConfig {
                 "cookie" => config.cookie = typed("cookie", value)?,
                 #[cfg(feature = "redis-store")]
                 "redis" => config.redis = typed("redis", value)?,
+                #[cfg(feature = "postgres-store")]
+                "postgres" => config.postgres = typed("postgres", value)?,
                 _ => match value {
                     toml::Value::Table(table) => {
                         config.tables.insert(key, table);
@@ -154,6 +163,8 @@ impl SessionConfig {
         self.cookie.apply_env(&var);
         #[cfg(feature = "redis-store")]
         self.redis.apply_env(&var)?;
+        #[cfg(feature = "postgres-store")]
+        self.postgres.apply_env(&var)?;
         self.validate()
     }
 
@@ -181,6 +192,10 @@ impl SessionConfig {
         if self.default == "redis" {
             return self.redis.timeout;
         }
+        #[cfg(feature = "postgres-store")]
+        if self.default == "postgres" {
+            return self.postgres.timeout;
+        }
         let timeout = self.table(&self.default)?.get("timeout")?.as_integer()?;
         u64::try_from(timeout).ok()
     }
@@ -192,6 +207,8 @@ impl SessionConfig {
         self.cookie.validate()?;
         #[cfg(feature = "redis-store")]
         self.redis.validate()?;
+        #[cfg(feature = "postgres-store")]
+        self.postgres.validate()?;
         Ok(())
     }
 }

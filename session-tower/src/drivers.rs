@@ -62,8 +62,9 @@ impl Drivers {
                 Ok(Arc::new(store))
             }
             "redis" => redis(config).await,
+            "postgres" => postgres(config).await,
             other => {
-                let mut known: Vec<&str> = vec!["cookie", "redis"];
+                let mut known: Vec<&str> = vec!["cookie", "redis", "postgres"];
                 known.extend(self.custom.keys().map(String::as_str));
                 Err(Error::Session(session_core::Error::config(
                     "default",
@@ -90,5 +91,21 @@ async fn redis(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
     Err(Error::Session(session_core::Error::config(
         "default",
         "the `redis` driver is not compiled in; enable the `redis-store` feature of session-tower",
+    )))
+}
+
+#[cfg(feature = "postgres-store")]
+async fn postgres(config: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
+    let store = session_sql::PostgresStore::connect(&config.postgres)
+        .await
+        .map_err(session_core::Error::from)?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "postgres-store"))]
+async fn postgres(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
+    Err(Error::Session(session_core::Error::config(
+        "default",
+        "the `postgres` driver is not compiled in; enable the `postgres-store` feature of session-tower",
     )))
 }

@@ -74,7 +74,8 @@
 //!
 //! - `axum` (default): the [`Session`] extractor.
 //! - `redis-store`: [`RedisStore`], and [`SessionLayer::from_config`] can build it
-//!   (the cookie store is always there).
+//!   (the cookie store is always there); `redis-tls` adds `rediss://`.
+//! - `postgres-store`: `PostgresStore` (`default = "postgres"`, `[postgres]`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -100,6 +101,8 @@ pub use session_cookie::{CookieSettings, CookieStore, Key, Keyring, SameSite};
 pub use session_core::{Expiry, MemoryStore};
 #[cfg(feature = "redis-store")]
 pub use session_redis::{RedisSettings, RedisStore};
+#[cfg(feature = "postgres-store")]
+pub use session_sql::{PostgresSettings, PostgresStore};
 
 /// The store contract, for a store of your own: implement [`SessionStore`](store::SessionStore)
 /// (and optionally [`MergeStore`](store::MergeStore)), check it with `session-testkit`,
@@ -121,4 +124,6 @@ pub mod crates {
     pub use session_core;
     #[cfg(feature = "redis-store")]
     pub use session_redis;
+    #[cfg(feature = "postgres-store")]
+    pub use session_sql;
 }

@@ -1,0 +1,64 @@
+//! The one error type of `session-sql`.
+
+use std::time::Duration;
+
+/// What can go wrong setting up or talking to the database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `[postgres]` setting is unusable.
+    #[error("invalid `{field}`: {reason}")]
+    Config {
+        /// The setting (`postgres.url`, `postgres.table`, ...).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The database could not be reached or answered with an error.
+    #[error("the session database at {target} failed: {source}{}", hint(source))]
+    Database {
+        /// Where we tried to connect (the URL without its password).
+        target: String,
+        /// What the client said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// No connection of the pool was free in time.
+    #[error("the session database at {target} did not answer within {after:?}")]
+    Timeout {
+        /// Where we tried to connect.
+        target: String,
+        /// The configured limit.
+        after: Duration,
+    },
+}
+
+/// What to do about a failure, by its cause.
+fn hint(source: &sqlx::Error) -> &'static str {
+    let text = source.to_string();
+    if text.contains("Connection refused") {
+        "; nothing listens there: is PostgreSQL running? (pg_ctlcluster VERSION main start)"
+    } else if text.contains("password authentication failed") || text.contains("no password") {
+        "; the user or password is wrong: check `postgres.url`"
+    } else if text.contains("does not exist") && text.contains("database") {
+        "; create the database (createdb NAME) or name another in `postgres.url`"
+    } else {
+        ""
+    }
+}
+
+impl From<Error> for session_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Config { field, reason } => session_core::Error::config(field, reason),
+            Error::Timeout { after, .. } => session_core::Error::Timeout {
+                store: "postgres",
+                after,
+            },
+            e @ Error::Database { .. } => session_core::Error::Unavailable {
+                store: "postgres",
+                source: Box::new(e),
+            },
+        }
+    }
+}

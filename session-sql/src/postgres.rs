@@ -1,0 +1,661 @@
+//! [`PostgresStore`]: one row per session, the values a JSONB object that the
+//! database merges per key.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_core::{
+    now_ms, Change, Edit, Expiry, MergeStore, Record, RecordBuilder, Seen, SessionId, SessionStore,
+};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+use tokio::sync::watch;
+
+use crate::{Error, PostgresSettings};
+
+/// Sessions in a PostgreSQL table:
+///
+/// ```sql
+/// CREATE TABLE sessions (
+///     id         TEXT PRIMARY KEY,  -- sha256 of the session id, hex
+///     created_ms BIGINT NOT NULL,   -- unix ms
+///     touched_ms BIGINT NOT NULL,   -- last write, for the idle timeout
+///     expires_ms BIGINT NOT NULL,   -- deadline at the last write (indexed)
+///     data       JSONB  NOT NULL    -- {"key": ["<value as JSON text>", is_flash]}
+/// );
+/// ```
+///
+/// A load is one `SELECT`; a save is one `UPDATE` whose new `data` the database
+/// computes from the stored row (`data - removed || written`, counters added in
+/// SQL), so concurrent requests that change different keys both keep their writes,
+/// and concurrent increments all count. `regenerate` moves the row in one
+/// transaction. A background task deletes expired rows.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use session_core::{Expiry, Session};
+/// use session_sql::{PostgresSettings, PostgresStore};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let settings: PostgresSettings = toml::from_str(r#"url = "postgres://127.0.0.1/app""#)?;
+/// let store = Arc::new(PostgresStore::connect(&settings).await?);
+/// let session = Session::new(store, Expiry::default(), None);
+/// session.set("user", "ada").await?;
+/// session.commit().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    table: String,
+    target: String,
+    max_session_bytes: usize,
+    acquire_timeout: Duration,
+    /// Dropped with the last clone of the store, which ends the cleanup task.
+    _stop: watch::Sender<()>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("target", &self.inner.target)
+            .field("table", &self.inner.table)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bytes of a JSONB session object as the core counts them: key, value text and
+/// one per value.
+const SIZE_OF: &str =
+    "(SELECT coalesce(sum(octet_length(key) + octet_length(value->>0) + 1), 0) FROM jsonb_each(";
+
+impl PostgresStore {
+    /// Connects as `[postgres]` says, checks that the database answers, creates the
+    /// table when `migrate` is on, and starts the task that deletes expired rows
+    /// (on the current Tokio runtime).
+    pub async fn connect(settings: &PostgresSettings) -> Result<Self, Error> {
+        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
+            return Err(Error::Config { field, reason });
+        }
+        let target = redacted(&settings.url);
+        let acquire_timeout = Duration::from_millis(settings.acquire_timeout_ms);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.pool_size)
+            .acquire_timeout(acquire_timeout)
+            .connect(&settings.url)
+            .await
+            .map_err(|source| Error::Database {
+                target: target.clone(),
+                source,
+            })?;
+        let (stop, stopped) = watch::channel(());
+        let store = PostgresStore {
+            inner: Arc::new(Inner {
+                pool,
+                table: settings.table.clone(),
+                target,
+                max_session_bytes: settings.max_session_bytes,
+                acquire_timeout,
+                _stop: stop,
+            }),
+        };
+        if settings.migrate {
+            store.migrate().await?;
+        }
+        tokio::spawn(cleanup(
+            store.inner.pool.clone(),
+            store.inner.table.clone(),
+            Duration::from_millis(settings.cleanup_interval_ms),
+            settings.cleanup_batch,
+            stopped,
+        ));
+        Ok(store)
+    }
+
+    /// The SQL that creates the store's table and its deadline index (what
+    /// `migrate = true` runs), for `table`.
+    pub fn migration(table: &str) -> String {
+        let index = table.rsplit('.').next().unwrap_or(table);
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\
+                 id TEXT PRIMARY KEY, \
+                 created_ms BIGINT NOT NULL, \
+                 touched_ms BIGINT NOT NULL, \
+                 expires_ms BIGINT NOT NULL, \
+                 data JSONB NOT NULL); \
+             CREATE INDEX IF NOT EXISTS {index}_expires_ms ON {table} (expires_ms)"
+        )
+    }
+
+    /// Runs [`migration`](Self::migration), one app server at a time (an advisory
+    /// lock), so servers starting together do not race.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let mut tx = self.inner.pool.begin().await.map_err(|e| self.failed(e))?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('session-sql migration'))")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.failed(e))?;
+        sqlx::raw_sql(&Self::migration(&self.inner.table))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))
+    }
+
+    /// Deletes the expired rows now (the background task does this every
+    /// `cleanup_interval_ms`); how many.
+    pub async fn delete_expired(&self) -> Result<u64, Error> {
+        delete_expired(&self.inner.pool, &self.inner.table, 1000, true)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// The row key of a session id: the digest, never the id.
+    pub fn key_of(&self, id: &SessionId) -> String {
+        id.storage_key()
+    }
+
+    fn failed(&self, source: sqlx::Error) -> Error {
+        match source {
+            sqlx::Error::PoolTimedOut => Error::Timeout {
+                target: self.inner.target.clone(),
+                after: self.inner.acquire_timeout,
+            },
+            source => {
+                tracing::warn!(target = %self.inner.target, error = %source, "session database failed");
+                Error::Database {
+                    target: self.inner.target.clone(),
+                    source,
+                }
+            }
+        }
+    }
+
+    /// Stores `record` as a new session, written at `now`; its token.
+    async fn insert<'e, E>(
+        &self,
+        executor: E,
+        record: &Record,
+        now: u64,
+    ) -> Result<String, session_core::Error>
+    where
+        E: sqlx::PgExecutor<'e>,
+    {
+        let id = SessionId::generate()?;
+        let sql = format!(
+            "INSERT INTO {} (id, created_ms, touched_ms, expires_ms, data) VALUES ($1, $2, $3, $4, $5::jsonb)",
+            self.inner.table
+        );
+        sqlx::query(&sql)
+            .bind(id.storage_key())
+            .bind(ms(record.created_ms))
+            .bind(ms(now))
+            .bind(ms(record.expires_ms))
+            .bind(encode(record))
+            .execute(executor)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(id.to_string())
+    }
+
+    fn within_cap(&self, size: usize) -> Result<(), session_core::Error> {
+        let limit = self.inner.max_session_bytes;
+        if size > limit {
+            return Err(session_core::Error::TooLarge { size, limit });
+        }
+        Ok(())
+    }
+}
+
+/// The URL without its password, for messages and logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn ms(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn unsigned(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// The JSONB text of `record`: `{"key": ["<value JSON>", flash]}`.
+fn encode(record: &Record) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = record
+        .iter()
+        .map(|(key, value)| {
+            (
+                key.to_owned(),
+                serde_json::json!([value.json(), value.is_flash()]),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// The record of a row; `None` for data this store did not write.
+fn decode(data: &str, created_ms: u64, expires_ms: u64) -> Option<Record> {
+    let values: BTreeMap<String, (String, bool)> = serde_json::from_str(data).ok()?;
+    let mut builder = RecordBuilder::with_capacity(values.len(), data.len());
+    for (key, (json, flash)) in &values {
+        builder.push(key, json, *flash);
+    }
+    Some(builder.finish(created_ms, expires_ms))
+}
+
+/// Deletes up to `batch` expired rows a statement: one statement, or with `all`,
+/// as many as it takes to leave none; how many.
+async fn delete_expired(
+    pool: &PgPool,
+    table: &str,
+    batch: u32,
+    all: bool,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE id IN \
+         (SELECT id FROM {table} WHERE expires_ms <= $1 LIMIT $2)"
+    );
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(&sql)
+            .bind(ms(now_ms()))
+            .bind(i64::from(batch))
+            .execute(pool)
+            .await?
+            .rows_affected();
+        deleted += n;
+        if !all || n < u64::from(batch) {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// The cleanup task: every `every`, deletes up to `batch` expired rows.
+async fn cleanup(
+    pool: PgPool,
+    table: String,
+    every: Duration,
+    batch: u32,
+    mut stop: watch::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        // Bounded: one batch a round, so a backlog never holds the database.
+        match delete_expired(&pool, &table, batch, false).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, %table, "deleted expired sessions"),
+            Err(error) => tracing::warn!(%error, %table, "could not delete expired sessions"),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn load(
+        &self,
+        token: &str,
+        expiry: &Expiry,
+    ) -> Result<Option<Record>, session_core::Error> {
+        Ok(self
+            .load_marked(token, expiry)
+            .await?
+            .map(|(record, _)| record))
+    }
+
+    async fn create(&self, record: &Record) -> Result<String, session_core::Error> {
+        self.within_cap(record.size())?;
+        self.insert(&self.inner.pool, record, now_ms()).await
+    }
+
+    async fn save(
+        &self,
+        token: &str,
+        record: &Record,
+    ) -> Result<Option<String>, session_core::Error> {
+        let Some(id) = SessionId::parse(token) else {
+            return Ok(None);
+        };
+        self.within_cap(record.size())?;
+        let now = ms(now_ms());
+        let sql = format!(
+            "UPDATE {} SET data = $2::jsonb, touched_ms = $3, expires_ms = $4 WHERE id = $1 AND expires_ms > $3",
+            self.inner.table
+        );
+        let updated = sqlx::query(&sql)
+            .bind(id.storage_key())
+            .bind(encode(record))
+            .bind(now)
+            .bind(ms(record.expires_ms))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| self.failed(e))?
+            .rows_affected();
+        Ok((updated == 1).then(|| token.to_owned()))
+    }
+
+    async fn destroy(&self, token: &str) -> Result<(), session_core::Error> {
+        let Some(id) = SessionId::parse(token) else {
+            return Ok(());
+        };
+        let sql = format!("DELETE FROM {} WHERE id = $1", self.inner.table);
+        sqlx::query(&sql)
+            .bind(id.storage_key())
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(())
+    }
+
+    fn max_session_bytes(&self) -> usize {
+        self.inner.max_session_bytes
+    }
+
+    fn merging(&self) -> Option<&dyn MergeStore> {
+        Some(self)
+    }
+}
+
+/// The SQL of `change` applied to the stored `data`, with its binds from `$first`.
+struct Merge {
+    expr: String,
+    binds: Vec<Bind>,
+}
+
+enum Bind {
+    Text(String),
+    Keys(Vec<String>),
+    Int(i64),
+    Flag(bool),
+}
+
+impl Merge {
+    fn new(change: &Change<'_>, first: usize) -> Merge {
+        let mut merge = Merge {
+            expr: String::new(),
+            binds: Vec::new(),
+        };
+        let base = if change.flush { "'{}'::jsonb" } else { "data" };
+        let removed: Vec<String> = change
+            .edits
+            .iter()
+            .filter(|(_, edit)| matches!(edit, Edit::Remove))
+            .map(|(key, _)| (*key).to_owned())
+            .collect();
+        let mut expr = format!("({base}");
+        if !removed.is_empty() {
+            let n = merge.bind(first, Bind::Keys(removed));
+            let _ = write!(expr, " - ${n}::text[]");
+        }
+        let mut pairs = Vec::new();
+        for &(key, edit) in &change.edits {
+            let value = match edit {
+                Edit::Remove => continue,
+                Edit::Set(value) => {
+                    let json = merge.bind(first, Bind::Text(value.json().to_owned()));
+                    let flash = merge.bind(first, Bind::Flag(value.is_flash()));
+                    format!("jsonb_build_array(${json}::text, ${flash}::bool)")
+                }
+                Edit::Add { by, flash } => {
+                    let k = merge.bind(first, Bind::Text(key.to_owned()));
+                    let by = merge.bind(first, Bind::Int(by));
+                    let flash = merge.bind(first, Bind::Flag(flash));
+                    // The stored counter as Rust's `i64` parse reads it, else 0; the
+                    // sum saturates at the i64 range, as `Change::apply_to` does.
+                    let current = if change.flush {
+                        "0::numeric".to_owned()
+                    } else {
+                        format!(
+                            "(CASE WHEN (data->${k}::text->>0) ~ '^[+-]?[0-9]{{1,19}}$' \
+                              AND (data->${k}::text->>0)::numeric BETWEEN -9223372036854775808 AND 9223372036854775807 \
+                              THEN (data->${k}::text->>0)::numeric ELSE 0 END)"
+                        )
+                    };
+                    format!(
+                        "jsonb_build_array(LEAST(GREATEST({current} + ${by}::bigint, -9223372036854775808), 9223372036854775807)::bigint::text, ${flash}::bool)"
+                    )
+                }
+            };
+            let k = merge.bind(first, Bind::Text(key.to_owned()));
+            pairs.push(format!("${k}::text, {value}"));
+        }
+        if !pairs.is_empty() {
+            // jsonb_build_object takes at most 100 arguments: 50 pairs a call.
+            for chunk in pairs.chunks(50) {
+                let _ = write!(expr, " || jsonb_build_object({})", chunk.join(", "));
+            }
+        }
+        expr.push(')');
+        merge.expr = expr;
+        merge
+    }
+
+    /// Adds `bind`; its placeholder number.
+    fn bind(&mut self, first: usize, bind: Bind) -> usize {
+        self.binds.push(bind);
+        first + self.binds.len() - 1
+    }
+
+    fn apply<'q>(
+        &'q self,
+        mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text.as_str()),
+                Bind::Keys(keys) => query.bind(keys.as_slice()),
+                Bind::Int(n) => query.bind(*n),
+                Bind::Flag(flag) => query.bind(*flag),
+            };
+        }
+        query
+    }
+}
+
+#[async_trait]
+impl MergeStore for PostgresStore {
+    async fn load_marked(
+        &self,
+        token: &str,
+        expiry: &Expiry,
+    ) -> Result<Option<(Record, u64)>, session_core::Error> {
+        let Some(id) = SessionId::parse(token) else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let sql = format!(
+            "SELECT created_ms, touched_ms, data::text FROM {} WHERE id = $1 AND expires_ms > $2",
+            self.inner.table
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.storage_key())
+            .bind(ms(now))
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| self.failed(e))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let created = unsigned(row.try_get::<i64, _>(0).map_err(|e| self.failed(e))?);
+        let touched = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.failed(e))?);
+        let data: String = row.try_get(2).map_err(|e| self.failed(e))?;
+        // The idle deadline of the last write under today's policy.
+        let expires = expiry.deadline(created, touched);
+        if !expiry.is_live(created, expires, now) {
+            self.destroy(token).await?;
+            return Ok(None);
+        }
+        match decode(&data, created, expires) {
+            Some(record) => Ok(Some((record, 0))),
+            None => {
+                tracing::warn!(table = %self.inner.table, "undecodable session row; starting a fresh one");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn merge(
+        &self,
+        token: &str,
+        change: &Change<'_>,
+        _seen: Option<Seen<'_>>,
+        expiry: &Expiry,
+    ) -> Result<bool, session_core::Error> {
+        let Some(id) = SessionId::parse(token) else {
+            return Ok(false);
+        };
+        let now = now_ms();
+        let merge = Merge::new(change, 6);
+        let new_data = &merge.expr;
+        // One statement: the database computes the new data from the row as it is
+        // when the update takes it (concurrent updates of the row wait and see each
+        // other's writes), refusing a result past the cap.
+        let sql = format!(
+            "UPDATE {table} SET data = {new_data}, touched_ms = $2, \
+                 expires_ms = LEAST($3::bigint, created_ms + $4::bigint) \
+             WHERE id = $1 AND expires_ms > $2 AND {SIZE_OF}{new_data})) <= $5 \
+             RETURNING data = '{{}}'::jsonb",
+            table = self.inner.table,
+        );
+        let query = sqlx::query(&sql)
+            .bind(id.storage_key())
+            .bind(ms(now))
+            .bind(ms(now.saturating_add(expiry.idle_ms())))
+            .bind(expiry.lifetime_ms().map(ms))
+            .bind(ms(self.inner.max_session_bytes as u64));
+        let row = merge
+            .apply(query)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| self.failed(e))?;
+        match row {
+            Some(row) => {
+                let empty: bool = row.try_get(0).map_err(|e| self.failed(e))?;
+                if empty {
+                    let sql = format!(
+                        "DELETE FROM {} WHERE id = $1 AND data = '{{}}'::jsonb",
+                        self.inner.table
+                    );
+                    sqlx::query(&sql)
+                        .bind(id.storage_key())
+                        .execute(&self.inner.pool)
+                        .await
+                        .map_err(|e| self.failed(e))?;
+                }
+                Ok(!empty)
+            }
+            None => {
+                // Gone, or too large: ask which.
+                let merge = Merge::new(change, 3);
+                let sql = format!(
+                    "SELECT {SIZE_OF}{})) FROM {} WHERE id = $1 AND expires_ms > $2",
+                    merge.expr, self.inner.table
+                );
+                let query = sqlx::query(&sql).bind(id.storage_key()).bind(ms(now));
+                let size = merge
+                    .apply(query)
+                    .fetch_optional(&self.inner.pool)
+                    .await
+                    .map_err(|e| self.failed(e))?;
+                match size {
+                    Some(row) => {
+                        let size: i64 = row.try_get(0).map_err(|e| self.failed(e))?;
+                        Err(session_core::Error::TooLarge {
+                            size: usize::try_from(size).unwrap_or(usize::MAX),
+                            limit: self.inner.max_session_bytes,
+                        })
+                    }
+                    None => Ok(false),
+                }
+            }
+        }
+    }
+
+    async fn renew(
+        &self,
+        old: &str,
+        change: &Change<'_>,
+        record: &Record,
+        expiry: &Expiry,
+    ) -> Result<String, session_core::Error> {
+        let now = now_ms();
+        let mut tx = self.inner.pool.begin().await.map_err(|e| self.failed(e))?;
+        // What `old` holds now, taken out in the same step as it is destroyed.
+        let mut renewed = None;
+        if let Some(id) = SessionId::parse(old) {
+            let sql = format!(
+                "DELETE FROM {} WHERE id = $1 RETURNING created_ms, expires_ms, data::text",
+                self.inner.table
+            );
+            let row = sqlx::query(&sql)
+                .bind(id.storage_key())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| self.failed(e))?;
+            if let Some(row) = row {
+                let created = unsigned(row.try_get::<i64, _>(0).map_err(|e| self.failed(e))?);
+                let expires = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.failed(e))?);
+                let data: String = row.try_get(2).map_err(|e| self.failed(e))?;
+                if expires > now {
+                    if let Some(mut stored) = decode(&data, created, expires) {
+                        change.apply_to(&mut stored);
+                        renewed = Some(stored);
+                    }
+                }
+            }
+        }
+        let mut renewed = renewed.unwrap_or_else(|| record.clone());
+        renewed.created_ms = record.created_ms;
+        renewed.expires_ms = expiry.deadline(record.created_ms, now);
+        self.within_cap(renewed.size())?;
+        let token = self.insert(&mut *tx, &renewed, now).await?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db:5432/x"),
+            "postgres://app@db:5432/x"
+        );
+        assert_eq!(redacted("postgres://db/x"), "postgres://db/x");
+    }
+
+    #[test]
+    fn rows_round_trip_exactly() {
+        let mut builder = RecordBuilder::with_capacity(2, 32);
+        builder.push("n", "1.50", false);
+        builder.push("notice", r#""h\u00e9""#, true);
+        let record = builder.finish(1, 2);
+        assert_eq!(decode(&encode(&record), 1, 2), Some(record));
+        assert_eq!(decode("[1]", 1, 2), None);
+    }
+}

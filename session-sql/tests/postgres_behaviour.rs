@@ -1,0 +1,146 @@
+//! The PostgreSQL store against a real server: concurrent writes merged by the
+//! database, atomic counters, expired rows deleted by the background task, no tokens
+//! at rest, startup errors that name the cause.
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use session_core::{Expiry, Session, SessionId, SessionStore, TokenUpdate};
+use session_sql::{PostgresSettings, PostgresStore};
+use sqlx::Row;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+async fn new_session(
+    store: &Arc<dyn SessionStore>,
+    expiry: Expiry,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let session = Session::new(store.clone(), expiry, None);
+    session.set("user", "ada").await?;
+    match session.commit().await? {
+        TokenUpdate::Send(token) => Ok(token),
+        other => Err(format!("a new session gave {other:?}").into()),
+    }
+}
+
+async fn rows(
+    settings: &PostgresSettings,
+) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+    let pool = sqlx::PgPool::connect(&settings.url).await?;
+    let row = sqlx::query(&format!("SELECT count(*) FROM {}", settings.table))
+        .fetch_one(&pool)
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_rounds_of_concurrent_different_key_writes_lose_nothing() -> TestResult {
+    let store: Arc<dyn SessionStore> = Arc::new(common::store(common::settings()).await);
+    const WRITERS: usize = 8;
+    for round in 0..50 {
+        let token = new_session(&store, Expiry::default()).await?;
+        let mut tasks = Vec::new();
+        for writer in 0..WRITERS {
+            let (store, token) = (store.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                let session = Session::new(store, Expiry::default(), Some(token));
+                // Half the requests read first (and save what they read), half only write.
+                if writer % 2 == 0 {
+                    let _: Option<String> = session.get("user").await?;
+                }
+                session.set(&format!("k{writer}"), &writer).await?;
+                session.increment("count", 1).await?;
+                session.commit().await
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        let session = Session::new(store.clone(), Expiry::default(), Some(token));
+        for writer in 0..WRITERS {
+            let value: Option<usize> = session.get(&format!("k{writer}")).await?;
+            assert_eq!(
+                value,
+                Some(writer),
+                "round {round}: writer {writer}'s key was lost"
+            );
+        }
+        assert_eq!(
+            session.get::<i64>("count").await?,
+            Some(WRITERS as i64),
+            "round {round}"
+        );
+        assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_rows_are_deleted_by_the_background_task() -> TestResult {
+    let mut settings = common::settings();
+    settings.cleanup_interval_ms = 100;
+    settings.cleanup_batch = 7;
+    let store: Arc<dyn SessionStore> = Arc::new(common::store(settings.clone()).await);
+    let short = Expiry::new(Duration::from_millis(300));
+    for _ in 0..20 {
+        new_session(&store, short).await?;
+    }
+    let kept = new_session(&store, Expiry::default()).await?;
+    assert_eq!(rows(&settings).await?, 21);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rows(&settings).await? > 1 {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{} rows left 10 s after they expired",
+                rows(&settings).await?
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The live session is untouched.
+    let session = Session::new(store.clone(), Expiry::default(), Some(kept));
+    assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn rows_are_keyed_by_the_digest_never_the_token() -> TestResult {
+    let settings = common::settings();
+    let postgres = common::store(settings.clone()).await;
+    let store: Arc<dyn SessionStore> = Arc::new(postgres.clone());
+    let token = new_session(&store, Expiry::default()).await?;
+    let pool = sqlx::PgPool::connect(&settings.url).await?;
+    let ids: Vec<String> = sqlx::query(&format!("SELECT id, data::text FROM {}", settings.table))
+        .fetch_all(&pool)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    let id = SessionId::parse(&token).ok_or("bad token")?;
+    assert_eq!(ids, vec![postgres.key_of(&id)]);
+    assert!(!ids[0].contains(&token) && !token.contains(&ids[0]));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_database_that_is_not_there_is_named_at_startup() -> TestResult {
+    let mut settings = common::settings();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    settings.url = format!("postgres://app:s3cret@127.0.0.1:{port}/test");
+    settings.acquire_timeout_ms = 500;
+    let error = PostgresStore::connect(&settings)
+        .await
+        .err()
+        .ok_or("connected to nothing")?;
+    let text = error.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(
+        !text.contains("s3cret"),
+        "the password leaked into the message: {text}"
+    );
+    Ok(())
+}
