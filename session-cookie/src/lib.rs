@@ -56,9 +56,11 @@
 #![warn(missing_docs)]
 
 mod codec;
+mod cross_site;
 mod error;
 pub mod framing;
 mod key;
+pub mod lifecycle;
 mod seal;
 mod settings;
 mod store;
@@ -70,6 +72,7 @@ pub mod format {
     pub use crate::seal::VERSION;
 }
 
+pub use cross_site::{CrossSiteProtection, RequestFacts};
 pub use error::Error;
 pub use key::{Key, Keyring, KEY_BYTES};
 pub use settings::{CookieSettings, SameSite};

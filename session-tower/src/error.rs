@@ -19,13 +19,11 @@ impl Error {
     /// The HTTP status this error answers with: 503 when the store is unavailable,
     /// 413 when the session is too large to store, 500 otherwise.
     pub fn status(&self) -> http::StatusCode {
-        match self {
-            Error::Session(e) if e.is_unavailable() => http::StatusCode::SERVICE_UNAVAILABLE,
-            Error::Session(session_core::Error::TooLarge { .. }) => {
-                http::StatusCode::PAYLOAD_TOO_LARGE
-            }
-            _ => http::StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        let code = match self {
+            Error::Session(e) => session_cookie::lifecycle::status_of(e),
+            Error::MissingLayer => 500,
+        };
+        http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 

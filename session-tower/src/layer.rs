@@ -6,9 +6,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderValue, CACHE_CONTROL, VARY};
+use http::header::{HeaderValue, CACHE_CONTROL, HOST, ORIGIN, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
-use session_core::{Expiry, Session, SessionStore, TokenUpdate};
+use session_cookie::{lifecycle, RequestFacts};
+use session_core::{Expiry, Session, SessionStore};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -207,10 +208,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            if shared
-                .cross_site
-                .refuses(request.method(), request.uri(), request.headers())
-            {
+            if refused(&shared.cross_site, &request) {
                 tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
                 return Ok(status_only(StatusCode::FORBIDDEN));
             }
@@ -218,63 +216,46 @@ where
             let session = Session::with_candidates(shared.store.clone(), shared.expiry, tokens);
             request.extensions_mut().insert(session.clone());
             let mut response = inner.call(request).await?;
-            if session.was_loaded() {
-                vary_on_cookie(response.headers_mut());
+            let outcome = lifecycle::finish(
+                &session,
+                &shared.cookie,
+                sent,
+                response.status().as_u16(),
+                shared.save_on_server_error,
+            )
+            .await;
+            if let Some(status) = outcome.failure {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return Ok(status_only(status));
             }
-            if response.status().is_server_error() && !shared.save_on_server_error {
-                return Ok(response);
+            let headers = response.headers_mut();
+            if outcome.vary_cookie {
+                vary_on_cookie(headers);
             }
-            let update = session.commit().await;
-            let choice = session.remembered();
-            let persistent = choice.unwrap_or(shared.cookie.is_persistent());
-            let max_age = persistent.then(|| session.time_left());
-            let update = match update {
-                // A persistent cookie's Max-Age moves with the idle deadline, so every
-                // request that loaded the session sends it again.
-                Ok(TokenUpdate::Keep) if persistent && session.was_loaded() => {
-                    match session.current_token() {
-                        Some(token) => Ok(TokenUpdate::Send(token)),
-                        None => Ok(TokenUpdate::Keep),
-                    }
-                }
-                // A write-only save that kept the token, of a session whose choice is
-                // unknown here: the client's cookie stays as it is (sending it again
-                // could add or drop a Max-Age the session did not choose).
-                Ok(TokenUpdate::Send(token))
-                    if choice.is_none()
-                        && !session.was_loaded()
-                        && session.current_token().as_deref() == Some(token.as_str()) =>
-                {
-                    Ok(TokenUpdate::Keep)
-                }
-                other => other,
-            };
-            match update {
-                Ok(TokenUpdate::Keep) => {}
-                Ok(TokenUpdate::Send(token)) => {
-                    let Some(set_cookies) = shared.cookie.send(&token, sent, max_age) else {
-                        tracing::error!(
-                            size = token.len(),
-                            "session token does not fit the configured cookies"
-                        );
-                        return Ok(status_only(StatusCode::INTERNAL_SERVER_ERROR));
-                    };
-                    cookies::append(response.headers_mut(), set_cookies);
-                    no_store(response.headers_mut());
-                }
-                Ok(TokenUpdate::Remove) => {
-                    cookies::append(response.headers_mut(), shared.cookie.remove(sent));
-                    no_store(response.headers_mut());
-                }
-                Err(e) => {
-                    let error = Error::from(e);
-                    tracing::error!(error = %error, "saving the session failed");
-                    return Ok(status_only(error.status()));
-                }
+            cookies::append(headers, outcome.set_cookies);
+            if outcome.no_store {
+                no_store(headers);
             }
             Ok(response)
         })
     }
+}
+
+/// True when `protection` refuses `request` (see [`CrossSiteProtection`]).
+fn refused<B>(protection: &CrossSiteProtection, request: &Request<B>) -> bool {
+    let headers = request.headers();
+    protection.refuses(&RequestFacts {
+        method: request.method().as_str(),
+        host: request
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str())),
+        // An `Origin` that is not text is no origin of this site.
+        origin: headers.get(ORIGIN).map(|v| v.to_str().unwrap_or("null")),
+        sec_fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+    })
 }
 
 /// A response that sets or removes a session cookie must never be kept by a shared

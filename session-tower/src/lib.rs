@@ -82,7 +82,6 @@
 
 pub mod config;
 mod cookies;
-mod cross_site;
 mod drivers;
 mod error;
 #[cfg(feature = "axum")]
@@ -91,13 +90,14 @@ mod layer;
 
 pub use config::SessionConfig;
 pub use cookies::CookieOptions;
-pub use cross_site::CrossSiteProtection;
 pub use drivers::Drivers;
 pub use error::Error;
 #[cfg(feature = "axum")]
 pub use extract::Session;
 pub use layer::{SessionLayer, SessionService};
-pub use session_cookie::{CookieSettings, CookieStore, Key, Keyring, SameSite};
+pub use session_cookie::{
+    CookieSettings, CookieStore, CrossSiteProtection, Key, Keyring, SameSite,
+};
 pub use session_core::{Expiry, MemoryStore};
 #[cfg(feature = "redis-store")]
 pub use session_redis::{RedisSettings, RedisStore};

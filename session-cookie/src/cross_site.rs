@@ -1,7 +1,5 @@
-//! [`CrossSiteProtection`]: refusing unsafe requests that a browser marks cross-site.
-
-use http::header::{HeaderMap, HOST, ORIGIN};
-use http::{Method, Uri};
+//! [`CrossSiteProtection`]: refusing unsafe requests that a browser marks cross-site,
+//! on the request's plain facts ([`RequestFacts`]), for every HTTP integration.
 
 /// Refuses unsafe requests (POST, PUT, PATCH, DELETE) that a browser marks as coming
 /// from another site, with 403 and without touching the session: a forged form on
@@ -12,13 +10,15 @@ use http::{Method, Uri};
 /// without these headers (curl, server-to-server clients, old browsers) pass; for old
 /// browsers, forms can also carry [`Session::csrf_token`](session_core::Session::csrf_token).
 ///
-/// On by default in [`SessionLayer`](crate::SessionLayer). Behind a reverse proxy that
+///
+/// On by default in the HTTP integrations (`session-tower`'s `SessionLayer`). Behind a
+/// reverse proxy that
 /// rewrites `Host`, either keep the client's `Host` (nginx: `proxy_set_header Host
 /// $host`) or add the public origin with [`with_trusted_origin`](Self::with_trusted_origin);
 /// otherwise the site's own forms are refused.
 ///
 /// ```
-/// use session_tower::CrossSiteProtection;
+/// use session_cookie::CrossSiteProtection;
 ///
 /// let protection = CrossSiteProtection::default()
 ///     .with_trusted_origin("https://admin.example.com");
@@ -63,21 +63,18 @@ impl CrossSiteProtection {
     }
 
     /// True when the request must be refused.
-    pub(crate) fn refuses(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
-        if !self.enabled || !is_unsafe(method) {
+    pub fn refuses(&self, request: &RequestFacts<'_>) -> bool {
+        if !self.enabled || !is_unsafe(request.method) {
             return false;
         }
-        let cross_site = headers
-            .get("sec-fetch-site")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+        let cross_site = request
+            .sec_fetch_site
+            .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
         if cross_site {
             return true;
         }
-        let Some(origin) = headers.get(ORIGIN) else {
+        let Some(origin) = request.origin else {
             return false;
-        };
-        let Ok(origin) = origin.to_str() else {
-            return true;
         };
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
         if self.trusted.contains(&origin) {
@@ -88,40 +85,41 @@ impl CrossSiteProtection {
         let Some((_, authority)) = origin.split_once("://") else {
             return true;
         };
-        let own = headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| uri.authority().map(|a| a.as_str()));
-        !own.is_some_and(|own| own.eq_ignore_ascii_case(authority))
+        !request
+            .host
+            .is_some_and(|own| own.eq_ignore_ascii_case(authority))
     }
 }
 
-fn is_unsafe(method: &Method) -> bool {
-    !matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    )
+/// What [`CrossSiteProtection`] looks at, as the integration reads it off a request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestFacts<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The request's own host (`Host`, or the URI's authority), `host[:port]`.
+    pub host: Option<&'a str>,
+    /// `Origin`; `None` when absent, a header that is not text as `Some("null")`.
+    pub origin: Option<&'a str>,
+    /// `Sec-Fetch-Site`.
+    pub sec_fetch_site: Option<&'a str>,
+}
+
+fn is_unsafe(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
-
-    fn refused(
-        p: &CrossSiteProtection,
-        method: Method,
-        pairs: &[(&'static str, &'static str)],
-    ) -> bool {
-        p.refuses(&method, &Uri::from_static("/login"), &headers(pairs))
+    fn refused(p: &CrossSiteProtection, method: &str, pairs: &[(&str, &str)]) -> bool {
+        let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        p.refuses(&RequestFacts {
+            method,
+            host: get("host"),
+            origin: get("origin"),
+            sec_fetch_site: get("sec-fetch-site"),
+        })
     }
 
     #[test]
@@ -130,23 +128,23 @@ mod tests {
         let host = ("host", "app.test:8000");
         assert!(refused(
             &p,
-            Method::POST,
+            "POST",
             &[host, ("sec-fetch-site", "cross-site")]
         ));
         assert!(refused(
             &p,
-            Method::DELETE,
+            "DELETE",
             &[host, ("origin", "http://evil.test")]
         ));
-        assert!(refused(&p, Method::PUT, &[host, ("origin", "null")]));
+        assert!(refused(&p, "PUT", &[host, ("origin", "null")]));
         assert!(refused(
             &p,
-            Method::POST,
+            "POST",
             &[host, ("origin", "http://app.test:9000")]
         ));
         assert!(!refused(
             &p,
-            Method::POST,
+            "POST",
             &[
                 host,
                 ("origin", "http://app.test:8000"),
@@ -154,11 +152,11 @@ mod tests {
             ]
         ));
         assert!(
-            !refused(&p, Method::POST, &[host]),
+            !refused(&p, "POST", &[host]),
             "a client without browser headers passes"
         );
         assert!(
-            !refused(&p, Method::GET, &[host, ("sec-fetch-site", "cross-site")]),
+            !refused(&p, "GET", &[host, ("sec-fetch-site", "cross-site")]),
             "safe methods pass"
         );
     }
@@ -169,18 +167,18 @@ mod tests {
         let host = ("host", "app.test");
         assert!(!refused(
             &p,
-            Method::POST,
+            "POST",
             &[host, ("origin", "https://admin.test")]
         ));
         assert!(refused(
             &p,
-            Method::POST,
+            "POST",
             &[host, ("origin", "https://other.test")]
         ));
         let off = CrossSiteProtection::disabled();
         assert!(!refused(
             &off,
-            Method::POST,
+            "POST",
             &[host, ("sec-fetch-site", "cross-site")]
         ));
     }
