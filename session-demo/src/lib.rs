@@ -13,6 +13,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod actix;
+mod answers;
 mod api;
 mod page;
 

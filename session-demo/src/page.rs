@@ -14,16 +14,23 @@ use session_tower::Session;
 
 use crate::About;
 
-/// `GET /`.
+/// `GET /` on axum.
 pub async fn index(
     State(about): State<Arc<About>>,
     headers: HeaderMap,
     session: Session,
 ) -> Result<Html<String>, session_tower::Error> {
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map_or_else(|| "127.0.0.1:8000".to_owned(), escape);
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    Ok(Html(render(&about, host, &session).await?))
+}
+
+/// The page for `session` (a visit counted), as served to `host`.
+pub(crate) async fn render(
+    about: &About,
+    host: Option<&str>,
+    session: &session_core::Session,
+) -> Result<String, session_core::Error> {
+    let host = host.map_or_else(|| "127.0.0.1:8000".to_owned(), escape);
     let visits = session.increment("visits", 1).await?;
     let message: Option<String> = session.get("message").await?;
     let user: Option<String> = session.get("user").await?;
@@ -64,7 +71,7 @@ pub async fn index(
     } else {
         ""
     };
-    Ok(Html(format!(
+    Ok(format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -124,7 +131,7 @@ and a signed-in user, each stored with one call of the session API
 </section>
 </main>
 </body></html>"#
-    )))
+    ))
 }
 
 /// The page's style sheet.
@@ -159,78 +166,113 @@ th{color:var(--muted);font-weight:600}
 /// Form bodies with one text field.
 #[derive(Deserialize)]
 pub struct MessageForm {
-    message: String,
+    pub(crate) message: String,
     #[serde(rename = "_token", default)]
-    token: String,
+    pub(crate) token: String,
 }
 
 /// The sign-in form.
 #[derive(Deserialize)]
 pub struct LoginForm {
-    username: String,
+    pub(crate) username: String,
     #[serde(rename = "_token", default)]
-    token: String,
+    pub(crate) token: String,
 }
 
 /// The sign-out form: its cross-site request token only.
 #[derive(Deserialize)]
 pub struct TokenForm {
     #[serde(rename = "_token", default)]
-    token: String,
+    pub(crate) token: String,
 }
 
-fn back_home() -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, "/")]).into_response()
+/// What a form post answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FormAnswer {
+    /// 303 to `/`.
+    Home,
+    /// 403: the form's cross-site request token is not this session's.
+    Forged,
 }
 
-/// The answer to a form whose cross-site request token is not this session's.
-fn forged() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        "This form has expired or was not sent from this site; reload the page and try again.",
-    )
-        .into_response()
+/// The text of a [`FormAnswer::Forged`] answer.
+pub(crate) const FORGED: &str =
+    "This form has expired or was not sent from this site; reload the page and try again.";
+
+impl IntoResponse for FormAnswer {
+    fn into_response(self) -> Response {
+        match self {
+            FormAnswer::Home => (StatusCode::SEE_OTHER, [(LOCATION, "/")]).into_response(),
+            FormAnswer::Forged => (StatusCode::FORBIDDEN, FORGED).into_response(),
+        }
+    }
+}
+
+/// Flash `message` for the next page.
+pub(crate) async fn flash_message(
+    session: &session_core::Session,
+    message: &str,
+    token: &str,
+) -> Result<FormAnswer, session_core::Error> {
+    if !session.verify_csrf_token(token).await? {
+        return Ok(FormAnswer::Forged);
+    }
+    session.flash("message", message).await?;
+    Ok(FormAnswer::Home)
+}
+
+/// Sign in: new session id (against fixation), remember the user.
+pub(crate) async fn sign_in(
+    session: &session_core::Session,
+    username: &str,
+    token: &str,
+) -> Result<FormAnswer, session_core::Error> {
+    if !session.verify_csrf_token(token).await? {
+        return Ok(FormAnswer::Forged);
+    }
+    session.regenerate().await?;
+    session.set("user", username.trim()).await?;
+    session
+        .flash("message", &format!("Signed in as {}", username.trim()))
+        .await?;
+    Ok(FormAnswer::Home)
+}
+
+/// Sign out: destroy the session; the goodbye lives in a new one.
+pub(crate) async fn sign_out(
+    session: &session_core::Session,
+    token: &str,
+) -> Result<FormAnswer, session_core::Error> {
+    if !session.verify_csrf_token(token).await? {
+        return Ok(FormAnswer::Forged);
+    }
+    session.invalidate().await?;
+    session.flash("message", "Signed out").await?;
+    Ok(FormAnswer::Home)
 }
 
 /// `POST /flash`: flash the message, redirect to `/`.
 pub async fn flash(
     session: Session,
     Form(form): Form<MessageForm>,
-) -> Result<Response, session_tower::Error> {
-    if !session.verify_csrf_token(&form.token).await? {
-        return Ok(forged());
-    }
-    session.flash("message", &form.message).await?;
-    Ok(back_home())
+) -> Result<FormAnswer, session_tower::Error> {
+    Ok(flash_message(&session, &form.message, &form.token).await?)
 }
 
-/// `POST /login`: new session id (against fixation), remember the user.
+/// `POST /login`.
 pub async fn login(
     session: Session,
     Form(form): Form<LoginForm>,
-) -> Result<Response, session_tower::Error> {
-    if !session.verify_csrf_token(&form.token).await? {
-        return Ok(forged());
-    }
-    session.regenerate().await?;
-    session.set("user", form.username.trim()).await?;
-    session
-        .flash("message", &format!("Signed in as {}", form.username.trim()))
-        .await?;
-    Ok(back_home())
+) -> Result<FormAnswer, session_tower::Error> {
+    Ok(sign_in(&session, &form.username, &form.token).await?)
 }
 
-/// `POST /logout`: destroy the session; the goodbye lives in a new one.
+/// `POST /logout`.
 pub async fn logout(
     session: Session,
     Form(form): Form<TokenForm>,
-) -> Result<Response, session_tower::Error> {
-    if !session.verify_csrf_token(&form.token).await? {
-        return Ok(forged());
-    }
-    session.invalidate().await?;
-    session.flash("message", "Signed out").await?;
-    Ok(back_home())
+) -> Result<FormAnswer, session_tower::Error> {
+    Ok(sign_out(&session, &form.token).await?)
 }
 
 /// Escapes text for HTML.

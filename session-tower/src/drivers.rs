@@ -45,11 +45,10 @@ impl Drivers {
         self
     }
 
-    /// Builds the store `config.default` names.
-    pub(crate) async fn build(
-        &self,
-        config: &SessionConfig,
-    ) -> Result<Arc<dyn SessionStore>, Error> {
+    /// Builds the store `config.default` names: one of these drivers, else a built-in
+    /// one (what [`SessionLayer::from_config_with`](crate::SessionLayer::from_config_with)
+    /// does; another framework's integration calls it too).
+    pub async fn build(&self, config: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
         let name = config.default.as_str();
         if let Some(build) = self.custom.get(name) {
             let empty = toml::Table::new();

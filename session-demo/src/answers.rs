@@ -1,0 +1,132 @@
+//! What each JSON API route answers (SPEC section 9), framework-neutral: the axum
+//! routes (`api`) and the actix-web routes (`actix`) only carry these answers.
+
+use serde_json::{json, Value};
+use session_core::{Error, Session};
+
+/// A status and an optional JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+}
+
+type Result<T = Answer> = std::result::Result<T, Error>;
+
+fn status(status: u16) -> Answer {
+    Answer { status, body: None }
+}
+
+fn json(status: u16, body: Value) -> Answer {
+    Answer {
+        status,
+        body: Some(body),
+    }
+}
+
+fn found_or_404(key: &str, value: Option<Value>) -> Answer {
+    match value {
+        Some(v) => json(200, v),
+        None => json(404, json!({ "error": format!("no value under `{key}`") })),
+    }
+}
+
+/// The request body as JSON, or the 400 answer saying what is wrong with it.
+fn json_body(body: &[u8]) -> std::result::Result<Value, Answer> {
+    serde_json::from_slice(body).map_err(|e| {
+        json(
+            400,
+            json!({ "error": format!("the body is not valid JSON: {e}") }),
+        )
+    })
+}
+
+/// `GET /api/session`: every value.
+pub async fn all(session: &Session) -> Result {
+    Ok(json(
+        200,
+        serde_json::to_value(session.all().await?).unwrap_or_default(),
+    ))
+}
+
+/// `GET /api/session/{key}`: 200 with the value, 404 when absent.
+pub async fn get(session: &Session, key: &str) -> Result {
+    Ok(found_or_404(key, session.get::<Value>(key).await?))
+}
+
+/// `HEAD /api/session/{key}`: 200 when present, 404 when absent.
+pub async fn has(session: &Session, key: &str) -> Result {
+    Ok(status(if session.has(key).await? { 200 } else { 404 }))
+}
+
+/// `PUT /api/session/{key}` with a JSON body: stores it, 204.
+pub async fn set(session: &Session, key: &str, body: &[u8]) -> Result {
+    let value = match json_body(body) {
+        Ok(v) => v,
+        Err(answer) => return Ok(answer),
+    };
+    session.set(key, &value).await?;
+    Ok(status(204))
+}
+
+/// `DELETE /api/session/{key}`: 204.
+pub async fn delete(session: &Session, key: &str) -> Result {
+    session.delete(key).await?;
+    Ok(status(204))
+}
+
+/// `POST /api/session/{key}/pull`: 200 with the value (now removed), 404 when absent.
+pub async fn pull(session: &Session, key: &str) -> Result {
+    Ok(found_or_404(key, session.pull::<Value>(key).await?))
+}
+
+/// `POST /api/flash/{key}` with a JSON body: flashes it, 204.
+pub async fn flash(session: &Session, key: &str, body: &[u8]) -> Result {
+    let value = match json_body(body) {
+        Ok(v) => v,
+        Err(answer) => return Ok(answer),
+    };
+    session.flash(key, &value).await?;
+    Ok(status(204))
+}
+
+/// `PUT /api/counter/{key}` with a JSON integer body: adds it, 200 with the new value.
+pub async fn increment(session: &Session, key: &str, body: &[u8]) -> Result {
+    let by = match json_body(body).map(|v| v.as_i64()) {
+        Ok(Some(by)) => by,
+        Ok(None) => {
+            return Ok(json(
+                400,
+                json!({ "error": "the body must be a JSON integer" }),
+            ))
+        }
+        Err(answer) => return Ok(answer),
+    };
+    match session.increment(key, by).await {
+        Ok(n) => Ok(json(200, json!(n))),
+        Err(e @ (Error::Decode { .. } | Error::CounterOverflow { .. })) => {
+            Ok(json(409, json!({ "error": e.to_string() })))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `DELETE /api/session`: flush, 204.
+pub async fn flush(session: &Session) -> Result {
+    session.flush().await?;
+    Ok(status(204))
+}
+
+/// `POST /api/session/regenerate`: new id, same data, 204.
+pub async fn regenerate(session: &Session) -> Result {
+    session.regenerate().await?;
+    Ok(status(204))
+}
+
+/// `POST /api/session/invalidate`: flush, new id, old destroyed, 204.
+pub async fn invalidate(session: &Session) -> Result {
+    session.invalidate().await?;
+    Ok(status(204))
+}
