@@ -10,25 +10,10 @@ use session_tower::{Key, Keyring};
 
 /// Binds `ADDR` (default `127.0.0.1:3000`) and prints where it listens.
 pub async fn listen() -> std::io::Result<tokio::net::TcpListener> {
-    let listener = listen_std()?;
-    listener.set_nonblocking(true)?;
-    tokio::net::TcpListener::from_std(listener)
-}
-
-/// [`listen`] for servers that take a std listener (actix-web).
-pub fn listen_std() -> std::io::Result<std::net::TcpListener> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = std::net::TcpListener::bind(&addr)?;
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     Ok(listener)
-}
-
-/// A random cookie key as `[cookie] key` takes it (base64), for an example run
-/// without `APP_KEY`: sessions then end when the example stops.
-pub fn keyring_key() -> Result<String, session_tower::Error> {
-    println!("APP_KEY is not set: using a random key");
-    let key = Key::generate().map_err(session_tower::store::Error::from)?;
-    Ok(key.to_base64())
 }
 
 /// The cookie key from `APP_KEY` (base64 of 32 bytes), or a random one: sessions then

@@ -90,18 +90,6 @@ async fn minimal_counts_visits_in_the_cookie_session() -> Result {
     Ok(())
 }
 
-#[tokio::test]
-async fn actix_minimal_counts_visits_in_the_cookie_session() -> Result {
-    let app = start("actix_minimal", &[], &[]).await?;
-    let client = client()?;
-    for n in 1..=3 {
-        let (status, body) = text(client.get(&app.base).send().await?).await?;
-        assert_eq!(status, 200);
-        assert_eq!(body, format!("You have been here {n} times.\n"));
-    }
-    Ok(())
-}
-
 fn token_of(page: &str) -> Result<String> {
     let start = page
         .find(r#"name="_token" value=""#)

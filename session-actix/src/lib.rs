@@ -52,7 +52,7 @@ use session_cookie::framing::CookieOptions;
 use session_cookie::{lifecycle, RequestFacts};
 use session_core::{Expiry, SessionStore};
 
-pub use session_cookie::CrossSiteProtection;
+pub use session_cookie::{CookieStore, CrossSiteProtection, Key, Keyring};
 pub use session_tower::{Drivers, SessionConfig};
 
 /// What a handler using the session can fail with: answered 503 when the store is
