@@ -260,6 +260,24 @@ fn main() {
         ],
     );
 
+    let _ = writeln!(
+        md,
+        "\n### PostgreSQL, interleaved: ours and a bare `SELECT` + `UPDATE` on the same pool in turn\n\n{INTERLEAVED}\n"
+    );
+    interleaved_table(
+        &mut md,
+        &by_size("postgres_cycle"),
+        &[
+            ("session", "`Session`"),
+            ("driver", "driver"),
+            ("bare", "bare"),
+        ],
+        &[
+            ("session", "bare", "`Session` / bare"),
+            ("driver", "bare", "driver / bare"),
+        ],
+    );
+
     let http = std::fs::read_to_string(root().join("target/bench-http.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok());
