@@ -1,7 +1,7 @@
 //! The HTTP benchmark: a load generator with U virtual users, each with its own
-//! cookie jar, against our demo (cookie and Redis drivers), small rival servers with
-//! the same routes (axum + tower-sessions with its Redis store, actix-web +
-//! actix-session with its cookie and Redis stores) and an axum server with no
+//! cookie jar, against our demo (cookie, Redis and PostgreSQL drivers), small rival
+//! servers with the same routes (axum + tower-sessions with its Redis and PostgreSQL
+//! stores, actix-web + actix-session with its cookie and Redis stores) and an axum server with no
 //! session library (the limit: a counter in a plain cookie), for three workloads:
 //!
 //! - `read`: GET of one key from a 10-key (about 1 KiB) session;
@@ -126,18 +126,32 @@ mod tower_rival {
         }
     }
 
+    fn routes<S: tower_sessions::SessionStore + Clone>(store: S) -> Router {
+        Router::new()
+            .route("/api/session/{key}", get(get_key).put(set_key))
+            .route("/api/counter/{key}", put(counter))
+            .layer(SessionManagerLayer::new(store).with_secure(false))
+    }
+
     pub async fn router(url: &str) -> Option<Router> {
         use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
         let pool = Pool::new(Config::from_url(url).ok()?, None, None, None, 2).ok()?;
         let _connection = pool.connect();
         pool.wait_for_connect().await.ok()?;
-        let store = tower_sessions_redis_store::RedisStore::new(pool);
-        Some(
-            Router::new()
-                .route("/api/session/{key}", get(get_key).put(set_key))
-                .route("/api/counter/{key}", put(counter))
-                .layer(SessionManagerLayer::new(store).with_secure(false)),
-        )
+        Some(routes(tower_sessions_redis_store::RedisStore::new(pool)))
+    }
+
+    /// The same routes on tower-sessions-sqlx-store's PostgreSQL store (its own table,
+    /// migrated here), with a pool as large as ours.
+    pub async fn postgres_router(url: &str) -> Option<Router> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(10)
+            .connect(url)
+            .await
+            .ok()?;
+        let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
+        store.migrate().await.ok()?;
+        Some(routes(store))
     }
 }
 
@@ -514,6 +528,62 @@ fn main() {
             stores: Vec::new(),
         });
     }
+
+    // PostgreSQL: ours and tower-sessions' sqlx store, each pool made on the runtime
+    // that serves it.
+    let postgres_url = std::env::var("POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let l = listener();
+    let base = base_of(&l);
+    let ours_url = postgres_url.clone();
+    std::thread::spawn(move || {
+        let rt = session_benches::runtime(true);
+        rt.block_on(async move {
+            let mut settings = session_sql::PostgresSettings::default();
+            settings.url = ours_url;
+            settings.table = "bench_http_sessions".into();
+            let store = match session_sql::PostgresStore::connect(&settings).await {
+                Ok(store) => store,
+                Err(e) => {
+                    eprintln!("SKIPPED ours_postgres: {e}");
+                    return;
+                }
+            };
+            let about = session_demo::About::new("postgres", false);
+            let router = session_demo::router(session_tower::SessionLayer::new(store), about);
+            let _ = l.set_nonblocking(true);
+            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+                return;
+            };
+            let _ = axum::serve(l, router).await;
+        });
+    });
+    targets.push(Target {
+        name: "ours_postgres",
+        base,
+        stores: Vec::new(),
+    });
+    let l = listener();
+    let base = base_of(&l);
+    std::thread::spawn(move || {
+        let rt = session_benches::runtime(true);
+        rt.block_on(async move {
+            let Some(router) = tower_rival::postgres_router(&postgres_url).await else {
+                eprintln!("SKIPPED tower_sessions_postgres: its store could not connect");
+                return;
+            };
+            let _ = l.set_nonblocking(true);
+            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+                return;
+            };
+            let _ = axum::serve(l, router).await;
+        });
+    });
+    targets.push(Target {
+        name: "tower_sessions_postgres",
+        base,
+        stores: Vec::new(),
+    });
 
     targets.retain(|target| {
         if filter
