@@ -58,9 +58,23 @@ fn base_of(l: &TcpListener) -> String {
 
 /// Serves an axum router on its own 2-thread runtime, on its own OS thread.
 fn serve_axum(l: TcpListener, router: axum::Router) {
+    serve_built(l, move || async move { Some(router) });
+}
+
+/// Serves the router `build` makes on its own 2-thread runtime, on its own OS thread:
+/// for servers whose pools must live on the runtime that serves them. When `build`
+/// gives nothing, the server never starts (and is reported skipped).
+fn serve_built<F, Fut>(l: TcpListener, build: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<axum::Router>>,
+{
     std::thread::spawn(move || {
         let rt = session_benches::runtime(true);
         rt.block_on(async move {
+            let Some(router) = build().await else {
+                return;
+            };
             let _ = l.set_nonblocking(true);
             let Ok(l) = tokio::net::TcpListener::from_std(l) else {
                 return;
@@ -500,19 +514,12 @@ fn main() {
         let l = listener();
         let base = base_of(&l);
         let tower_url = url.clone();
-        std::thread::spawn(move || {
-            let rt = session_benches::runtime(true);
-            rt.block_on(async move {
-                let Some(router) = tower_rival::router(&tower_url).await else {
-                    eprintln!("SKIPPED tower_sessions_redis: its store could not connect");
-                    return;
-                };
-                let _ = l.set_nonblocking(true);
-                let Ok(l) = tokio::net::TcpListener::from_std(l) else {
-                    return;
-                };
-                let _ = axum::serve(l, router).await;
-            });
+        serve_built(l, move || async move {
+            let router = tower_rival::router(&tower_url).await;
+            if router.is_none() {
+                eprintln!("SKIPPED tower_sessions_redis: its store could not connect");
+            }
+            router
         });
         targets.push(Target {
             name: "tower_sessions_redis",
@@ -536,27 +543,23 @@ fn main() {
     let l = listener();
     let base = base_of(&l);
     let ours_url = postgres_url.clone();
-    std::thread::spawn(move || {
-        let rt = session_benches::runtime(true);
-        rt.block_on(async move {
-            let mut settings = session_sql::PostgresSettings::default();
-            settings.url = ours_url;
-            settings.table = "bench_http_sessions".into();
-            let store = match session_sql::PostgresStore::connect(&settings).await {
-                Ok(store) => store,
-                Err(e) => {
-                    eprintln!("SKIPPED ours_postgres: {e}");
-                    return;
-                }
-            };
-            let about = session_demo::About::new("postgres", false);
-            let router = session_demo::router(session_tower::SessionLayer::new(store), about);
-            let _ = l.set_nonblocking(true);
-            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
-                return;
-            };
-            let _ = axum::serve(l, router).await;
-        });
+    serve_built(l, move || async move {
+        let mut settings = session_sql::PostgresSettings::default();
+        settings.url = ours_url;
+        settings.table = "bench_http_sessions".into();
+        match session_sql::PostgresStore::connect(&settings).await {
+            Ok(store) => {
+                let about = session_demo::About::new("postgres", false);
+                Some(session_demo::router(
+                    session_tower::SessionLayer::new(store),
+                    about,
+                ))
+            }
+            Err(e) => {
+                eprintln!("SKIPPED ours_postgres: {e}");
+                None
+            }
+        }
     });
     targets.push(Target {
         name: "ours_postgres",
@@ -565,19 +568,12 @@ fn main() {
     });
     let l = listener();
     let base = base_of(&l);
-    std::thread::spawn(move || {
-        let rt = session_benches::runtime(true);
-        rt.block_on(async move {
-            let Some(router) = tower_rival::postgres_router(&postgres_url).await else {
-                eprintln!("SKIPPED tower_sessions_postgres: its store could not connect");
-                return;
-            };
-            let _ = l.set_nonblocking(true);
-            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
-                return;
-            };
-            let _ = axum::serve(l, router).await;
-        });
+    serve_built(l, move || async move {
+        let router = tower_rival::postgres_router(&postgres_url).await;
+        if router.is_none() {
+            eprintln!("SKIPPED tower_sessions_postgres: its store could not connect");
+        }
+        router
     });
     targets.push(Target {
         name: "tower_sessions_postgres",

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use common::{boxed, interleave};
 use criterion::{criterion_group, criterion_main, Criterion};
-use session_benches::{session_of, SIZES};
-use session_core::{Change, Edit, Expiry, Seen, Session, SessionStore, StoredValue, TokenUpdate};
+use session_benches::{driver_cycle, seed_session, session_cycle, session_of, SIZES};
+use session_core::SessionStore;
 use session_sql::{PostgresSettings, PostgresStore};
 use sqlx::Row;
 
@@ -20,52 +20,6 @@ mod common;
 const CONTENDERS: [&str; 3] = ["session", "driver", "bare"];
 const TABLE: &str = "bench_sessions";
 const BARE: &str = "bench_bare";
-
-async fn seed(store: &Arc<dyn SessionStore>, bytes: usize) -> String {
-    let s = Session::new(store.clone(), Expiry::default(), None);
-    for (k, v) in session_of(bytes) {
-        let _ = s.set(&k, &v).await;
-    }
-    match s.commit().await {
-        Ok(TokenUpdate::Send(token)) => token,
-        other => panic!("seeding our postgres session failed: {other:?}"),
-    }
-}
-
-async fn session_cycle(store: Arc<dyn SessionStore>, token: String) {
-    let s = Session::new(store, Expiry::default(), Some(token));
-    black_box(s.get::<String>("key3").await.ok());
-    let _ = s.set("key0", "changed").await;
-    black_box(s.commit().await.ok());
-}
-
-/// The driver alone: load, read one key, merge the change the handle would send.
-async fn driver_cycle(store: Arc<dyn SessionStore>, token: String) {
-    let expiry = Expiry::default();
-    let Some(merging) = store.merging() else {
-        return;
-    };
-    let Ok(Some((mut record, mark))) = merging.load_marked(&token, &expiry).await else {
-        return;
-    };
-    black_box(record.get("key3"));
-    let value = StoredValue::persistent("\"changed\"");
-    record.insert("key0", value.clone());
-    let change = Change {
-        flush: false,
-        edits: vec![("key0", Edit::Set(&value))],
-    };
-    let seen = Seen {
-        mark,
-        record: &record,
-    };
-    black_box(
-        merging
-            .merge(&token, &change, Some(seen), &expiry)
-            .await
-            .ok(),
-    );
-}
 
 /// The bare limit: the row by key, then the whole JSONB value written back.
 async fn bare_cycle(pool: sqlx::PgPool, id: String) {
@@ -118,7 +72,7 @@ fn postgres_cycle(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("interleaved");
     for (label, size) in SIZES {
-        let token = rt.block_on(seed(&store, size));
+        let token = rt.block_on(seed_session(&store, size));
         let id = format!("bare-{label}");
         let data: serde_json::Map<String, serde_json::Value> = session_of(size)
             .into_iter()

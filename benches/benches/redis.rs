@@ -13,8 +13,11 @@ use std::sync::Arc;
 
 use common::{boxed, interleave};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use session_benches::{redis_answers, redis_host_port, redis_url, session_of, SIZES};
-use session_core::{Change, Edit, Expiry, Seen, Session, SessionStore, StoredValue, TokenUpdate};
+use session_benches::{
+    driver_cycle, redis_answers, redis_host_port, redis_url, seed_session, session_cycle,
+    session_of, SIZES,
+};
+use session_core::SessionStore;
 use session_redis::{RedisSettings, RedisStore};
 
 mod common;
@@ -23,49 +26,6 @@ const CONCURRENT: usize = 50;
 
 /// The contenders of every interleaved Redis bench, in column order.
 const CONTENDERS: [&str; 3] = ["session", "driver", "bare"];
-
-async fn ours_seed(store: &Arc<dyn SessionStore>, bytes: usize) -> String {
-    let s = Session::new(store.clone(), Expiry::default(), None);
-    for (k, v) in session_of(bytes) {
-        let _ = s.set(&k, &v).await;
-    }
-    match s.commit().await {
-        Ok(TokenUpdate::Send(token)) => token,
-        other => panic!("seeding our redis session failed: {other:?}"),
-    }
-}
-
-async fn ours_cycle(store: Arc<dyn SessionStore>, token: String) {
-    let s = Session::new(store, Expiry::default(), Some(token));
-    black_box(s.get::<String>("key3").await.ok());
-    let _ = s.set("key0", "changed").await;
-    black_box(s.commit().await.ok());
-}
-
-/// The driver alone (no `Session` handle): load, read one key, change one key, save
-/// the merge the handle would send.
-async fn ours_store_cycle(store: Arc<dyn SessionStore>, token: String) {
-    let expiry = Expiry::default();
-    let Some(merging) = store.merging() else {
-        return;
-    };
-    let Ok(Some((mut record, mark))) = merging.load_marked(&token, &expiry).await else {
-        return;
-    };
-    black_box(record.get("key3"));
-    let value = StoredValue::persistent("\"changed\"");
-    record.insert("key0", value.clone());
-    let change = Change {
-        flush: false,
-        edits: vec![("key0", Edit::Set(&value))],
-    };
-    let seen = Seen {
-        mark,
-        record: &record,
-    };
-    let saved = merging.merge(&token, &change, Some(seen), &expiry).await;
-    black_box(saved.ok());
-}
 
 /// Our cycle through the `Session` handle, or the driver alone.
 #[derive(Clone, Copy)]
@@ -77,8 +37,8 @@ enum Cycle {
 impl Cycle {
     async fn run(self, store: Arc<dyn SessionStore>, token: String) {
         match self {
-            Cycle::Session => ours_cycle(store, token).await,
-            Cycle::Store => ours_store_cycle(store, token).await,
+            Cycle::Session => session_cycle(store, token).await,
+            Cycle::Store => driver_cycle(store, token).await,
         }
     }
 }
@@ -234,12 +194,12 @@ fn redis_cycle(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("redis");
     for (label, size) in SIZES {
-        let token = rt.block_on(ours_seed(&store, size));
+        let token = rt.block_on(seed_session(&store, size));
         let value = vec![b'x'; bare_len(size)];
         let bare_key = format!("bench:bare:{label}");
         group.bench_with_input(BenchmarkId::new("cycle", label), &token, |b, token| {
             b.to_async(&rt)
-                .iter(|| ours_cycle(store.clone(), token.clone()))
+                .iter(|| session_cycle(store.clone(), token.clone()))
         });
         group.bench_with_input(
             BenchmarkId::new("bare_getex_setex", label),
@@ -269,7 +229,7 @@ fn redis_cycle(c: &mut Criterion) {
 
     // 50 concurrent cycles on 50 sessions of 1 KiB: the time for all 50.
     let tokens: Vec<String> = (0..CONCURRENT)
-        .map(|_| rt.block_on(ours_seed(&store, 1024)))
+        .map(|_| rt.block_on(seed_session(&store, 1024)))
         .collect();
     let value = vec![b'x'; 1200];
     for (name, cycle) in [
@@ -290,7 +250,7 @@ fn redis_cycle(c: &mut Criterion) {
     // through `Session`, the driver alone and the bare commands, in turn.
     let mut group = c.benchmark_group("interleaved");
     for (label, size) in SIZES {
-        let token = rt.block_on(ours_seed(&store, size));
+        let token = rt.block_on(seed_session(&store, size));
         let value = vec![b'x'; bare_len(size)];
         let key = format!("bench:bare:i{label}");
         let session = || boxed(Cycle::Session.run(store.clone(), token.clone()));

@@ -77,3 +77,60 @@ pub fn redis_answers(url: &str) -> bool {
     }
     false
 }
+
+/// A new session of about `bytes` in ten keys (see [`session_of`]) in `store`; its
+/// token.
+pub async fn seed_session(
+    store: &std::sync::Arc<dyn session_core::SessionStore>,
+    bytes: usize,
+) -> String {
+    use session_core::{Expiry, Session, TokenUpdate};
+    let s = Session::new(store.clone(), Expiry::default(), None);
+    for (k, v) in session_of(bytes) {
+        let _ = s.set(&k, &v).await;
+    }
+    match s.commit().await {
+        Ok(TokenUpdate::Send(token)) => token,
+        other => panic!("seeding a session failed: {other:?}"),
+    }
+}
+
+/// One request cycle through the `Session` handle: load, read one key, change one
+/// key, save.
+pub async fn session_cycle(store: std::sync::Arc<dyn session_core::SessionStore>, token: String) {
+    use session_core::{Expiry, Session};
+    let s = Session::new(store, Expiry::default(), Some(token));
+    std::hint::black_box(s.get::<String>("key3").await.ok());
+    let _ = s.set("key0", "changed").await;
+    std::hint::black_box(s.commit().await.ok());
+}
+
+/// The same cycle on the driver alone (no `Session` handle): load, read one key,
+/// merge the change the handle would send.
+pub async fn driver_cycle(store: std::sync::Arc<dyn session_core::SessionStore>, token: String) {
+    use session_core::{Change, Edit, Expiry, Seen, StoredValue};
+    let expiry = Expiry::default();
+    let Some(merging) = store.merging() else {
+        return;
+    };
+    let Ok(Some((mut record, mark))) = merging.load_marked(&token, &expiry).await else {
+        return;
+    };
+    std::hint::black_box(record.get("key3"));
+    let value = StoredValue::persistent("\"changed\"");
+    record.insert("key0", value.clone());
+    let change = Change {
+        flush: false,
+        edits: vec![("key0", Edit::Set(&value))],
+    };
+    let seen = Seen {
+        mark,
+        record: &record,
+    };
+    std::hint::black_box(
+        merging
+            .merge(&token, &change, Some(seen), &expiry)
+            .await
+            .ok(),
+    );
+}

@@ -49,7 +49,8 @@ use actix_web::http::header::{HeaderValue, CACHE_CONTROL, COOKIE, HOST, ORIGIN, 
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use session_cookie::framing::CookieOptions;
-use session_cookie::{lifecycle, RequestFacts};
+use session_cookie::lifecycle::{self, Sessions};
+use session_cookie::RequestFacts;
 use session_core::{Expiry, SessionStore};
 
 pub use session_cookie::{CookieStore, CrossSiteProtection, Key, Keyring};
@@ -113,15 +114,6 @@ impl FromRequest for Session {
     }
 }
 
-#[derive(Clone)]
-struct Shared {
-    store: Arc<dyn SessionStore>,
-    expiry: Expiry,
-    cookie: CookieOptions,
-    cross_site: CrossSiteProtection,
-    save_on_server_error: bool,
-}
-
 /// The middleware: `App::new().wrap(SessionMiddleware::new(store))`.
 ///
 /// No store call for routes that never touch the session, one save after the
@@ -129,17 +121,9 @@ struct Shared {
 /// removal cookie when a stored session is emptied or invalidated, 503 with the
 /// cookie untouched when the store fails, 413 when the session is too large, and no
 /// save on 5xx answers unless asked; cross-site unsafe requests are answered 403.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SessionMiddleware {
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for SessionMiddleware {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionMiddleware")
-            .field("cookie", &self.shared.cookie)
-            .finish_non_exhaustive()
-    }
+    shared: Arc<Sessions>,
 }
 
 impl SessionMiddleware {
@@ -151,13 +135,7 @@ impl SessionMiddleware {
     /// Sessions in a shared store.
     pub fn from_arc(store: Arc<dyn SessionStore>) -> Self {
         SessionMiddleware {
-            shared: Arc::new(Shared {
-                store,
-                expiry: Expiry::default(),
-                cookie: CookieOptions::default(),
-                cross_site: CrossSiteProtection::default(),
-                save_on_server_error: false,
-            }),
+            shared: Arc::new(Sessions::new(store)),
         }
     }
 
@@ -178,7 +156,7 @@ impl SessionMiddleware {
             .with_cookie(CookieOptions::from_settings(&config.cookie)))
     }
 
-    fn edit(mut self, f: impl FnOnce(&mut Shared)) -> Self {
+    fn edit(mut self, f: impl FnOnce(&mut Sessions)) -> Self {
         f(Arc::make_mut(&mut self.shared));
         self
     }
@@ -226,7 +204,7 @@ where
 /// The service [`SessionMiddleware`] wraps around the app.
 pub struct SessionService<S> {
     service: Rc<S>,
-    shared: Arc<Shared>,
+    shared: Arc<Sessions>,
 }
 
 impl<S, B> Service<ServiceRequest> for SessionService<S>
@@ -244,29 +222,18 @@ where
         let service = self.service.clone();
         let shared = self.shared.clone();
         Box::pin(async move {
-            if refused(&shared.cross_site, &request) {
+            let cookie_headers = request
+                .headers()
+                .get_all(COOKIE)
+                .filter_map(|v| v.to_str().ok());
+            let Some(begun) = shared.begin(&facts(&request), cookie_headers) else {
                 tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
                 let response = HttpResponse::new(StatusCode::FORBIDDEN);
                 return Ok(request.into_response(response).map_into_right_body());
-            }
-            let (tokens, sent) = shared.cookie.read(
-                request
-                    .headers()
-                    .get_all(COOKIE)
-                    .filter_map(|v| v.to_str().ok()),
-            );
-            let session =
-                session_core::Session::with_candidates(shared.store.clone(), shared.expiry, tokens);
-            request.extensions_mut().insert(session.clone());
+            };
+            request.extensions_mut().insert(begun.session.clone());
             let mut response = service.call(request).await?;
-            let outcome = lifecycle::finish(
-                &session,
-                &shared.cookie,
-                sent,
-                response.status().as_u16(),
-                shared.save_on_server_error,
-            )
-            .await;
+            let outcome = shared.end(&begun, response.status().as_u16()).await;
             if let Some(status) = outcome.failure {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -275,7 +242,9 @@ where
                 return Ok(ServiceResponse::new(request, response).map_into_right_body());
             }
             let headers = response.headers_mut();
-            if outcome.vary_cookie && !varies_by_cookie(headers) {
+            let varies =
+                lifecycle::varies_by_cookie(headers.get_all(VARY).filter_map(|v| v.to_str().ok()));
+            if outcome.vary_cookie && !varies {
                 headers.append(VARY, HeaderValue::from_static("Cookie"));
             }
             for cookie in outcome.set_cookies {
@@ -294,10 +263,10 @@ where
     }
 }
 
-/// True when `protection` refuses `request`.
-fn refused(protection: &CrossSiteProtection, request: &ServiceRequest) -> bool {
+/// What the cross-site protection looks at, off `request`.
+fn facts(request: &ServiceRequest) -> RequestFacts<'_> {
     let headers = request.headers();
-    protection.refuses(&RequestFacts {
+    RequestFacts {
         method: request.method().as_str(),
         host: headers
             .get(HOST)
@@ -306,14 +275,5 @@ fn refused(protection: &CrossSiteProtection, request: &ServiceRequest) -> bool {
         // An `Origin` that is not text is no origin of this site.
         origin: headers.get(ORIGIN).map(|v| v.to_str().unwrap_or("null")),
         sec_fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-    })
-}
-
-fn varies_by_cookie(headers: &actix_web::http::header::HeaderMap) -> bool {
-    headers.get_all(VARY).any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|name| name.trim() == "*" || name.trim().eq_ignore_ascii_case("cookie"))
-        })
-    })
+    }
 }

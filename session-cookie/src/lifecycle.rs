@@ -1,12 +1,95 @@
-//! The end of a request, for every HTTP integration: after the handler, what the
-//! response gets from the session ([`finish`]): the `Set-Cookie` values, whether
+//! A request's session life, for every HTTP integration: [`Sessions`] holds what
+//! every request needs (the store, the expiry policy, the cookie, the cross-site
+//! protection); [`Sessions::begin`] refuses a cross-site request or makes the
+//! request's [`Session`] from its cookies; after the handler, [`Sessions::end`] saves
+//! it and says what the response gets ([`Outcome`]): the `Set-Cookie` values, whether
 //! caches must be kept out, whether it varies by cookie, or the error status that
-//! replaces it. An integration reads the cookies in ([`CookieOptions::read`]), makes
-//! the [`Session`], runs the handler, then applies the [`Outcome`].
+//! replaces it. An integration only carries these between its own request and
+//! response types.
 
-use session_core::{Session, TokenUpdate};
+use std::sync::Arc;
+
+use session_core::{Expiry, Session, SessionStore, TokenUpdate};
 
 use crate::framing::CookieOptions;
+use crate::{CrossSiteProtection, RequestFacts};
+
+/// What every request of an app needs for its session.
+#[derive(Clone)]
+pub struct Sessions {
+    /// Where sessions are kept.
+    pub store: Arc<dyn SessionStore>,
+    /// The idle timeout and lifetime.
+    pub expiry: Expiry,
+    /// The cookie's name and attributes.
+    pub cookie: CookieOptions,
+    /// Which unsafe requests are refused (on by default).
+    pub cross_site: CrossSiteProtection,
+    /// Save the session after a 5xx answer too (default: not).
+    pub save_on_server_error: bool,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("expiry", &self.expiry)
+            .field("cookie", &self.cookie)
+            .field("cross_site", &self.cross_site)
+            .field("save_on_server_error", &self.save_on_server_error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request's session, from [`Sessions::begin`] to [`Sessions::end`].
+#[derive(Clone, Debug)]
+pub struct Begun {
+    /// The session, for the handler.
+    pub session: Session,
+    /// How many cookies of the session's name the request carried.
+    sent: usize,
+}
+
+impl Sessions {
+    /// Sessions in `store`, with the default expiry, cookie and protection.
+    pub fn new(store: Arc<dyn SessionStore>) -> Self {
+        Sessions {
+            store,
+            expiry: Expiry::default(),
+            cookie: CookieOptions::default(),
+            cross_site: CrossSiteProtection::default(),
+            save_on_server_error: false,
+        }
+    }
+
+    /// The request's session, made from the values of its `Cookie` headers; `None`
+    /// when the cross-site protection refuses the request (answer it 403 and touch
+    /// no session).
+    pub fn begin<'a>(
+        &self,
+        request: &RequestFacts<'_>,
+        cookie_headers: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Begun> {
+        if self.cross_site.refuses(request) {
+            return None;
+        }
+        let (tokens, sent) = self.cookie.read(cookie_headers);
+        let session = Session::with_candidates(self.store.clone(), self.expiry, tokens);
+        Some(Begun { session, sent })
+    }
+
+    /// Saves the session after the handler answered `status` (a 5xx answer saves
+    /// only with `save_on_server_error`), and says what the response gets.
+    pub async fn end(&self, begun: &Begun, status: u16) -> Outcome {
+        finish(
+            &begun.session,
+            &self.cookie,
+            begun.sent,
+            status,
+            self.save_on_server_error,
+        )
+        .await
+    }
+}
 
 /// What the response gets from the session.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,10 +107,8 @@ pub struct Outcome {
     pub failure: Option<u16>,
 }
 
-/// Saves `session` after the handler answered `status` (a 5xx answer saves only
-/// with `save_on_server_error`), and says what the response gets. `sent` is how many
-/// cookies of the session's name the request carried (from [`CookieOptions::read`]).
-pub async fn finish(
+/// [`Sessions::end`].
+async fn finish(
     session: &Session,
     cookie: &CookieOptions,
     sent: usize,
@@ -101,4 +182,12 @@ pub fn status_of(error: &session_core::Error) -> u16 {
         session_core::Error::TooLarge { .. } => 413,
         _ => 500,
     }
+}
+
+/// True when `Vary` header values already name `Cookie` (or `*`).
+pub fn varies_by_cookie<'a>(vary: impl IntoIterator<Item = &'a str>) -> bool {
+    vary.into_iter().any(|v| {
+        v.split(',')
+            .any(|name| name.trim() == "*" || name.trim().eq_ignore_ascii_case("cookie"))
+    })
 }

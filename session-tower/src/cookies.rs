@@ -5,15 +5,13 @@
 use http::header::{HeaderMap, HeaderValue, COOKIE, SET_COOKIE};
 pub use session_cookie::framing::CookieOptions;
 
-/// The candidate tokens in `headers` and how many chunk cookies the client sent
-/// ([`CookieOptions::read`]).
-pub(crate) fn read(options: &CookieOptions, headers: &HeaderMap) -> (Vec<String>, usize) {
-    options.read(
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    )
+/// The text of every `Cookie` header (a request may carry several), for
+/// [`CookieOptions::read`].
+pub(crate) fn values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
 }
 
 /// Appends `Set-Cookie` headers for `cookies`.
@@ -38,7 +36,7 @@ mod tests {
         h.append(COOKIE, HeaderValue::from_static("a=1; session.1=BBB"));
         h.append(COOKIE, HeaderValue::from_static("session=AAA"));
         let o = CookieOptions::default();
-        assert_eq!(read(&o, &h), (vec!["AAABBB".into(), "AAA".into()], 2));
+        assert_eq!(o.read(values(&h)), (vec!["AAABBB".into(), "AAA".into()], 2));
         let mut out = HeaderMap::new();
         append(&mut out, o.remove(2));
         assert_eq!(out.get_all(SET_COOKIE).iter().count(), 2);

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{HeaderValue, CACHE_CONTROL, HOST, ORIGIN, VARY};
-use http::{HeaderMap, Request, Response, StatusCode};
-use session_cookie::{lifecycle, RequestFacts};
-use session_core::{Expiry, Session, SessionStore};
+use http::{Request, Response, StatusCode};
+use session_cookie::lifecycle::{self, Sessions};
+use session_cookie::RequestFacts;
+use session_core::{Expiry, SessionStore};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -18,7 +19,7 @@ use crate::cookies::{self, CookieOptions};
 use crate::drivers::Drivers;
 use crate::{CrossSiteProtection, Error};
 
-/// Adds a lazily loaded [`Session`] to every request's extensions and saves it after
+/// Adds a lazily loaded [`Session`](session_core::Session) to every request's extensions and saves it after
 /// the handler.
 ///
 /// - A route that never touches the session costs no store call and sends no cookie.
@@ -50,29 +51,9 @@ use crate::{CrossSiteProtection, Error};
 ///     .route("/", get(visits))
 ///     .layer(SessionLayer::new(MemoryStore::new()));
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SessionLayer {
-    shared: Arc<Shared>,
-}
-
-#[derive(Clone)]
-struct Shared {
-    store: Arc<dyn SessionStore>,
-    expiry: Expiry,
-    cookie: CookieOptions,
-    cross_site: CrossSiteProtection,
-    save_on_server_error: bool,
-}
-
-impl std::fmt::Debug for SessionLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionLayer")
-            .field("expiry", &self.shared.expiry)
-            .field("cookie", &self.shared.cookie)
-            .field("cross_site", &self.shared.cross_site)
-            .field("save_on_server_error", &self.shared.save_on_server_error)
-            .finish_non_exhaustive()
-    }
+    shared: Arc<Sessions>,
 }
 
 impl SessionLayer {
@@ -84,13 +65,7 @@ impl SessionLayer {
     /// A layer over a shared store.
     pub fn from_arc(store: Arc<dyn SessionStore>) -> Self {
         SessionLayer {
-            shared: Arc::new(Shared {
-                store,
-                expiry: Expiry::default(),
-                cookie: CookieOptions::default(),
-                cross_site: CrossSiteProtection::default(),
-                save_on_server_error: false,
-            }),
+            shared: Arc::new(Sessions::new(store)),
         }
     }
 
@@ -135,7 +110,7 @@ impl SessionLayer {
             .with_cookie(CookieOptions::from_settings(&config.cookie)))
     }
 
-    fn edit(mut self, f: impl FnOnce(&mut Shared)) -> Self {
+    fn edit(mut self, f: impl FnOnce(&mut Sessions)) -> Self {
         let shared = Arc::make_mut(&mut self.shared);
         f(shared);
         self
@@ -178,7 +153,7 @@ impl<S> Layer<S> for SessionLayer {
 #[derive(Clone)]
 pub struct SessionService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<Sessions>,
 }
 
 impl<S> std::fmt::Debug for SessionService<S> {
@@ -208,72 +183,47 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            if refused(&shared.cross_site, &request) {
+            let Some(begun) = shared.begin(&facts(&request), cookies::values(request.headers()))
+            else {
                 tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
                 return Ok(status_only(StatusCode::FORBIDDEN));
-            }
-            let (tokens, sent) = cookies::read(&shared.cookie, request.headers());
-            let session = Session::with_candidates(shared.store.clone(), shared.expiry, tokens);
-            request.extensions_mut().insert(session.clone());
+            };
+            request.extensions_mut().insert(begun.session.clone());
             let mut response = inner.call(request).await?;
-            let outcome = lifecycle::finish(
-                &session,
-                &shared.cookie,
-                sent,
-                response.status().as_u16(),
-                shared.save_on_server_error,
-            )
-            .await;
+            let outcome = shared.end(&begun, response.status().as_u16()).await;
             if let Some(status) = outcome.failure {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 return Ok(status_only(status));
             }
             let headers = response.headers_mut();
-            if outcome.vary_cookie {
-                vary_on_cookie(headers);
+            let varies = lifecycle::varies_by_cookie(
+                headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()),
+            );
+            if outcome.vary_cookie && !varies {
+                headers.append(VARY, HeaderValue::from_static("Cookie"));
             }
             cookies::append(headers, outcome.set_cookies);
             if outcome.no_store {
-                no_store(headers);
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             }
             Ok(response)
         })
     }
 }
 
-/// True when `protection` refuses `request` (see [`CrossSiteProtection`]).
-fn refused<B>(protection: &CrossSiteProtection, request: &Request<B>) -> bool {
+/// What the cross-site protection looks at, off `request`.
+fn facts<B>(request: &Request<B>) -> RequestFacts<'_> {
     let headers = request.headers();
-    protection.refuses(&RequestFacts {
+    RequestFacts {
         method: request.method().as_str(),
-        host: request
-            .headers()
+        host: headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| request.uri().authority().map(|a| a.as_str())),
         // An `Origin` that is not text is no origin of this site.
         origin: headers.get(ORIGIN).map(|v| v.to_str().unwrap_or("null")),
         sec_fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-    })
-}
-
-/// A response that sets or removes a session cookie must never be kept by a shared
-/// cache (it would hand the cookie to the next user who asks).
-fn no_store(headers: &mut HeaderMap) {
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-}
-
-/// A response that depends on the session differs by cookie.
-fn vary_on_cookie(headers: &mut HeaderMap) {
-    let already = headers.get_all(VARY).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|name| name.trim() == "*" || name.trim().eq_ignore_ascii_case("cookie"))
-        })
-    });
-    if !already {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
     }
 }
 
