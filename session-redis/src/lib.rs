@@ -41,8 +41,8 @@
 //!   that stops answering is replaced after one call on it times out.
 //! - **Checked at startup**: [`RedisStore::connect`] pings Redis and names the cause
 //!   of a failure; [`RedisStore::connect_lazy`] starts without it.
-//! - **A near-cache, invalidated by Redis** (one node; `near_cache = false` turns it
-//!   off): a hot session is read from this process's memory, with no round trip, and
+//! - **A near-cache, invalidated by Redis** (one node, Sentinel or Cluster;
+//!   `near_cache = false` turns it off): a hot session is read from this process's memory, with no round trip, and
 //!   a write that appends onto the session as loaded keeps the result there. Redis
 //!   announces every change to a session key of the namespace to every app server
 //!   (RESP3 client tracking, broadcast mode for the `{namespace}:` prefix), and the
@@ -52,6 +52,10 @@
 //!   a balancer that does not keep a user on one server, and requests that must see
 //!   the previous request's writes, use sticky sessions or turn the cache off. A lost
 //!   or replaced connection, a restart of Redis, or a `FLUSHALL` empties the cache.
+//!   On a cluster, tracking is on for every master's connection: a failed call, a
+//!   lost connection or a connection the cluster client made of its own accord
+//!   (found by a check about once a second) empties the cache, and while a master
+//!   does not answer, reads are served from Redis without caching.
 //!   The idle deadline in Redis is refreshed when it has moved by 1% of the timeout,
 //!   as for the cookie store. At most `near_cache_entries` sessions (default 10000)
 //!   are held; [`RedisStore::near_cache_stats`] counts hits and misses.

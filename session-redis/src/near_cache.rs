@@ -57,6 +57,8 @@ pub(crate) struct NearCache {
     capacity: usize,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// When the connections' tracking was last checked (ms).
+    checked_ms: AtomicU64,
 }
 
 /// How much of the cache is used: hits and misses so far.
@@ -92,6 +94,7 @@ impl NearCache {
             capacity: capacity.max(1),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            checked_ms: AtomicU64::new(0),
         })
     }
 
@@ -129,6 +132,17 @@ impl NearCache {
     /// Tracking is on for the connection of `epoch`.
     pub(crate) fn tracking_on(&self, epoch: u64) {
         self.inner().tracking_on = Some(epoch);
+    }
+
+    /// True for one caller once `every` ms have passed since the last check of the
+    /// connections' tracking: that caller checks.
+    pub(crate) fn check_due(&self, now_ms: u64, every: u64) -> bool {
+        let last = self.checked_ms.load(Ordering::Relaxed);
+        now_ms.saturating_sub(last) >= every
+            && self
+                .checked_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// A ticket for a read about to go to Redis.
@@ -294,6 +308,19 @@ mod tests {
             cache.fill(key, cache.ticket(), &record("1"), 1, 100);
         }
         assert_eq!(cache.stats().entries, 3);
+    }
+
+    #[test]
+    fn one_caller_checks_once_per_period() {
+        let cache = NearCache::new(10);
+        assert!(
+            cache.check_due(5_000, 1000),
+            "the first check is due at once"
+        );
+        assert!(!cache.check_due(5_000, 1000), "and taken by one caller");
+        assert!(!cache.check_due(5_999, 1000));
+        assert!(cache.check_due(6_000, 1000));
+        assert!(!cache.check_due(6_500, 1000));
     }
 
     #[test]

@@ -109,7 +109,8 @@ pub struct RedisSettings {
     /// save that would make it larger is refused with `TooLarge` (an HTTP 413) and
     /// stores nothing.
     pub max_session_bytes: usize,
-    /// Keep hot sessions in this process (default true; one node only): a read of
+    /// Keep hot sessions in this process (default true; on one node, with Sentinel
+    /// and on a cluster): a read of
     /// a cached session costs no round trip, and Redis tells the store when another
     /// app server changes it (RESP3 client tracking), so it is not served stale once
     /// that notice has arrived (see the crate docs for what a non-sticky balancer

@@ -15,6 +15,7 @@ use redis::cluster::ClusterClientBuilder;
 use crate::sentinel::{self, Master};
 use crate::tls;
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{
     Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo,
     RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value,
@@ -235,7 +236,7 @@ pub struct RedisStore {
     max_session_bytes: usize,
     save: redis::Script,
     drop: redis::Script,
-    /// Hot sessions kept here (one node only; see [`NearCache`]).
+    /// Hot sessions kept here (see [`NearCache`]).
     near: Option<Arc<NearCache>>,
     /// `{namespace}:`, the prefix whose changes Redis announces to the near-cache.
     tracked_prefix: String,
@@ -360,10 +361,19 @@ impl RedisStore {
                     format!("{scheme}://{node}")
                 }
             });
-            let builder = ClusterClientBuilder::new(nodes)
+            let mut builder = ClusterClientBuilder::new(nodes)
                 .connection_timeout(connect_timeout)
                 .response_timeout(response_timeout)
                 .retries(1);
+            let near = settings
+                .near_cache
+                .then(|| NearCache::new(settings.near_cache_entries));
+            // Invalidations arrive as RESP3 pushes on each node's connection.
+            if let Some(near) = &near {
+                builder = builder
+                    .use_protocol(ProtocolVersion::RESP3)
+                    .push_sender(Invalidations(near.clone()));
+            }
             let mut builder = tls::cluster(builder, settings)?;
             if let Some(p) = password {
                 builder = builder.password(p);
@@ -386,7 +396,7 @@ impl RedisStore {
                     target: target.clone(),
                     source,
                 })?;
-            (Backend::Cluster(connection), target, None)
+            (Backend::Cluster(connection), target, near)
         };
         Ok(RedisStore {
             backend,
@@ -401,8 +411,8 @@ impl RedisStore {
         })
     }
 
-    /// How the near-cache has done so far: `None` when it is off (by
-    /// `near_cache = false`, or on a cluster).
+    /// How the near-cache has done so far: `None` when it is off
+    /// (`near_cache = false`).
     pub fn near_cache_stats(&self) -> Option<NearCacheStats> {
         self.near.as_ref().map(|near| near.stats())
     }
@@ -499,6 +509,16 @@ impl RedisStore {
             Backend::Single(node) => Some(node),
             Backend::Cluster(_) => None,
         };
+        let failed = timed_out
+            || matches!(&result, Ok(Err(e)) if e.is_io_error()
+                || e.is_connection_dropped()
+                || e.is_connection_refusal()
+                || e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly));
+        // The cluster client makes connections again by itself (on one node the
+        // store does, and empties the cache then): invalidations may have been lost.
+        if let (true, None, Some(near)) = (failed, node, &self.near) {
+            near.flush();
+        }
         match &result {
             _ if timed_out => {
                 if let (Some(node), Some(generation)) = (node, generation) {
@@ -597,16 +617,9 @@ impl RedisStore {
 
     /// For the near-cache, in one round trip: `PTTL` and a `GET`, which unlike
     /// `GETEX` does not change the key (a change would invalidate every other app
-    /// server's copy); on a new connection, [`track`](Self::track) first. The caller
-    /// refreshes the idle deadline ([`refresh_tracked`](Self::refresh_tracked)) only
-    /// when it is due.
+    /// server's copy). The caller refreshes the idle deadline
+    /// ([`refresh_tracked`](Self::refresh_tracked)) only when it is due.
     async fn get_tracked(&self, key: RedisKey<'_>) -> Result<Fetched, session_core::Error> {
-        if let Some(epoch) = self.near.as_ref().and_then(|near| near.needs_tracking()) {
-            self.track().await?;
-            if let Some(near) = &self.near {
-                near.tracking_on(epoch);
-            }
-        }
         let mut pipe = redis::pipe();
         pipe.cmd("PTTL").arg(key);
         pipe.cmd("GET").arg(key);
@@ -633,11 +646,52 @@ impl RedisStore {
         .await
     }
 
+    /// A ticket for a near-cache fill ([`NearCache::ticket`]), once Redis tracks the
+    /// connections this read may use: `None` when what it reads must not be cached.
+    ///
+    /// On a new connection (after a flush) tracking is turned on first. On a
+    /// cluster, tracking is turned on on every master; while a master does not
+    /// answer, reads are served from Redis uncached (the other masters' sessions
+    /// stay readable), and about once a second a check in the background turns it
+    /// on where the cluster client made a connection of its own accord, emptying the
+    /// cache then (what that node announced before may have been lost).
+    async fn tracked_ticket(
+        &self,
+        near: &Arc<NearCache>,
+    ) -> Result<Option<u64>, session_core::Error> {
+        let ticket = near.ticket();
+        if let Some(epoch) = near.needs_tracking() {
+            match self.track().await {
+                Ok(_) => near.tracking_on(epoch),
+                Err(error) if self.is_cluster() => {
+                    tracing::debug!(%error, "cannot turn tracking on on every cluster master yet; reading uncached");
+                    return Ok(None);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if self.is_cluster() && near.check_due(now_ms(), TRACKING_CHECK_MS) {
+            let store = self.clone();
+            let near = near.clone();
+            tokio::spawn(async move {
+                match store.track().await {
+                    Ok(true) => {
+                        tracing::info!(target = %store.target, "a cluster connection was not tracked yet; emptying the near-cache");
+                        near.flush();
+                    }
+                    Ok(false) => {}
+                    Err(error) => tracing::debug!(%error, "tracking check failed"),
+                }
+            });
+        }
+        Ok(Some(ticket))
+    }
+
     /// `CLIENT TRACKING ON BCAST PREFIX {namespace}: NOLOOP`: from now on Redis tells
-    /// this connection whenever another one changes a session. Turning it on twice
-    /// (two requests racing on a new connection) is refused as an overlap, which
-    /// means it is on.
-    async fn track(&self) -> Result<(), session_core::Error> {
+    /// this connection (on a cluster: each master's) whenever another one changes a
+    /// session. True when it was off somewhere (a new connection). Turning it on
+    /// where it is on already is refused as an overlap, which means it is on.
+    async fn track(&self) -> Result<bool, session_core::Error> {
         let mut cmd = Cmd::with_capacity(7, self.tracked_prefix.len() + 48);
         cmd.arg("CLIENT")
             .arg("TRACKING")
@@ -646,10 +700,29 @@ impl RedisStore {
             .arg("PREFIX")
             .arg(&self.tracked_prefix)
             .arg("NOLOOP");
-        self.call(|mut backend| async move {
-            match backend.send(&cmd).await {
-                Err(e) if e.to_string().contains("overlaps") => Ok(()),
-                other => other.map(drop),
+        let overlaps = |e: &dyn std::fmt::Display| e.to_string().contains("overlaps");
+        self.call(|backend| async move {
+            match backend {
+                Connection::Single(mut c) => match cmd.query_async::<Value>(&mut c.manager).await {
+                    Err(e) if overlaps(&e) => Ok(false),
+                    other => other.map(|_| true),
+                },
+                Connection::Cluster(mut c) => {
+                    let every_master =
+                        RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                    let mut turned_on = false;
+                    // Each master's answer, by address.
+                    if let Value::Map(answers) = c.route_command(cmd, every_master).await? {
+                        for (_, answer) in answers {
+                            match answer {
+                                Value::ServerError(e) if overlaps(&e) => {}
+                                Value::ServerError(e) => return Err(e.into()),
+                                _ => turned_on = true,
+                            }
+                        }
+                    }
+                    Ok(turned_on)
+                }
             }
         })
         .await
@@ -767,6 +840,10 @@ fn save_keys<'a>(key: RedisKey<'a>, replaces: Option<RedisKey<'a>>) -> ([RedisKe
         1 + usize::from(replaces.is_some()),
     )
 }
+
+/// How often, at most, a cluster's masters are asked whether tracking is on for the
+/// connections the cluster client uses (ms).
+const TRACKING_CHECK_MS: u64 = 1000;
 
 /// A session's Redis key, `{namespace}:{digest of the id}`, written straight into a
 /// command (it needs no string of its own); `Display` gives it for logs.
@@ -988,7 +1065,10 @@ impl MergeStore for RedisStore {
                 }
             }
         }
-        let ticket = near.as_ref().map(|(near, _)| near.ticket());
+        let ticket = match &self.near {
+            Some(near) => self.tracked_ticket(near).await?,
+            None => None,
+        };
         let (bytes, ttl) = match self.get_and_touch(key, idle).await? {
             Fetched::Missing => return Ok(None),
             Fetched::Bytes(bytes, ttl) => (bytes, ttl),
@@ -1006,7 +1086,7 @@ impl MergeStore for RedisStore {
                     self.del(key).await?;
                     return Ok(None);
                 }
-                if let (Some((near, bytes)), Some(ticket)) = (&near, ticket) {
+                if let Some((near, bytes)) = &near {
                     // When its idle deadline was last set, by any app server.
                     let mut refreshed =
                         now.saturating_sub(idle.saturating_sub(ttl.unwrap_or(idle)));
@@ -1014,7 +1094,9 @@ impl MergeStore for RedisStore {
                         self.refresh_tracked(key, idle).await?;
                         refreshed = now;
                     }
-                    near.fill(bytes, ticket, &record, loaded.mark(), refreshed);
+                    if let Some(ticket) = ticket {
+                        near.fill(bytes, ticket, &record, loaded.mark(), refreshed);
+                    }
                 }
                 Ok(Some((record, loaded.mark())))
             }

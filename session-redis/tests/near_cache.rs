@@ -3,13 +3,17 @@
 //! cache once Redis' invalidation has arrived; a restart of Redis empties the caches.
 //! The invalidation window (from a write's answer to the other server's first read
 //! of it) is measured and printed, not asserted.
+//!
+//! On a 3-master cluster, sessions spread over every master, and connections that
+//! are lost (and made again by the cluster client) empty the cache, and tracking is
+//! turned on again on the new ones.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use session_core::{Expiry, Session, SessionStore, TokenUpdate};
-use session_redis::RedisStore;
-use session_testkit::servers::RedisServer;
+use session_redis::{RedisSettings, RedisStore};
+use session_testkit::servers::{RedisCluster, RedisServer};
 
 mod common;
 
@@ -22,9 +26,14 @@ const PATIENCE: Duration = Duration::from_secs(5);
 async fn two_servers(
     redis: &RedisServer,
 ) -> (RedisStore, Arc<dyn SessionStore>, Arc<dyn SessionStore>) {
-    let settings = common::settings_for(redis);
-    let a = common::connect(&settings).await;
-    let b = common::connect(&settings).await;
+    two_servers_with(&common::settings_for(redis)).await
+}
+
+async fn two_servers_with(
+    settings: &RedisSettings,
+) -> (RedisStore, Arc<dyn SessionStore>, Arc<dyn SessionStore>) {
+    let a = common::connect(settings).await;
+    let b = common::connect(settings).await;
     (b.clone(), Arc::new(a), Arc::new(b))
 }
 
@@ -39,7 +48,18 @@ async fn get(
     Ok(v)
 }
 
-/// Reads `key` through `store` until it is `want`; the time that took.
+async fn set(
+    store: &Arc<dyn SessionStore>,
+    token: &str,
+    n: i64,
+) -> Result<(), session_core::Error> {
+    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
+    s.set("n", &n).await?;
+    s.commit().await.map(drop)
+}
+
+/// Reads `key` through `store` until it is `want` (a 503 while a connection is
+/// made again counts as not yet); the time that took.
 async fn until(
     store: &Arc<dyn SessionStore>,
     token: &str,
@@ -48,8 +68,11 @@ async fn until(
 ) -> Result<Duration, Box<dyn std::error::Error>> {
     let start = Instant::now();
     loop {
-        if get(store, token, key).await? == want {
-            return Ok(start.elapsed());
+        match get(store, token, key).await {
+            Ok(got) if got == want => return Ok(start.elapsed()),
+            Ok(_) => {}
+            Err(e) if e.is_unavailable() => {}
+            Err(e) => return Err(e.into()),
         }
         if start.elapsed() > PATIENCE {
             return Err(format!("`{key}` never became {want:?} on the other server").into());
@@ -80,9 +103,7 @@ async fn a_write_through_one_server_reaches_the_others_cache() -> TestResult {
         // B reads (and caches), A writes, B must see the write.
         assert_eq!(get(&b, &token, "n").await?, Some(n - 1));
         assert_eq!(get(&b, &token, "n").await?, Some(n - 1));
-        let s = Session::new(a.clone(), Expiry::default(), Some(token.clone()));
-        s.set("n", &n).await?;
-        s.commit().await?;
+        set(&a, &token, n).await?;
         windows.push(until(&b, &token, "n", Some(n)).await?);
     }
     let stats = b_store.near_cache_stats().ok_or("near-cache off")?;
@@ -207,10 +228,156 @@ async fn a_store_connected_on_another_runtime_still_gets_invalidations() -> Test
     for n in 2..=5 {
         assert_eq!(get(&b, &token, "n").await?, Some(n - 1));
         assert_eq!(get(&b, &token, "n").await?, Some(n - 1));
-        let s = Session::new(a.clone(), Expiry::default(), Some(token.clone()));
-        s.set("n", &n).await?;
-        s.commit().await?;
+        set(&a, &token, n).await?;
         until(&b, &token, "n", Some(n)).await?;
     }
+    Ok(())
+}
+
+/// Sessions per test: enough that every master holds some.
+const SESSIONS: i64 = 12;
+
+fn cluster_settings(addrs: Vec<String>) -> RedisSettings {
+    let mut settings = RedisSettings::default();
+    settings.cluster = addrs;
+    settings.namespace = common::fresh_namespace();
+    settings
+}
+
+/// The cluster's masters that hold at least one of `tokens`' keys.
+fn masters_holding(cluster: &RedisCluster, store: &RedisStore, tokens: &[String]) -> usize {
+    cluster
+        .nodes()
+        .iter()
+        .filter(|node| {
+            tokens.iter().any(|token| {
+                session_core::SessionId::parse(token).is_some_and(|id| {
+                    node.cli(&["exists", &store.key_of(&id)])
+                        .is_ok_and(|n| n.trim() == "1")
+                })
+            })
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn on_a_cluster_a_write_through_one_server_reaches_the_others_cache() -> TestResult {
+    let cluster = common::cluster();
+    let (b_store, a, b) = two_servers_with(&cluster_settings(cluster.addrs())).await;
+    let mut tokens = Vec::new();
+    // Sessions until every master holds some (ids are random).
+    while tokens.len() < SESSIONS as usize || masters_holding(cluster, &b_store, &tokens) < 3 {
+        assert!(tokens.len() < 100, "100 sessions and a master holds none");
+        tokens.push(create(&a, 0).await?);
+    }
+    let mut windows = Vec::new();
+    for n in 1..=3 {
+        for token in &tokens {
+            // B reads (and caches), A writes, B must see the write.
+            assert_eq!(get(&b, token, "n").await?, Some(n - 1));
+            assert_eq!(get(&b, token, "n").await?, Some(n - 1));
+            set(&a, token, n).await?;
+            windows.push(until(&b, token, "n", Some(n)).await?);
+        }
+    }
+    let stats = b_store
+        .near_cache_stats()
+        .ok_or("near-cache off on a cluster")?;
+    assert!(
+        stats.hits >= windows.len() as u64,
+        "B's second read of each round is a hit: {stats:?}"
+    );
+    windows.sort();
+    println!(
+        "cluster invalidation window over {} writes: median {:?}, max {:?}; B's cache: {stats:?}",
+        windows.len(),
+        windows[windows.len() / 2],
+        windows[windows.len() - 1]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn on_a_cluster_logout_and_regenerate_on_one_server_are_never_served_by_the_other(
+) -> TestResult {
+    let (_, a, b) = two_servers_with(&cluster_settings(common::cluster().addrs())).await;
+    for round in 0..4 {
+        // Logout on A: B stops serving the session.
+        let token = create(&a, round).await?;
+        assert_eq!(get(&b, &token, "n").await?, Some(round));
+        let s = Session::new(a.clone(), Expiry::default(), Some(token.clone()));
+        s.invalidate().await?;
+        s.commit().await?;
+        until(&b, &token, "n", None).await?;
+        assert_eq!(
+            get(&b, &token, "n").await?,
+            None,
+            "a destroyed session came back"
+        );
+
+        // Login (regenerate) on A: the old id stops working on B, the new one works.
+        let old = create(&a, round + 10).await?;
+        assert_eq!(get(&b, &old, "n").await?, Some(round + 10));
+        let s = Session::new(a.clone(), Expiry::default(), Some(old.clone()));
+        s.regenerate().await?;
+        let TokenUpdate::Send(new) = s.commit().await? else {
+            return Err("regenerate sent no token".into());
+        };
+        until(&b, &old, "n", None).await?;
+        assert_eq!(get(&b, &new, "n").await?, Some(round + 10));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_lost_connections_empty_the_cache_and_new_ones_are_tracked() -> TestResult {
+    // A cluster of its own: every client connection of it is killed.
+    let cluster = RedisCluster::start(3)?;
+    let (b_store, a, b) = two_servers_with(&cluster_settings(cluster.addrs())).await;
+    let mut tokens = Vec::new();
+    for _ in 0..SESSIONS {
+        tokens.push(create(&a, 1).await?);
+    }
+    for token in &tokens {
+        assert_eq!(get(&b, token, "n").await?, Some(1));
+        assert_eq!(get(&b, token, "n").await?, Some(1));
+    }
+    let cached = b_store.near_cache_stats().ok_or("near-cache off")?;
+    assert_eq!(cached.entries, tokens.len(), "B holds every session");
+
+    // Every node drops every client (A's and B's connections alike); the cluster
+    // client makes them again. Invalidations sent meanwhile would be lost, so B
+    // must forget what it holds.
+    for node in cluster.nodes() {
+        node.cli(&["client", "kill", "type", "normal"])?;
+    }
+    let start = Instant::now();
+    while b_store.near_cache_stats().is_some_and(|s| s.entries > 0) {
+        if start.elapsed() > PATIENCE {
+            return Err("the cache was not emptied when the connections dropped".into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    // On the new connections, B caches again and A's writes still reach it.
+    for n in 2..=3 {
+        for token in &tokens {
+            until(&b, token, "n", Some(n - 1)).await?;
+            assert_eq!(get(&b, token, "n").await?, Some(n - 1));
+            let start = Instant::now();
+            while let Err(e) = set(&a, token, n).await {
+                if !e.is_unavailable() || start.elapsed() > PATIENCE {
+                    return Err(e.into());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            until(&b, token, "n", Some(n)).await?;
+        }
+    }
+    let after = b_store.near_cache_stats().ok_or("near-cache off")?;
+    assert!(
+        after.hits >= cached.hits + tokens.len() as u64,
+        "B serves from its cache again on the new connections: {cached:?} then {after:?}"
+    );
     Ok(())
 }
