@@ -670,10 +670,11 @@ impl RedisStore {
                 Err(error) => return Err(error),
             }
         }
-        if self.is_cluster() && near.check_due(now_ms(), TRACKING_CHECK_MS) {
+        let due = self.is_cluster() && near.check_due(now_ms(), TRACKING_CHECK_MS);
+        if let (true, Ok(runtime)) = (due, tokio::runtime::Handle::try_current()) {
             let store = self.clone();
             let near = near.clone();
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 match store.track().await {
                     Ok(true) => {
                         tracing::info!(target = %store.target, "a cluster connection was not tracked yet; emptying the near-cache");
