@@ -234,17 +234,15 @@ impl CookieOptions {
     ) -> (Vec<String>, usize) {
         let mut bases: Vec<String> = Vec::new();
         let mut parts: Vec<Option<String>> = vec![None; self.max_chunks];
-        for text in cookie_headers {
-            for cookie in Cookie::split_parse(text).flatten() {
-                match self.chunk_index(cookie.name()) {
-                    Some(0) if !cookie.value().is_empty() => bases.push(cookie.value().to_owned()),
-                    Some(i) => {
-                        if let Some(slot @ None) = parts.get_mut(i) {
-                            *slot = Some(cookie.value().to_owned());
-                        }
+        for (name, value) in cookie_headers.into_iter().flat_map(pairs) {
+            match self.chunk_index(name) {
+                Some(0) if !value.is_empty() => bases.push(value.to_owned()),
+                Some(i) => {
+                    if let Some(slot @ None) = parts.get_mut(i) {
+                        *slot = Some(value.to_owned());
                     }
-                    None => {}
                 }
+                None => {}
             }
         }
         // Chunk cookies to clear later: up to the highest index the client sent, so a
@@ -267,6 +265,10 @@ impl CookieOptions {
     }
 
     fn chunk_index(&self, name: &str) -> Option<usize> {
+        // Most cookies of a request are not ours: one comparison of the first byte.
+        if name.as_bytes().first() != self.name.as_bytes().first() {
+            return None;
+        }
         if name == self.name {
             return Some(0);
         }
@@ -336,9 +338,66 @@ pub fn wire_name(name: &str, host_prefix: bool) -> String {
     }
 }
 
+/// The `name=value` pairs of one `Cookie` header, trimmed, as the `cookie` crate's
+/// `Cookie::split_parse` gives them (no percent-decoding; a pair without `=` or
+/// with an empty name is skipped). The header is scanned once, with SIMD.
+fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b';', header.as_bytes()).chain(std::iter::once(header.len()));
+    ends.filter_map(move |end| {
+        // `;` is ASCII, so both ends are character boundaries.
+        let pair = header.get(start..end)?;
+        start = end + 1;
+        let (name, value) = pair.split_once('=')?;
+        let name = name.trim();
+        (!name.is_empty()).then(|| (name, value.trim()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parsed_by_the_cookie_crate(header: &str) -> Vec<(String, String)> {
+        Cookie::split_parse(header)
+            .flatten()
+            .map(|c| (c.name().to_owned(), c.value().to_owned()))
+            .collect()
+    }
+
+    fn parsed(header: &str) -> Vec<(String, String)> {
+        pairs(header)
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn cookie_headers_split_as_the_cookie_crate_splits_them() {
+        for header in [
+            "",
+            ";;",
+            "name=value",
+            "  name=value  ",
+            "a=1; b=2;c=3 ;  d = 4 ",
+            "a=%20; b=\"quoted\"; c=d=e",
+            "novalue; =empty; x=; y=1",
+            "session=abc; session.1=def; session.x=1; sessions=2",
+            "a=\u{e9}t\u{e9}; \u{2603}=snow;\t tab=1",
+        ] {
+            assert_eq!(
+                parsed(header),
+                parsed_by_the_cookie_crate(header),
+                "{header:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_cookie_header_splits_as_the_cookie_crate_splits_it(header in "[a-z=; \t\u{e9}.\"]{0,40}") {
+            proptest::prop_assert_eq!(parsed(&header), parsed_by_the_cookie_crate(&header));
+        }
+    }
 
     #[test]
     fn a_short_token_is_one_cookie_under_the_plain_name() {

@@ -2,8 +2,7 @@
 //!
 #![doc = include_str!("format.md")]
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64_simd::URL_SAFE_NO_PAD;
 use session_core::Record;
 
 use crate::codec;
@@ -62,7 +61,7 @@ pub(crate) fn seal_with_nonce(
                 reason: "the session record is too large to encrypt".into(),
             })?;
     buf.extend_from_slice(&tag);
-    Ok(URL_SAFE_NO_PAD.encode(&buf))
+    Ok(URL_SAFE_NO_PAD.encode_to_string(&buf))
 }
 
 /// What a cookie opened to.
@@ -79,7 +78,7 @@ pub(crate) struct Opened {
 /// Opens cookie text sealed for the cookie `name`.
 pub(crate) fn open(keyring: &Keyring, name: &str, token: &str) -> Result<Opened, Rejected> {
     let mut buf = URL_SAFE_NO_PAD
-        .decode(token)
+        .decode_to_vec(token)
         .map_err(|_| Rejected::NotBase64)?;
     if buf.len() < HEADER + NONCE + TAG {
         return Err(Rejected::TooShort);
@@ -185,11 +184,39 @@ mod tests {
     const TEST_VECTOR: &str =
         "Ak-TTEQHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd33BCX33AeDrgkQHrFHZXTJOp9JQceANNU30IS4h_KZ6tZ3gdOsa98A_aFmBz8YFttXIUUFzcnj5s";
 
+    proptest::proptest! {
+        #[test]
+        fn cookie_text_is_base64url_without_padding(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+            use base64::Engine as _;
+            let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+            proptest::prop_assert_eq!(URL_SAFE_NO_PAD.encode_to_string(&bytes), text.clone());
+            proptest::prop_assert_eq!(URL_SAFE_NO_PAD.decode_to_vec(&text).ok(), Some(bytes));
+        }
+    }
+
+    #[test]
+    fn padded_or_foreign_text_is_not_base64() {
+        let ring = Keyring::new(Key::from_bytes([1; 32]), []);
+        for text in [
+            format!("{TEST_VECTOR}="),
+            TEST_VECTOR.replacen('-', "+", 1),
+            TEST_VECTOR.replacen('_', "/", 1),
+            format!("{TEST_VECTOR} "),
+            format!("{}.", &TEST_VECTOR[1..]),
+        ] {
+            assert_eq!(
+                open(&ring, "session", &text),
+                Err(Rejected::NotBase64),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn the_plaintext_is_not_visible() -> Result<(), session_core::Error> {
         let ring = Keyring::new(Key::from_bytes([1; 32]), []);
         let sealed = seal(&ring, "session", &record(), TOUCHED)?;
-        let raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap_or_default();
+        let raw = URL_SAFE_NO_PAD.decode_to_vec(&sealed).unwrap_or_default();
         assert!(!raw.windows(3).any(|w| w == b"ada"));
         Ok(())
     }
