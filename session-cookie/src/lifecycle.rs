@@ -135,12 +135,14 @@ async fn finish(
                 None => Ok(TokenUpdate::Keep),
             }
         }
-        // A write-only save that kept the token, of a session whose choice is
-        // unknown here: the client's cookie stays as it is (sending it again could
-        // add or drop a Max-Age the session did not choose).
+        // A save that kept the token (a server store's session changed in place) of
+        // a session that made no `remember` choice: the client's cookie already
+        // holds it. It is sent again to move a persistent cookie's Max-Age (or to
+        // carry a choice), never for a write-only save (sending it could add or
+        // drop a Max-Age the session did not choose).
         Ok(TokenUpdate::Send(token))
             if choice.is_none()
-                && !session.was_loaded()
+                && (!persistent || !session.was_loaded())
                 && session.current_token().as_deref() == Some(token.as_str()) =>
         {
             Ok(TokenUpdate::Keep)

@@ -191,6 +191,53 @@ async fn remember_sends_a_persistent_cookie_until_forgotten() -> TestResult {
     Ok(())
 }
 
+async fn counts(session: Session) -> Result<String, session_tower::Error> {
+    Ok(session.increment("n", 1).await?.to_string())
+}
+
+/// A server store's session changed in place keeps its token: the client's cookie
+/// already holds it, so the answer sets no cookie (and needs no `no-store`), while
+/// the change is kept; a remembered session's cookie is sent again to move its
+/// Max-Age.
+#[tokio::test]
+async fn a_changed_server_session_is_not_sent_its_own_cookie_again() -> TestResult {
+    let app = Router::new()
+        .route("/count", get(counts))
+        .route("/remember", get(remember_me))
+        .layer(SessionLayer::new(MemoryStore::new()));
+    let base = serve(app).await?;
+    let c = reqwest::Client::new();
+    let r = c.get(format!("{base}/count")).send().await?;
+    let first = session_cookie(&r).ok_or("a new session sent no cookie")?;
+    let pair = first.split(';').next().unwrap_or_default().to_owned();
+    for n in 2..=3 {
+        let r = c
+            .get(format!("{base}/count"))
+            .header("cookie", &pair)
+            .send()
+            .await?;
+        assert_eq!(session_cookie(&r), None, "the same token was sent again");
+        assert_eq!(r.headers().get("cache-control"), None);
+        assert_eq!(
+            r.headers().get("vary").and_then(|v| v.to_str().ok()),
+            Some("Cookie")
+        );
+        assert_eq!(r.text().await?, n.to_string(), "the change was kept");
+    }
+    c.get(format!("{base}/remember"))
+        .header("cookie", &pair)
+        .send()
+        .await?;
+    let r = c
+        .get(format!("{base}/count"))
+        .header("cookie", &pair)
+        .send()
+        .await?;
+    let again = session_cookie(&r).ok_or("a remembered session's cookie was not refreshed")?;
+    assert!(max_age(&again).is_some_and(|a| a >= 3590), "{again}");
+    Ok(())
+}
+
 /// `[cookie] persistent = true`: every session cookie is persistent.
 #[tokio::test]
 async fn persistent_by_configuration_sends_max_age_on_every_cookie() -> TestResult {
