@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 
 use crate::sentinel::{self, Master};
 use crate::tls;
@@ -30,11 +30,31 @@ use crate::scripts;
 use crate::{Error, RedisSettings};
 
 /// The connection: one node's (replaceable, see [`Node`]) or the async cluster
-/// client's. Both multiplex one connection and are cheap to clone.
+/// client's (see [`Cluster`]). Both multiplex one connection per node.
 #[derive(Clone)]
 enum Backend {
     Single(Arc<Node>),
-    Cluster(ClusterConnection),
+    Cluster(Arc<Cluster>),
+}
+
+/// A cluster's connection, made on first use by the runtime that serves requests:
+/// the cluster client's task, which routes every call and hands invalidations to the
+/// near-cache, runs on the runtime that makes it, and a store connected on one
+/// runtime (a startup check) may serve on another.
+struct Cluster {
+    client: ClusterClient,
+    current: tokio::sync::OnceCell<ClusterConnection>,
+}
+
+impl Cluster {
+    /// The connection, made now when this is its first use (a failed attempt is
+    /// made again by the next call).
+    async fn conn(&self) -> redis::RedisResult<ClusterConnection> {
+        self.current
+            .get_or_try_init(|| self.client.get_async_connection())
+            .await
+            .cloned()
+    }
 }
 
 /// One node's connection. The `ConnectionManager` reconnects by itself after an I/O
@@ -265,9 +285,9 @@ impl RedisStore {
         Ok(store)
     }
 
-    /// Like [`connect`](Self::connect), without the check: a single node is connected
-    /// on first use (the app starts even when Redis is down, and answers 503 until
-    /// it is up). A cluster is contacted now all the same, to learn its slots.
+    /// Like [`connect`](Self::connect), without the check: Redis (one node or a
+    /// cluster) is connected on first use, by the runtime that serves requests (the
+    /// app starts even when Redis is down, and answers 503 until it is up).
     pub async fn connect_lazy(settings: &RedisSettings) -> Result<Self, Error> {
         let connect_timeout = Duration::from_millis(settings.connect_timeout_ms.max(1));
         let response_timeout = Duration::from_millis(settings.response_timeout_ms.max(1));
@@ -385,18 +405,11 @@ impl RedisStore {
                 field: "redis.cluster".into(),
                 reason: e.to_string(),
             })?;
-            let limit = connect_timeout + response_timeout;
-            let connection = tokio::time::timeout(limit, client.get_async_connection())
-                .await
-                .map_err(|_| Error::Timeout {
-                    target: target.clone(),
-                    after: limit,
-                })?
-                .map_err(|source| Error::Redis {
-                    target: target.clone(),
-                    source,
-                })?;
-            (Backend::Cluster(connection), target, near)
+            let cluster = Cluster {
+                client,
+                current: tokio::sync::OnceCell::new(),
+            };
+            (Backend::Cluster(Arc::new(cluster)), target, near)
         };
         Ok(RedisStore {
             backend,
@@ -427,9 +440,10 @@ impl RedisStore {
     /// Sends a `PING`, within the connect + response timeouts: `Ok` when Redis
     /// answers, else the cause (nothing listening, a wrong password, an unknown host).
     ///
-    /// On one node the ping goes over a connection of its own, closed after: the
-    /// store's connection is still made on first use, by the runtime that uses it
-    /// (a store checked on one runtime and served on another keeps working).
+    /// The ping goes over a connection of its own, closed after: the store's
+    /// connection is still made on first use, by the runtime that uses it (a store
+    /// checked on one runtime and served on another keeps working, on one node and
+    /// on a cluster).
     pub async fn check(&self) -> Result<(), Error> {
         let limit = self.deadlines.connecting;
         if let Backend::Single(node) = &self.backend {
@@ -444,7 +458,9 @@ impl RedisStore {
                         node.config.clone(),
                     )?,
                 }),
-                Backend::Cluster(c) => Connection::Cluster(c.clone()),
+                Backend::Cluster(cluster) => {
+                    Connection::Cluster(cluster.client.get_async_connection().await?)
+                }
             };
             conn.send(&redis::cmd("PING")).await
         };
@@ -492,12 +508,19 @@ impl RedisStore {
                 return Err(error.into());
             }
         }
-        let result = match self.backend.connection() {
-            Ok(conn) => {
-                let generation = conn.generation();
-                (generation, tokio::time::timeout(limit, f(conn)).await)
+        let result = match &self.backend {
+            Backend::Single(node) => match node.conn() {
+                Ok(conn) => (
+                    Some(conn.generation),
+                    tokio::time::timeout(limit, f(Connection::Single(conn))).await,
+                ),
+                Err(e) => (None, Ok(Err(e))),
+            },
+            // Made within the call's limit on first use.
+            Backend::Cluster(cluster) => {
+                let call = async { f(Connection::Cluster(cluster.conn().await?)).await };
+                (None, tokio::time::timeout(limit, call).await)
             }
-            Err(e) => (None, Ok(Err(e))),
         };
         let (generation, result) = result;
         let timed_out = match &result {
@@ -781,23 +804,7 @@ impl RedisStore {
     }
 }
 
-impl Backend {
-    fn connection(&self) -> redis::RedisResult<Connection> {
-        Ok(match self {
-            Backend::Single(node) => Connection::Single(node.conn()?),
-            Backend::Cluster(c) => Connection::Cluster(c.clone()),
-        })
-    }
-}
-
 impl Connection {
-    fn generation(&self) -> Option<u64> {
-        match self {
-            Connection::Single(c) => Some(c.generation),
-            Connection::Cluster(_) => None,
-        }
-    }
-
     async fn send(&mut self, cmd: &Cmd) -> redis::RedisResult<Value> {
         match self {
             Connection::Single(c) => cmd.query_async(&mut c.manager).await,

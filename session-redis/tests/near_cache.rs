@@ -381,3 +381,36 @@ async fn on_a_cluster_lost_connections_empty_the_cache_and_new_ones_are_tracked(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn on_a_cluster_a_store_connected_on_another_runtime_serves_and_gets_invalidations(
+) -> TestResult {
+    let settings = cluster_settings(common::cluster().addrs());
+    let a: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
+    // Connected (and checked) on a runtime that is gone before B serves anything.
+    let b_store = {
+        let settings = settings.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(RedisStore::connect(&settings))
+                .map_err(|e| e.to_string().into())
+        })
+        .join()
+        .map_err(|_| "the connecting thread panicked")?
+        .map_err(|e: Box<dyn std::error::Error + Send + Sync>| e.to_string())?
+    };
+    let b: Arc<dyn SessionStore> = Arc::new(b_store.clone());
+    for n in 1..=4 {
+        let token = create(&a, n).await?;
+        assert_eq!(get(&b, &token, "n").await?, Some(n));
+        assert_eq!(get(&b, &token, "n").await?, Some(n));
+        set(&a, &token, n + 10).await?;
+        until(&b, &token, "n", Some(n + 10)).await?;
+        set(&b, &token, n + 20).await?;
+        until(&a, &token, "n", Some(n + 20)).await?;
+    }
+    assert!(b_store.near_cache_stats().is_some_and(|s| s.hits >= 4));
+    Ok(())
+}
