@@ -287,30 +287,39 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
     };
     // Stable: among changes of one key, the order of the saves is kept.
     changes.sort_by(|a, b| a.0.cmp(b.0));
+    // The increments after a key's last value, newest first (each parsed once).
+    let mut increments: Vec<(bool, i64)> = Vec::new();
     for same_key in changes.chunk_by(|a, b| a.0 == b.0) {
         let Some(&(key, _)) = same_key.last() else {
             continue;
         };
         let key = utf8_key(key)?;
         // The last value or removal decides, then the increments after it add up.
-        let last_set = same_key
-            .iter()
-            .rposition(|(_, value)| !value.is_some_and(|v| increment_of(v).is_some()));
-        let increments = &same_key[last_set.map_or(0, |i| i + 1)..];
+        increments.clear();
+        let mut last_set = None;
+        for (i, (_, value)) in same_key.iter().enumerate().rev() {
+            match value.and_then(increment_of) {
+                Some(increment) => increments.push(increment),
+                None => {
+                    last_set = Some(i);
+                    break;
+                }
+            }
+        }
         let base = match last_set.map(|i| same_key[i].1) {
             Some(Some(value)) => Some(stored_value(value)?),
             Some(None) => None,
             None => record.get(key).cloned(),
         };
-        let value = match increments.last() {
+        let value = match increments.first() {
             None => base,
-            Some(&(_, last)) => {
-                let flash = last.and_then(increment_of).is_some_and(|(flash, _)| flash);
+            // The newest increment says whether the counter is flash.
+            Some(&(flash, _)) => {
                 let start = base.and_then(|v| v.json().parse::<i64>().ok()).unwrap_or(0);
                 let total = increments
                     .iter()
-                    .filter_map(|(_, v)| v.and_then(increment_of))
-                    .fold(start, |n, (_, by)| n.saturating_add(by));
+                    .rev()
+                    .fold(start, |n, &(_, by)| n.saturating_add(by));
                 Some(StoredValue::new(total.to_string(), flash))
             }
         };
@@ -578,6 +587,18 @@ mod tests {
             got.get("n"),
             Some(&StoredValue::flash(i64::MAX.to_string())),
             "a flash counter stays flash, and sums saturate"
+        );
+        // Saturation follows the order of the saves; the newest increment's kind wins.
+        let mut r = Record::new(5, 0);
+        r.insert("n", StoredValue::persistent((i64::MAX - 1).to_string()));
+        let mut bytes = encode(&r, 1);
+        for (by, flash) in [(5, true), (-5, false)] {
+            bytes.extend(change(false, &[("n", Edit::Add { by, flash })]));
+        }
+        let (got, _) = decode(&bytes, 0)?;
+        assert_eq!(
+            got.get("n"),
+            Some(&StoredValue::persistent((i64::MAX - 5).to_string()))
         );
         Ok(())
     }
