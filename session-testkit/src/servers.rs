@@ -153,11 +153,16 @@ impl RedisServer {
         if let Some(config) = &self.config_file {
             args.insert(0, format!("'{}' --sentinel", config.display()));
         }
-        // The watchdog: runs the server, stops it when the test process is gone.
+        // The watchdog: runs the server, stops it when the test process is gone and
+        // then removes its folder (servers kept in statics are never dropped). A
+        // server stopped by the test keeps its folder for a restart.
         let script = format!(
             "redis-server {args} >'{dir}/log' 2>&1 & r=$!; echo $r >'{dir}/pid'; \
              trap 'kill $r 2>/dev/null' EXIT TERM; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done",
+             while kill -0 {parent} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done; \
+             if ! kill -0 {parent} 2>/dev/null; then \
+               kill $r 2>/dev/null; wait $r 2>/dev/null; rm -rf '{dir}'; \
+             fi",
             args = args.join(" "),
             dir = self.dir.display(),
             parent = std::process::id()
