@@ -532,38 +532,40 @@ impl RedisStore {
             Backend::Single(node) => Some(node),
             Backend::Cluster(_) => None,
         };
-        let failed = timed_out
-            || matches!(&result, Ok(Err(e)) if e.is_io_error()
-                || e.is_connection_dropped()
-                || e.is_connection_refusal()
-                || e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly));
-        // The cluster client makes connections again by itself (on one node the
-        // store does, and empties the cache then): invalidations may have been lost.
-        if let (true, None, Some(near)) = (failed, node, &self.near) {
-            near.flush();
-        }
-        match &result {
+        // True when the connection may have been lost or replaced.
+        let failed = match &result {
             _ if timed_out => {
                 if let (Some(node), Some(generation)) = (node, generation) {
                     node.failed_over_maybe();
                     node.replace(generation);
                     self.deadlines.connection_up(false);
                 }
+                true
             }
             // The client makes the connection again after an I/O error.
             Ok(Err(e))
                 if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() =>
             {
                 node.inspect(|node| node.failed_over_maybe());
-                self.deadlines.connection_up(false)
+                self.deadlines.connection_up(false);
+                true
             }
             // A master demoted to a replica by a failover.
             Ok(Err(e)) if e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly) => {
                 node.inspect(|node| node.failed_over_maybe());
-                self.deadlines.connection_up(true)
+                self.deadlines.connection_up(true);
+                true
             }
             // A server error reply (`NOSCRIPT`, `WRONGTYPE`) is an answer all the same.
-            _ => self.deadlines.connection_up(true),
+            _ => {
+                self.deadlines.connection_up(true);
+                false
+            }
+        };
+        // The cluster client makes connections again by itself (on one node the
+        // store does, and empties the cache then): invalidations may have been lost.
+        if let (true, None, Some(near)) = (failed, node, &self.near) {
+            near.flush();
         }
         match result {
             Ok(Ok(v)) => Ok(v),
@@ -675,9 +677,7 @@ impl RedisStore {
     /// On a new connection (after a flush) tracking is turned on first. On a
     /// cluster, tracking is turned on on every master; while a master does not
     /// answer, reads are served from Redis uncached (the other masters' sessions
-    /// stay readable), and about once a second a check in the background turns it
-    /// on where the cluster client made a connection of its own accord, emptying the
-    /// cache then (what that node announced before may have been lost).
+    /// stay readable).
     async fn tracked_ticket(
         &self,
         near: &Arc<NearCache>,
@@ -693,7 +693,15 @@ impl RedisStore {
                 Err(error) => return Err(error),
             }
         }
-        let due = self.is_cluster() && near.check_due(now_ms(), TRACKING_CHECK_MS);
+        Ok(Some(ticket))
+    }
+
+    /// On a cluster, about once a second, a check in the background (never on a
+    /// request's path) turns tracking on where the cluster client made a connection
+    /// of its own accord, and empties the cache then: what that node announced
+    /// before may have been lost. Run by every load, cached or not.
+    fn check_tracking(&self, near: &Arc<NearCache>, now: u64) {
+        let due = self.is_cluster() && near.check_due(now, TRACKING_CHECK_MS);
         if let (true, Ok(runtime)) = (due, tokio::runtime::Handle::try_current()) {
             let store = self.clone();
             let near = near.clone();
@@ -708,7 +716,6 @@ impl RedisStore {
                 }
             });
         }
-        Ok(Some(ticket))
     }
 
     /// `CLIENT TRACKING ON BCAST PREFIX {namespace}: NOLOOP`: from now on Redis tells
@@ -725,13 +732,13 @@ impl RedisStore {
             .arg(&self.tracked_prefix)
             .arg("NOLOOP");
         let overlaps = |e: &dyn std::fmt::Display| e.to_string().contains("overlaps");
-        self.call(|backend| async move {
+        self.call(|mut backend| async move {
             match backend {
-                Connection::Single(mut c) => match cmd.query_async::<Value>(&mut c.manager).await {
+                Connection::Single(_) => match backend.send(&cmd).await {
                     Err(e) if overlaps(&e) => Ok(false),
                     other => other.map(|_| true),
                 },
-                Connection::Cluster(mut c) => {
+                Connection::Cluster(ref mut c) => {
                     let every_master =
                         RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
                     let mut turned_on = false;
@@ -1066,6 +1073,7 @@ impl MergeStore for RedisStore {
         // is within 1% of the timeout of where a load would put it.
         let near = self.near.as_ref().map(|near| (near, key.to_bytes()));
         if let Some((near, bytes)) = &near {
+            self.check_tracking(near, now);
             if let Some((mut record, mark)) = near.get(bytes, now, (idle / 100).max(1)) {
                 record.expires_ms = expiry.deadline(record.created_ms, now);
                 if expiry.is_live(record.created_ms, record.expires_ms, now) {

@@ -81,6 +81,24 @@ async fn until(
     }
 }
 
+/// A store connected (and checked) on a runtime that is gone before it serves.
+fn connected_on_a_runtime_that_ends(
+    settings: &RedisSettings,
+) -> Result<RedisStore, Box<dyn std::error::Error>> {
+    let settings = settings.clone();
+    let store = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(RedisStore::connect(&settings))
+            .map_err(|e| e.to_string().into())
+    })
+    .join()
+    .map_err(|_| "the connecting thread panicked")?
+    .map_err(|e: Box<dyn std::error::Error + Send + Sync>| e.to_string())?;
+    Ok(store)
+}
+
 async fn create(
     store: &Arc<dyn SessionStore>,
     n: i64,
@@ -209,20 +227,7 @@ async fn a_store_connected_on_another_runtime_still_gets_invalidations() -> Test
     let redis = RedisServer::start()?;
     let settings = common::settings_for(&redis);
     let a: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
-    // Connected (and checked) on a runtime that is gone before B serves anything.
-    let b_store = {
-        let settings = settings.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(RedisStore::connect(&settings))
-                .map_err(|e| e.to_string().into())
-        })
-        .join()
-        .map_err(|_| "the connecting thread panicked")?
-        .map_err(|e: Box<dyn std::error::Error + Send + Sync>| e.to_string())?
-    };
+    let b_store = connected_on_a_runtime_that_ends(&settings)?;
     let b: Arc<dyn SessionStore> = Arc::new(b_store);
     let token = create(&a, 1).await?;
     for n in 2..=5 {
@@ -387,20 +392,7 @@ async fn on_a_cluster_a_store_connected_on_another_runtime_serves_and_gets_inval
 ) -> TestResult {
     let settings = cluster_settings(common::cluster().addrs());
     let a: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
-    // Connected (and checked) on a runtime that is gone before B serves anything.
-    let b_store = {
-        let settings = settings.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(RedisStore::connect(&settings))
-                .map_err(|e| e.to_string().into())
-        })
-        .join()
-        .map_err(|_| "the connecting thread panicked")?
-        .map_err(|e: Box<dyn std::error::Error + Send + Sync>| e.to_string())?
-    };
+    let b_store = connected_on_a_runtime_that_ends(&settings)?;
     let b: Arc<dyn SessionStore> = Arc::new(b_store.clone());
     for n in 1..=4 {
         let token = create(&a, n).await?;
