@@ -45,7 +45,9 @@ use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL, COOKIE, HOST, ORIGIN, SET_COOKIE, VARY};
+use actix_web::http::header::{
+    HeaderName, HeaderValue, CACHE_CONTROL, COOKIE, HOST, ORIGIN, SET_COOKIE, VARY,
+};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use session_cookie::framing::CookieOptions;
@@ -263,6 +265,9 @@ where
     }
 }
 
+/// `Sec-Fetch-Site`, which `http` has no constant for.
+static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+
 /// What the cross-site protection looks at, off `request`.
 fn facts(request: &ServiceRequest) -> RequestFacts<'_> {
     let headers = request.headers();
@@ -274,6 +279,6 @@ fn facts(request: &ServiceRequest) -> RequestFacts<'_> {
             .or_else(|| request.uri().authority().map(|a| a.as_str())),
         // An `Origin` that is not text is no origin of this site.
         origin: headers.get(ORIGIN).map(|v| v.to_str().unwrap_or("null")),
-        sec_fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        sec_fetch_site: headers.get(&SEC_FETCH_SITE).and_then(|v| v.to_str().ok()),
     }
 }

@@ -233,16 +233,20 @@ impl CookieOptions {
         cookie_headers: impl IntoIterator<Item = &'a str>,
     ) -> (Vec<String>, usize) {
         let mut bases: Vec<String> = Vec::new();
-        let mut parts: Vec<Option<String>> = vec![None; self.max_chunks];
+        // Grown only when chunk cookies come (most sessions fit one cookie).
+        let mut parts: Vec<Option<String>> = Vec::new();
         for (name, value) in cookie_headers.into_iter().flat_map(pairs) {
             match self.chunk_index(name) {
                 Some(0) if !value.is_empty() => bases.push(value.to_owned()),
-                Some(i) => {
+                Some(i) if i < self.max_chunks => {
+                    if parts.len() <= i {
+                        parts.resize(i + 1, None);
+                    }
                     if let Some(slot @ None) = parts.get_mut(i) {
                         *slot = Some(value.to_owned());
                     }
                 }
-                None => {}
+                _ => {}
             }
         }
         // Chunk cookies to clear later: up to the highest index the client sent, so a
@@ -252,6 +256,9 @@ impl CookieOptions {
             .rposition(Option::is_some)
             .map_or(usize::from(!bases.is_empty()), |i| i + 1);
         let tail: String = parts.iter().skip(1).map_while(Option::as_deref).collect();
+        if tail.is_empty() && bases.len() < 2 {
+            return (bases, sent);
+        }
         let mut candidates = Vec::with_capacity(bases.len() * 2);
         for base in bases {
             if !tail.is_empty() {

@@ -49,8 +49,10 @@
 //! operating system), so a seal makes no system call.
 //!
 //! An unchanged session is sealed again only when its idle deadline would move by more
-//! than 1% of the idle timeout, so most read-only requests cost one open and no
-//! `Set-Cookie`.
+//! than 1% of the idle timeout, so most read-only requests send no `Set-Cookie`; and
+//! the store keeps the cookies it opened lately, so those requests, which send the
+//! same cookie again, are not decrypted again
+//! ([`CookieStore::with_opened_cache_bytes`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -61,6 +63,7 @@ mod error;
 pub mod framing;
 mod key;
 pub mod lifecycle;
+mod opened;
 mod seal;
 mod settings;
 mod store;

@@ -57,6 +57,9 @@ pub struct CookieSettings {
     /// lifetime) that outlives the browser, instead of a browser-session cookie
     /// (default false). One session can choose with `Session::remember`.
     pub persistent: bool,
+    /// Memory in bytes for cookies the cookie driver already opened, so a cookie
+    /// sent again is not decrypted again (default 8 MiB; 0 turns it off).
+    pub opened_cache_bytes: usize,
 }
 
 impl Default for CookieSettings {
@@ -72,6 +75,7 @@ impl Default for CookieSettings {
             host_prefix: false,
             max_chunks: 4,
             persistent: false,
+            opened_cache_bytes: crate::opened::DEFAULT_BYTES,
         }
     }
 }

@@ -1,11 +1,14 @@
 //! [`CookieStore`]: the session sealed in the client's cookie.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use session_core::{now_ms, Expiry, Record, SessionStore};
 
 use crate::framing::{capacity, wire_name};
 use crate::key::{Key, Keyring};
-use crate::seal::{open, seal};
+use crate::opened::{self, OpenedCookies};
+use crate::seal::{open, seal, Opened, Rejected};
 use crate::settings::CookieSettings;
 use crate::Error;
 
@@ -21,6 +24,13 @@ use crate::Error;
 ///   the server's *current* settings: lowering either shortens cookies already issued.
 /// - **Key rotation**: a cookie sealed with a previous key opens, and is sealed again
 ///   with the current key on that very response, even a read-only one.
+/// - **Cookies sent again are not decrypted again**: the store keeps the cookies it
+///   opened lately (at most 8 MiB by default, see
+///   [`with_opened_cache_bytes`](Self::with_opened_cache_bytes)), so the many
+///   read-only requests of a session, which all send the same cookie, cost one
+///   comparison instead of decoding and decrypting it. Only a cookie that
+///   authenticated is kept, under its whole text, and the expiry rules above are
+///   applied on every load.
 ///
 /// # What it does not guarantee
 ///
@@ -49,6 +59,9 @@ pub struct CookieStore {
     max_chunks: usize,
     /// `capacity(name, max_chunks)`, kept current by the setters.
     limit: usize,
+    /// Cookies opened lately, shared by clones; a store that opens under another
+    /// name gets its own.
+    opened: Arc<OpenedCookies>,
 }
 
 impl CookieStore {
@@ -60,6 +73,7 @@ impl CookieStore {
             name,
             keyring,
             max_chunks: 4,
+            opened: Arc::new(OpenedCookies::new(opened::DEFAULT_BYTES)),
         }
     }
 
@@ -76,7 +90,8 @@ impl CookieStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(CookieStore::new(Keyring::new(current, previous))
             .with_name(wire_name(&settings.name, settings.host_prefix))
-            .with_max_chunks(settings.max_chunks))
+            .with_max_chunks(settings.max_chunks)
+            .with_opened_cache_bytes(settings.opened_cache_bytes))
     }
 
     /// Sets the cookie name. It is bound into every seal: a cookie sealed under one
@@ -84,7 +99,31 @@ impl CookieStore {
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self.limit = capacity(&self.name, self.max_chunks);
+        // What opened under the old name must not be found under the new one.
+        self.opened = Arc::new(OpenedCookies::new(self.opened.budget()));
         self
+    }
+
+    /// Sets how much memory keeps cookies already opened (default 8 MiB: about
+    /// 3,000 sessions of 1 KiB), so a cookie sent again is not decrypted again; 0
+    /// turns it off. The bytes count each cookie's text and its session's values.
+    ///
+    /// ```
+    /// use session_cookie::{CookieStore, Key, Keyring};
+    ///
+    /// let store = CookieStore::new(Keyring::new(Key::generate()?, []))
+    ///     .with_opened_cache_bytes(0);
+    /// assert_eq!(store.opened_cache_bytes(), 0);
+    /// # Ok::<(), session_cookie::Error>(())
+    /// ```
+    pub fn with_opened_cache_bytes(mut self, bytes: usize) -> Self {
+        self.opened = Arc::new(OpenedCookies::new(bytes));
+        self
+    }
+
+    /// The memory for cookies already opened ([`with_opened_cache_bytes`](Self::with_opened_cache_bytes)).
+    pub fn opened_cache_bytes(&self) -> usize {
+        self.opened.budget()
     }
 
     /// Sets how many cookies a session may be split over (at least 1).
@@ -105,6 +144,18 @@ impl CookieStore {
     }
 }
 
+impl CookieStore {
+    /// Opens `token`, or finds it among the cookies opened lately.
+    fn open(&self, token: &str) -> Result<Opened, Rejected> {
+        if let Some(opened) = self.opened.get(token) {
+            return Ok(opened);
+        }
+        let opened = open(&self.keyring, &self.name, token)?;
+        self.opened.put(token, &opened);
+        Ok(opened)
+    }
+}
+
 #[async_trait]
 impl SessionStore for CookieStore {
     async fn load(
@@ -112,7 +163,7 @@ impl SessionStore for CookieStore {
         token: &str,
         expiry: &Expiry,
     ) -> Result<Option<Record>, session_core::Error> {
-        match open(&self.keyring, &self.name, token) {
+        match self.open(token) {
             Ok(opened) => {
                 let mut record = opened.record;
                 // The server's current policy applies to cookies already issued: the

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderValue, CACHE_CONTROL, HOST, ORIGIN, VARY};
+use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, HOST, ORIGIN, VARY};
 use http::{Request, Response, StatusCode};
 use session_cookie::lifecycle::{self, Sessions};
 use session_cookie::RequestFacts;
@@ -212,6 +212,9 @@ where
     }
 }
 
+/// `Sec-Fetch-Site`, which `http` has no constant for.
+static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+
 /// What the cross-site protection looks at, off `request`.
 fn facts<B>(request: &Request<B>) -> RequestFacts<'_> {
     let headers = request.headers();
@@ -223,7 +226,7 @@ fn facts<B>(request: &Request<B>) -> RequestFacts<'_> {
             .or_else(|| request.uri().authority().map(|a| a.as_str())),
         // An `Origin` that is not text is no origin of this site.
         origin: headers.get(ORIGIN).map(|v| v.to_str().unwrap_or("null")),
-        sec_fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        sec_fetch_site: headers.get(&SEC_FETCH_SITE).and_then(|v| v.to_str().ok()),
     }
 }
 

@@ -1,0 +1,251 @@
+//! [`OpenedCookies`]: cookies this store has already opened, kept so that the same
+//! cookie sent again (every read-only request of a session sends the one it was last
+//! given) is not decoded and decrypted again.
+//!
+//! Only a cookie that authenticated is kept, under its whole text; a cookie that
+//! matches one kept byte for byte would open to exactly what is kept, since opening
+//! depends on nothing but the text, the keyring and the cookie name, all fixed for
+//! the store that owns the cache. The expiry policy is applied on every load, kept or
+//! not. Memory is bounded: two generations of at most half the budget each; the
+//! younger fills, then replaces the older, and a cookie found in the older moves to
+//! the younger.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::{Arc, Mutex};
+
+use crate::seal::Opened;
+
+/// The default budget: 8 MiB, about 3,000 sessions of 1 KiB.
+pub(crate) const DEFAULT_BYTES: usize = 8 << 20;
+
+/// Bytes counted for one kept cookie besides its text and its record's values.
+const OVERHEAD: usize = 160;
+
+/// How many bytes of a cookie's start and end its digest reads. A sealed cookie
+/// starts with its random nonce and ends with its tag, so these tell cookies apart;
+/// a digest that matches is always confirmed by comparing the whole text.
+const DIGEST_HEAD: usize = 48;
+const DIGEST_TAIL: usize = 32;
+
+/// Cookies already opened, by the digest of their text.
+pub(crate) struct OpenedCookies {
+    /// Most bytes both generations may hold; 0 keeps nothing.
+    budget: usize,
+    digest: RandomState,
+    generations: Mutex<Generations>,
+}
+
+#[derive(Default)]
+struct Generations {
+    young: Map,
+    young_bytes: usize,
+    old: Map,
+}
+
+type Map = HashMap<u64, Arc<Kept>, BuildHasherDefault<DigestHasher>>;
+
+/// One opened cookie: its text, what it opened to, and the bytes counted for it.
+struct Kept {
+    token: Box<str>,
+    opened: Opened,
+    bytes: usize,
+}
+
+impl OpenedCookies {
+    /// A cache holding at most about `budget` bytes (cookie text and session values).
+    pub(crate) fn new(budget: usize) -> Self {
+        OpenedCookies {
+            budget,
+            digest: RandomState::new(),
+            generations: Mutex::new(Generations::default()),
+        }
+    }
+
+    /// The most bytes it holds.
+    pub(crate) fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// What `token` opened to, when it was kept.
+    pub(crate) fn get(&self, token: &str) -> Option<Opened> {
+        if self.budget == 0 {
+            return None;
+        }
+        let digest = self.digest_of(token);
+        let mut evicted = None;
+        let found = {
+            let mut g = self.generations.lock().ok()?;
+            match g.young.get(&digest) {
+                Some(kept) if *kept.token == *token => Some(kept.clone()),
+                Some(_) => None,
+                None => match g.old.remove(&digest) {
+                    Some(kept) if *kept.token == *token => {
+                        evicted = g.insert(digest, kept.clone(), self.budget / 2);
+                        Some(kept)
+                    }
+                    Some(other) => {
+                        g.old.insert(digest, other);
+                        None
+                    }
+                    None => None,
+                },
+            }
+        };
+        // A retired generation is freed outside the lock.
+        drop(evicted);
+        found.map(|kept| kept.opened.clone())
+    }
+
+    /// Keeps what `token` opened to. Call only with a cookie that authenticated.
+    pub(crate) fn put(&self, token: &str, opened: &Opened) {
+        let bytes = token.len() + opened.record.size() + OVERHEAD;
+        if self.budget == 0 || bytes > self.budget / 2 {
+            return;
+        }
+        let digest = self.digest_of(token);
+        let kept = Arc::new(Kept {
+            token: token.into(),
+            opened: opened.clone(),
+            bytes,
+        });
+        let evicted = match self.generations.lock() {
+            Ok(mut g) => g.insert(digest, kept, self.budget / 2),
+            Err(_) => None,
+        };
+        drop(evicted);
+    }
+
+    /// The bytes counted for what is kept now.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.generations.lock().map_or(0, |g| {
+            g.young_bytes + g.old.values().map(|k| k.bytes).sum::<usize>()
+        })
+    }
+
+    fn digest_of(&self, token: &str) -> u64 {
+        let bytes = token.as_bytes();
+        let head = bytes.get(..DIGEST_HEAD).unwrap_or(bytes);
+        let tail = bytes
+            .get(bytes.len().saturating_sub(DIGEST_TAIL)..)
+            .unwrap_or(bytes);
+        let mut h = self.digest.build_hasher();
+        h.write_usize(bytes.len());
+        h.write(head);
+        h.write(tail);
+        h.finish()
+    }
+}
+
+impl Generations {
+    /// Adds `kept` to the young generation; when that passes `half`, it becomes the
+    /// old one and the retired old generation is returned, to be freed by the caller.
+    fn insert(&mut self, digest: u64, kept: Arc<Kept>, half: usize) -> Option<Map> {
+        self.young_bytes += kept.bytes;
+        if let Some(replaced) = self.young.insert(digest, kept) {
+            self.young_bytes = self.young_bytes.saturating_sub(replaced.bytes);
+        }
+        if self.young_bytes <= half {
+            return None;
+        }
+        self.young_bytes = 0;
+        let young = std::mem::take(&mut self.young);
+        Some(std::mem::replace(&mut self.old, young))
+    }
+}
+
+impl std::fmt::Debug for OpenedCookies {
+    // Never the sessions themselves.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedCookies")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The map's keys are already keyed digests: hashing them again would add nothing.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session_core::{Record, StoredValue};
+
+    fn opened(value: &str) -> Opened {
+        let mut record = Record::new(1, 2);
+        record.insert("k", StoredValue::persistent(value));
+        Opened {
+            record,
+            touched_ms: 1,
+            old_key: false,
+        }
+    }
+
+    #[test]
+    fn a_kept_cookie_comes_back_and_an_unknown_one_does_not() {
+        let cache = OpenedCookies::new(1 << 20);
+        cache.put("AAAA", &opened("1"));
+        assert_eq!(cache.get("AAAA"), Some(opened("1")));
+        assert_eq!(cache.get("AAAB"), None);
+        assert_eq!(cache.get("AAA"), None);
+    }
+
+    #[test]
+    fn cookies_that_share_their_digested_bytes_are_told_apart_by_the_whole_text() {
+        let cache = OpenedCookies::new(1 << 20);
+        let head = "h".repeat(DIGEST_HEAD);
+        let tail = "t".repeat(DIGEST_TAIL);
+        let a = format!("{head}{}{tail}", "a".repeat(40));
+        let b = format!("{head}{}{tail}", "b".repeat(40));
+        assert_eq!(cache.digest_of(&a), cache.digest_of(&b));
+        cache.put(&a, &opened("1"));
+        assert_eq!(cache.get(&b), None, "same digest, another cookie");
+        cache.put(&b, &opened("2"));
+        assert_eq!(cache.get(&b), Some(opened("2")));
+        assert_eq!(cache.get(&a), None, "the newer one took the slot");
+    }
+
+    #[test]
+    fn memory_stays_within_the_budget_and_recent_cookies_stay() {
+        let budget = 64 * 1024;
+        let cache = OpenedCookies::new(budget);
+        let value = format!("\"{}\"", "v".repeat(500));
+        for i in 0..2_000 {
+            let token = format!("{i:0>600}");
+            cache.put(&token, &opened(&value));
+            assert!(cache.bytes() <= budget, "{} bytes kept", cache.bytes());
+            // Read after every new one, the first cookie is kept throughout.
+            assert!(cache.get(&format!("{:0>600}", 0)).is_some(), "lost at {i}");
+        }
+        assert!(cache.get(&format!("{:0>600}", 1999)).is_some());
+        assert!(
+            cache.get(&format!("{:0>600}", 3)).is_none(),
+            "evicted long ago"
+        );
+    }
+
+    #[test]
+    fn a_zero_budget_keeps_nothing() {
+        let cache = OpenedCookies::new(0);
+        cache.put("AAAA", &opened("1"));
+        assert_eq!(cache.get("AAAA"), None);
+    }
+}
