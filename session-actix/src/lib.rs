@@ -50,7 +50,7 @@ use actix_web::http::header::{
 };
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use session_cookie::framing::CookieOptions;
+use session_cookie::framing::{cookie_header_text, CookieOptions};
 use session_cookie::lifecycle::{self, Sessions};
 use session_cookie::RequestFacts;
 use session_core::{Expiry, SessionStore};
@@ -227,7 +227,7 @@ where
             let cookie_headers = request
                 .headers()
                 .get_all(COOKIE)
-                .filter_map(|v| v.to_str().ok());
+                .filter_map(|v| cookie_header_text(v.as_bytes()));
             let Some(begun) = shared.begin(&facts(&request), cookie_headers) else {
                 tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
                 let response = HttpResponse::new(StatusCode::FORBIDDEN);

@@ -345,6 +345,24 @@ pub fn wire_name(name: &str, host_prefix: bool) -> String {
     }
 }
 
+/// A `Cookie` header's bytes as text for [`CookieOptions::read`]; `None` when they
+/// are not UTF-8.
+///
+/// Browsers send cookies that scripts set with any text as UTF-8, in the same header
+/// as the session's cookie; `http`'s `HeaderValue::to_str` refuses a header with any
+/// byte that is not visible ASCII, which would lose the session beside such a cookie.
+///
+/// ```
+/// use session_cookie::framing::{cookie_header_text, CookieOptions};
+///
+/// let header = "city=Zürich; session=AAA".as_bytes();
+/// let text = cookie_header_text(header);
+/// assert_eq!(CookieOptions::default().read(text), (vec!["AAA".to_owned()], 1));
+/// ```
+pub fn cookie_header_text(header: &[u8]) -> Option<&str> {
+    std::str::from_utf8(header).ok()
+}
+
 /// The `name=value` pairs of one `Cookie` header, trimmed, as the `cookie` crate's
 /// `Cookie::split_parse` gives them (no percent-decoding; a pair without `=` or
 /// with an empty name is skipped). The header is scanned once, with SIMD.

@@ -3,6 +3,7 @@
 //! and written to `Set-Cookie`.
 
 use http::header::{HeaderMap, HeaderValue, COOKIE, SET_COOKIE};
+use session_cookie::framing::cookie_header_text;
 pub use session_cookie::framing::CookieOptions;
 
 /// The text of every `Cookie` header (a request may carry several), for
@@ -11,7 +12,7 @@ pub(crate) fn values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| cookie_header_text(v.as_bytes()))
 }
 
 /// Appends `Set-Cookie` headers for `cookies`.

@@ -22,6 +22,7 @@ macro_rules! http_scenarios {
         $crate::http_scenarios!(@one $setup; cache_headers, session_responses_are_kept_out_of_shared_caches);
         $crate::http_scenarios!(@one $setup; duplicate_cookies, a_planted_duplicate_cookie_never_logs_a_user_out);
         $crate::http_scenarios!(@one $setup; cross_site_forms, cross_site_posts_are_refused_and_touch_no_session);
+        $crate::http_scenarios!(@one $setup; utf8_cookie_beside, a_session_beside_a_cookie_of_utf8_text_is_found);
     };
     (@one $setup:expr; $name:ident, $scenario:ident) => {
         #[tokio::test]
@@ -475,6 +476,53 @@ pub async fn a_planted_duplicate_cookie_never_logs_a_user_out(base: &str) -> Tes
         );
         assert_eq!(all[format!("w{i}")], json!(1), "{all}");
     }
+    Ok(())
+}
+
+/// A cookie another part of the site set with text that is not ASCII (a script's
+/// `document.cookie = "city=Zürich"`, which browsers send as UTF-8) travels in the
+/// same `Cookie` header as the session's: the session is still found, read and
+/// written.
+pub async fn a_session_beside_a_cookie_of_utf8_text_is_found(base: &str) -> TestResult {
+    let c = bare()?;
+    let u = |p: &str| format!("{base}{p}");
+    let r = c.put(u("/api/session/user")).body("\"ada\"").send().await?;
+    let real = cookie_header(&r);
+    assert!(real.starts_with("session="), "{real}");
+    let header = reqwest::header::HeaderValue::from_bytes(
+        format!("city=Zürich; {real}; note=née").as_bytes(),
+    )?;
+    let r = c
+        .get(u("/api/session/user"))
+        .header(COOKIE, header.clone())
+        .send()
+        .await?;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the session was lost beside a UTF-8 cookie"
+    );
+    assert_eq!(r.json::<Value>().await?, json!("ada"));
+    let r = c
+        .put(u("/api/counter/n"))
+        .header(COOKIE, header)
+        .body("1")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    let sent = cookie_header(&r);
+    let next = if sent.is_empty() { real } else { sent };
+    let r = c
+        .get(u("/api/session"))
+        .header(COOKIE, &next)
+        .send()
+        .await?;
+    let all = r.json::<Value>().await?;
+    assert_eq!(
+        (&all["user"], &all["n"]),
+        (&json!("ada"), &json!(1)),
+        "{all}"
+    );
     Ok(())
 }
 
