@@ -62,9 +62,16 @@ impl CrossSiteProtection {
         self.enabled
     }
 
+    /// True when [`refuses`](Self::refuses) looks at more than the method of a
+    /// request of `method` (an unsafe one, with the protection on); otherwise an
+    /// integration may give it the method alone.
+    pub fn reads_headers(&self, method: &str) -> bool {
+        self.enabled && is_unsafe(method)
+    }
+
     /// True when the request must be refused.
     pub fn refuses(&self, request: &RequestFacts<'_>) -> bool {
-        if !self.enabled || !is_unsafe(request.method) {
+        if !self.reads_headers(request.method) {
             return false;
         }
         let cross_site = request

@@ -2,10 +2,11 @@
 //! cookie sent again (every read-only request of a session sends the one it was last
 //! given) is not decoded and decrypted again.
 //!
-//! Only a cookie that authenticated is kept, under its whole text; a cookie that
-//! matches one kept byte for byte would open to exactly what is kept, since opening
-//! depends on nothing but the text, the keyring and the cookie name, all fixed for
-//! the store that owns the cache. The expiry policy is applied on every load, kept or
+//! Only a cookie that authenticated, or that the store has just sealed (the client
+//! sends it back next), is kept, under its whole text; a cookie that matches one kept
+//! byte for byte would open to exactly what is kept, since opening depends on nothing
+//! but the text, the keyring and the cookie name, all fixed for the store that owns
+//! the cache. The expiry policy is applied on every load, kept or
 //! not. Memory is bounded: two generations of at most half the budget each; the
 //! younger fills, then replaces the older, and a cookie found in the older moves to
 //! the younger.
@@ -97,7 +98,8 @@ impl OpenedCookies {
         found.map(|kept| kept.opened.clone())
     }
 
-    /// Keeps what `token` opened to. Call only with a cookie that authenticated.
+    /// Keeps what `token` opens to. Call only with a cookie that authenticated, or
+    /// that was just sealed from `opened`.
     pub(crate) fn put(&self, token: &str, opened: &Opened) {
         let bytes = token.len() + opened.record.size() + OVERHEAD;
         if self.budget == 0 || bytes > self.budget / 2 {
@@ -114,6 +116,19 @@ impl OpenedCookies {
             Err(_) => None,
         };
         drop(evicted);
+    }
+
+    /// Forgets `token` (its session was saved under a new cookie, which replaces it).
+    pub(crate) fn remove(&self, token: &str) {
+        if self.budget == 0 {
+            return;
+        }
+        let digest = self.digest_of(token);
+        let removed = match self.generations.lock() {
+            Ok(mut g) => g.remove(digest, token),
+            Err(_) => None,
+        };
+        drop(removed);
     }
 
     /// The bytes counted for what is kept now.
@@ -139,6 +154,19 @@ impl OpenedCookies {
 }
 
 impl Generations {
+    /// Takes `token` out of either generation.
+    fn remove(&mut self, digest: u64, token: &str) -> Option<Arc<Kept>> {
+        if self.young.get(&digest).is_some_and(|k| *k.token == *token) {
+            let kept = self.young.remove(&digest)?;
+            self.young_bytes = self.young_bytes.saturating_sub(kept.bytes);
+            return Some(kept);
+        }
+        if self.old.get(&digest).is_some_and(|k| *k.token == *token) {
+            return self.old.remove(&digest);
+        }
+        None
+    }
+
     /// Adds `kept` to the young generation; when that passes `half`, it becomes the
     /// old one and the retired old generation is returned, to be freed by the caller.
     fn insert(&mut self, digest: u64, kept: Arc<Kept>, half: usize) -> Option<Map> {
@@ -240,6 +268,20 @@ mod tests {
             cache.get(&format!("{:0>600}", 3)).is_none(),
             "evicted long ago"
         );
+    }
+
+    #[test]
+    fn a_removed_cookie_is_gone_and_its_bytes_with_it() {
+        let cache = OpenedCookies::new(1 << 20);
+        cache.put("AAAA", &opened("1"));
+        cache.put("BBBB", &opened("2"));
+        let both = cache.bytes();
+        cache.remove("AAAB");
+        assert_eq!(cache.bytes(), both, "another cookie removes nothing");
+        cache.remove("AAAA");
+        assert_eq!(cache.get("AAAA"), None);
+        assert_eq!(cache.get("BBBB"), Some(opened("2")));
+        assert!(cache.bytes() < both);
     }
 
     #[test]

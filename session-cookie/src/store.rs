@@ -28,9 +28,10 @@ use crate::Error;
 ///   opened lately (at most 8 MiB by default, see
 ///   [`with_opened_cache_bytes`](Self::with_opened_cache_bytes)), so the many
 ///   read-only requests of a session, which all send the same cookie, cost one
-///   comparison instead of decoding and decrypting it. Only a cookie that
-///   authenticated is kept, under its whole text, and the expiry rules above are
-///   applied on every load.
+///   comparison instead of decoding and decrypting it; a cookie it seals is kept
+///   too, for the request that sends it back. Only a cookie that authenticated or
+///   that the store sealed is kept, under its whole text, and the expiry rules
+///   above are applied on every load.
 ///
 /// # What it does not guarantee
 ///
@@ -189,23 +190,37 @@ impl SessionStore for CookieStore {
     }
 
     async fn create(&self, record: &Record) -> Result<String, session_core::Error> {
-        let sealed = seal(&self.keyring, &self.name, record, now_ms())?;
+        let touched_ms = now_ms();
+        let sealed = seal(&self.keyring, &self.name, record, touched_ms)?;
         if sealed.len() > self.limit {
             return Err(session_core::Error::TooLarge {
                 size: sealed.len(),
                 limit: self.limit,
             });
         }
+        // The client sends this cookie on its next request, where it opens to what
+        // was sealed (a record marked outdated opens unmarked: it is not kept).
+        if !record.is_outdated() {
+            let opened = Opened {
+                record: record.clone(),
+                touched_ms,
+                old_key: false,
+            };
+            self.opened.put(&sealed, &opened);
+        }
         Ok(sealed)
     }
 
     async fn save(
         &self,
-        _token: &str,
+        token: &str,
         record: &Record,
     ) -> Result<Option<String>, session_core::Error> {
-        // The token is the session: a save is a new seal.
-        self.create(record).await.map(Some)
+        // The token is the session: a save is a new seal, which the client keeps
+        // instead of the old one.
+        let sealed = self.create(record).await?;
+        self.opened.remove(token);
+        Ok(Some(sealed))
     }
 
     async fn destroy(&self, _token: &str) -> Result<(), session_core::Error> {

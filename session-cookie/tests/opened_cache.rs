@@ -111,3 +111,65 @@ async fn a_flash_read_from_a_kept_cookie_is_gone_from_the_next_cookie() -> Resul
     }
     Ok(())
 }
+
+proptest::proptest! {
+    /// A cookie the store has just sealed (and kept) loads exactly as opening it does.
+    #[test]
+    fn a_cookie_just_sealed_loads_as_it_opens(
+        entries in proptest::collection::btree_map(".{0,12}", (".{0,40}", proptest::bool::ANY), 0..12),
+        idle_secs in 1u64..100_000,
+        age_ms in 0u64..1_000_000,
+    ) {
+        let now = now_ms();
+        let mut record = Record::new(now - age_ms, now + idle_secs * 1000);
+        for (k, (v, flash)) in entries {
+            record.insert(&k, StoredValue::new(format!("{v:?}"), flash));
+        }
+        let store = store_with(3, &[]);
+        let uncached = store.clone().with_opened_cache_bytes(0);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build();
+        let runtime = match runtime { Ok(r) => r, Err(e) => panic!("{e}") };
+        let (kept, opened) = runtime.block_on(async {
+            let token = store.create(&record).await?;
+            let expiry = Expiry::new(Duration::from_secs(idle_secs));
+            let kept = store.load(&token, &expiry).await?;
+            let opened = uncached.load(&token, &expiry).await?;
+            Ok::<_, Error>((kept, opened))
+        }).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        proptest::prop_assert!(opened.is_some());
+        proptest::prop_assert_eq!(kept, opened);
+    }
+}
+
+#[tokio::test]
+async fn a_record_marked_outdated_is_sealed_but_opens_unmarked() -> Result<(), Error> {
+    let store = store_with(1, &[]);
+    let mut r = record();
+    r.mark_outdated();
+    let token = store.create(&r).await?;
+    let loaded = store
+        .load(&token, &Expiry::default())
+        .await?
+        .ok_or("no session")
+        .map_err(|e| Error::config("test", e))?;
+    assert!(!loaded.is_outdated());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_cookie_replaced_by_a_save_still_opens_for_a_tab_that_sends_it() -> Result<(), Error> {
+    let store = store_with(1, &[]);
+    let r = record();
+    let old = store.create(&r).await?;
+    assert_eq!(store.load(&old, &Expiry::default()).await?, Some(r.clone()));
+    let mut changed = r.clone();
+    changed.insert("n", StoredValue::persistent("1"));
+    let new = store
+        .save(&old, &changed)
+        .await?
+        .ok_or("a cookie save gives a token")
+        .map_err(|e| Error::config("test", e))?;
+    assert_eq!(store.load(&new, &Expiry::default()).await?, Some(changed));
+    assert_eq!(store.load(&old, &Expiry::default()).await?, Some(r));
+    Ok(())
+}

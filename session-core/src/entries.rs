@@ -7,10 +7,15 @@
 //! comparison per key and one allocation, lookups are a binary search over contiguous
 //! memory, and iteration and dropping walk one slice. Inserting a key in the middle
 //! moves the keys after it, which costs little at session sizes.
+//!
+//! The vector is shared by clones and copied on the first change of one of them: a
+//! store that keeps sessions in memory (a near-cache, the cookie store's opened
+//! cookies) hands out copies that most requests only read.
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::iter::FusedIterator;
+use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::de::{MapAccess, Visitor};
@@ -26,21 +31,26 @@ use crate::StoredValue;
 /// in key order, and collecting pairs with a repeated key keeps the last one.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Entries {
-    /// Sorted by key, no key twice.
-    items: Vec<(CompactString, StoredValue)>,
+    /// Sorted by key, no key twice; shared by clones until one changes.
+    items: Arc<Vec<(CompactString, StoredValue)>>,
 }
 
 impl Entries {
-    /// An empty map (allocates nothing).
-    pub const fn new() -> Self {
-        Entries { items: Vec::new() }
+    /// An empty map.
+    pub fn new() -> Self {
+        Entries::default()
     }
 
     /// An empty map with room for `capacity` values.
     pub fn with_capacity(capacity: usize) -> Self {
         Entries {
-            items: Vec::with_capacity(capacity),
+            items: Arc::new(Vec::with_capacity(capacity)),
         }
+    }
+
+    /// The vector, to change: copied first when a clone shares it.
+    fn items_mut(&mut self) -> &mut Vec<(CompactString, StoredValue)> {
+        Arc::make_mut(&mut self.items)
     }
 
     /// How many values there are.
@@ -89,7 +99,7 @@ impl Entries {
     /// The value under `key`, to change in place.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut StoredValue> {
         let at = self.position(key).ok()?;
-        self.items.get_mut(at).map(|(_, v)| v)
+        self.items_mut().get_mut(at).map(|(_, v)| v)
     }
 
     /// True when there is a value under `key`.
@@ -106,16 +116,16 @@ impl Entries {
             .last()
             .is_none_or(|(last, _)| compare(last.as_bytes(), key.as_bytes()) == Ordering::Less)
         {
-            self.items.push((key, value));
+            self.items_mut().push((key, value));
             return None;
         }
         match self.position(&key) {
             Ok(at) => self
-                .items
+                .items_mut()
                 .get_mut(at)
                 .map(|(_, slot)| std::mem::replace(slot, value)),
             Err(at) => {
-                self.items.insert(at, (key, value));
+                self.items_mut().insert(at, (key, value));
                 None
             }
         }
@@ -124,17 +134,17 @@ impl Entries {
     /// Removes the value under `key` and returns it.
     pub fn remove(&mut self, key: &str) -> Option<StoredValue> {
         let at = self.position(key).ok()?;
-        Some(self.items.remove(at).1)
+        Some(self.items_mut().remove(at).1)
     }
 
     /// Removes every value.
     pub fn clear(&mut self) {
-        self.items.clear();
+        self.items = Arc::default();
     }
 
     /// Keeps the values for which `keep` returns true (it may change them).
     pub fn retain(&mut self, mut keep: impl FnMut(&CompactString, &mut StoredValue) -> bool) {
-        self.items.retain_mut(|(key, value)| keep(key, value));
+        self.items_mut().retain_mut(|(key, value)| keep(key, value));
     }
 
     /// Moves every value of `other` into `self`, where `other`'s value wins a key both
@@ -147,8 +157,8 @@ impl Entries {
             std::mem::swap(self, other);
             return;
         }
-        let ours = std::mem::take(&mut self.items);
-        let theirs = std::mem::take(&mut other.items);
+        let ours = Arc::unwrap_or_clone(std::mem::take(&mut self.items));
+        let theirs = Arc::unwrap_or_clone(std::mem::take(&mut other.items));
         let mut merged = Vec::with_capacity(ours.len() + theirs.len());
         let mut ours = ours.into_iter().peekable();
         let mut theirs = theirs.into_iter().peekable();
@@ -174,7 +184,7 @@ impl Entries {
             };
             merged.extend(next);
         }
-        self.items = merged;
+        self.items = Arc::new(merged);
     }
 
     /// The keys and values, in key order.
@@ -217,7 +227,9 @@ impl From<Vec<(CompactString, StoredValue)>> for Entries {
             .windows(2)
             .all(|w| compare(w[0].0.as_bytes(), w[1].0.as_bytes()) == Ordering::Less)
         {
-            return Entries { items };
+            return Entries {
+                items: Arc::new(items),
+            };
         }
         // Stable: pairs with one key keep their order, so the last one is the last given.
         items.sort_by(|a, b| compare(a.0.as_bytes(), b.0.as_bytes()));
@@ -228,7 +240,9 @@ impl From<Vec<(CompactString, StoredValue)>> for Entries {
                 _ => kept.push(pair),
             }
         }
-        Entries { items: kept }
+        Entries {
+            items: Arc::new(kept),
+        }
     }
 }
 
@@ -252,7 +266,7 @@ impl IntoIterator for Entries {
 
     /// The pairs, in key order.
     fn into_iter(self) -> Self::IntoIter {
-        self.items.into_iter()
+        Arc::unwrap_or_clone(self.items).into_iter()
     }
 }
 
@@ -345,6 +359,41 @@ mod tests {
             json: n.to_string().into(),
             flash: n % 2 == 1,
         }
+    }
+
+    #[test]
+    fn a_change_to_a_clone_leaves_the_original_as_it_was() {
+        let original: Entries = (0..5).map(|n| (n.to_string().into(), value(n))).collect();
+        let before = original.clone();
+        type Change = fn(&mut Entries);
+        let changes: [Change; 6] = [
+            |e| {
+                e.insert("9".into(), value(9));
+            },
+            |e| {
+                e.insert("2".into(), value(7));
+            },
+            |e| {
+                e.remove("3");
+            },
+            |e| e.retain(|k, _| k != "1"),
+            |e| {
+                if let Some(v) = e.get_mut("4") {
+                    v.flash = !v.flash;
+                }
+            },
+            |e| e.append(&mut [("0".into(), value(8))].into_iter().collect()),
+        ];
+        for change in changes {
+            let mut copy = original.clone();
+            change(&mut copy);
+            assert_ne!(copy, original);
+            assert_eq!(original, before);
+        }
+        let mut copy = original.clone();
+        copy.clear();
+        assert!(copy.is_empty());
+        assert_eq!(original, before);
     }
 
     #[derive(Debug, Clone)]

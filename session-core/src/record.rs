@@ -163,6 +163,20 @@ impl Record {
     pub fn mark_outdated(&mut self) {
         self.outdated = true;
     }
+
+    /// True when [`mark_outdated`](Self::mark_outdated) was called on it.
+    ///
+    /// ```
+    /// use session_core::Record;
+    ///
+    /// let mut record = Record::new(0, 1);
+    /// assert!(!record.is_outdated());
+    /// record.mark_outdated();
+    /// assert!(record.is_outdated());
+    /// ```
+    pub fn is_outdated(&self) -> bool {
+        self.outdated
+    }
 }
 
 /// Builds a [`Record`] from a decoder's output, the fast way: the values' text shares
