@@ -7,9 +7,10 @@
 //! byte for byte would open to exactly what is kept, since opening depends on nothing
 //! but the text, the keyring and the cookie name, all fixed for the store that owns
 //! the cache. The expiry policy is applied on every load, kept or
-//! not. Memory is bounded: two generations of at most half the budget each; the
-//! younger fills, then replaces the older, and a cookie found in the older moves to
-//! the younger.
+//! not. Memory is bounded: the cookies are spread over a few shards (so that
+//! requests on different threads seldom wait for one another), each with two
+//! generations of at most half its share of the budget; the younger fills, then
+//! replaces the older, and a cookie found in the older moves to the younger.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -23,18 +24,24 @@ pub(crate) const DEFAULT_BYTES: usize = 8 << 20;
 /// Bytes counted for one kept cookie besides its text and its record's values.
 const OVERHEAD: usize = 160;
 
-/// How many bytes of a cookie's start and end its digest reads. A sealed cookie
-/// starts with its random nonce and ends with its tag, so these tell cookies apart;
-/// a digest that matches is always confirmed by comparing the whole text.
-const DIGEST_HEAD: usize = 48;
-const DIGEST_TAIL: usize = 32;
+/// How many bytes of a cookie's end its digest reads. A sealed cookie ends with its
+/// authentication tag, random to anyone without the key, so these tell cookies
+/// apart; a digest that matches is always confirmed by comparing the whole text.
+const DIGEST_TAIL: usize = 16;
+
+/// How many shards the cookies are spread over (a power of two).
+const SHARDS: usize = 8;
 
 /// Cookies already opened, by the digest of their text.
 pub(crate) struct OpenedCookies {
-    /// Most bytes both generations may hold; 0 keeps nothing.
+    /// Most bytes every generation of every shard may hold together; 0 keeps nothing.
     budget: usize,
-    digest: RandomState,
-    generations: Mutex<Generations>,
+    /// Most bytes one generation of one shard may hold.
+    half: usize,
+    /// Mixed into every digest, so that which shard and slot a cookie takes cannot
+    /// be chosen from outside.
+    seed: u64,
+    shards: [Mutex<Generations>; SHARDS],
 }
 
 #[derive(Default)]
@@ -58,8 +65,9 @@ impl OpenedCookies {
     pub(crate) fn new(budget: usize) -> Self {
         OpenedCookies {
             budget,
-            digest: RandomState::new(),
-            generations: Mutex::new(Generations::default()),
+            half: budget / SHARDS / 2,
+            seed: RandomState::new().hash_one(0x5e55_10f5_u64),
+            shards: std::array::from_fn(|_| Mutex::default()),
         }
     }
 
@@ -76,14 +84,15 @@ impl OpenedCookies {
         let digest = self.digest_of(token);
         let mut evicted = None;
         let found = {
-            let mut g = self.generations.lock().ok()?;
+            let mut g = self.shard(digest).lock().ok()?;
             match g.young.get(&digest) {
-                Some(kept) if *kept.token == *token => Some(kept.clone()),
+                Some(kept) if *kept.token == *token => Some(kept.opened.clone()),
                 Some(_) => None,
                 None => match g.old.remove(&digest) {
                     Some(kept) if *kept.token == *token => {
-                        evicted = g.insert(digest, kept.clone(), self.budget / 2);
-                        Some(kept)
+                        let opened = kept.opened.clone();
+                        evicted = g.insert(digest, kept, self.half);
+                        Some(opened)
                     }
                     Some(other) => {
                         g.old.insert(digest, other);
@@ -95,14 +104,19 @@ impl OpenedCookies {
         };
         // A retired generation is freed outside the lock.
         drop(evicted);
-        found.map(|kept| kept.opened.clone())
+        found
+    }
+
+    fn shard(&self, digest: u64) -> &Mutex<Generations> {
+        // The digest's low bits pick the map's slot; its high bits, the shard.
+        &self.shards[(digest >> 58) as usize & (SHARDS - 1)]
     }
 
     /// Keeps what `token` opens to. Call only with a cookie that authenticated, or
     /// that was just sealed from `opened`.
     pub(crate) fn put(&self, token: &str, opened: &Opened) {
         let bytes = token.len() + opened.record.size() + OVERHEAD;
-        if self.budget == 0 || bytes > self.budget / 2 {
+        if self.budget == 0 || bytes > self.half {
             return;
         }
         let digest = self.digest_of(token);
@@ -111,8 +125,8 @@ impl OpenedCookies {
             opened: opened.clone(),
             bytes,
         });
-        let evicted = match self.generations.lock() {
-            Ok(mut g) => g.insert(digest, kept, self.budget / 2),
+        let evicted = match self.shard(digest).lock() {
+            Ok(mut g) => g.insert(digest, kept, self.half),
             Err(_) => None,
         };
         drop(evicted);
@@ -124,7 +138,7 @@ impl OpenedCookies {
             return;
         }
         let digest = self.digest_of(token);
-        let removed = match self.generations.lock() {
+        let removed = match self.shard(digest).lock() {
             Ok(mut g) => g.remove(digest, token),
             Err(_) => None,
         };
@@ -134,22 +148,29 @@ impl OpenedCookies {
     /// The bytes counted for what is kept now.
     #[cfg(test)]
     fn bytes(&self) -> usize {
-        self.generations.lock().map_or(0, |g| {
-            g.young_bytes + g.old.values().map(|k| k.bytes).sum::<usize>()
-        })
+        self.shards
+            .iter()
+            .filter_map(|shard| shard.lock().ok())
+            .map(|g| g.young_bytes + g.old.values().map(|k| k.bytes).sum::<usize>())
+            .sum()
     }
 
     fn digest_of(&self, token: &str) -> u64 {
         let bytes = token.as_bytes();
-        let head = bytes.get(..DIGEST_HEAD).unwrap_or(bytes);
         let tail = bytes
             .get(bytes.len().saturating_sub(DIGEST_TAIL)..)
             .unwrap_or(bytes);
-        let mut h = self.digest.build_hasher();
-        h.write_usize(bytes.len());
-        h.write(head);
-        h.write(tail);
-        h.finish()
+        let mut last = [0u8; DIGEST_TAIL];
+        if let Some(slot) = last.get_mut(..tail.len()) {
+            slot.copy_from_slice(tail);
+        }
+        let [a, b] = [&last[..8], &last[8..]]
+            .map(|half| u64::from_le_bytes(half.try_into().unwrap_or_default()));
+        // A multiply-xorshift mix of the tail, its length and the seed.
+        let mut x = a ^ b.rotate_left(29) ^ (bytes.len() as u64) ^ self.seed;
+        x = (x ^ (x >> 32)).wrapping_mul(0xd6e8_feb8_6659_fd93);
+        x = (x ^ (x >> 32)).wrapping_mul(0xd6e8_feb8_6659_fd93);
+        x ^ (x >> 32)
     }
 }
 
@@ -167,19 +188,23 @@ impl Generations {
         None
     }
 
-    /// Adds `kept` to the young generation; when that passes `half`, it becomes the
-    /// old one and the retired old generation is returned, to be freed by the caller.
+    /// Adds `kept` (at most `half` bytes) to the young generation. When it would
+    /// pass `half`, the young generation becomes the old one first, and the retired
+    /// old generation is returned, to be freed by the caller: neither generation
+    /// ever holds more than `half`.
     fn insert(&mut self, digest: u64, kept: Arc<Kept>, half: usize) -> Option<Map> {
-        self.young_bytes += kept.bytes;
-        if let Some(replaced) = self.young.insert(digest, kept) {
+        if let Some(replaced) = self.young.remove(&digest) {
             self.young_bytes = self.young_bytes.saturating_sub(replaced.bytes);
         }
-        if self.young_bytes <= half {
-            return None;
+        let mut retired = None;
+        if self.young_bytes + kept.bytes > half {
+            self.young_bytes = 0;
+            let young = std::mem::take(&mut self.young);
+            retired = Some(std::mem::replace(&mut self.old, young));
         }
-        self.young_bytes = 0;
-        let young = std::mem::take(&mut self.young);
-        Some(std::mem::replace(&mut self.old, young))
+        self.young_bytes += kept.bytes;
+        self.young.insert(digest, kept);
+        retired
     }
 }
 
@@ -239,10 +264,9 @@ mod tests {
     #[test]
     fn cookies_that_share_their_digested_bytes_are_told_apart_by_the_whole_text() {
         let cache = OpenedCookies::new(1 << 20);
-        let head = "h".repeat(DIGEST_HEAD);
         let tail = "t".repeat(DIGEST_TAIL);
-        let a = format!("{head}{}{tail}", "a".repeat(40));
-        let b = format!("{head}{}{tail}", "b".repeat(40));
+        let a = format!("{}{tail}", "a".repeat(40));
+        let b = format!("{}{tail}", "b".repeat(40));
         assert_eq!(cache.digest_of(&a), cache.digest_of(&b));
         cache.put(&a, &opened("1"));
         assert_eq!(cache.get(&b), None, "same digest, another cookie");
@@ -282,6 +306,21 @@ mod tests {
         assert_eq!(cache.get("AAAA"), None);
         assert_eq!(cache.get("BBBB"), Some(opened("2")));
         assert!(cache.bytes() < both);
+    }
+
+    #[test]
+    fn digests_spread_over_every_shard() {
+        let cache = OpenedCookies::new(1 << 20);
+        let mut per_shard = [0usize; SHARDS];
+        let mut digests = std::collections::HashSet::new();
+        for i in 0..800 {
+            let token = format!("{}{i:0>16x}", "x".repeat(100));
+            let digest = cache.digest_of(&token);
+            digests.insert(digest);
+            per_shard[(digest >> 58) as usize & (SHARDS - 1)] += 1;
+        }
+        assert_eq!(digests.len(), 800);
+        assert!(per_shard.iter().all(|&n| n > 50), "{per_shard:?}");
     }
 
     #[test]

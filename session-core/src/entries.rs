@@ -29,58 +29,79 @@ use crate::StoredValue;
 /// The map API of [`std::collections::BTreeMap`] that sessions use, with the same
 /// meaning: [`insert`](Self::insert) replaces and returns the old value, iteration is
 /// in key order, and collecting pairs with a repeated key keeps the last one.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Entries {
-    /// Sorted by key, no key twice; shared by clones until one changes.
-    items: Arc<Vec<(CompactString, StoredValue)>>,
+    /// Sorted by key, no key twice; shared by clones until one changes. `None`
+    /// when empty, so an empty map allocates nothing.
+    items: Option<Arc<Vec<(CompactString, StoredValue)>>>,
 }
 
 impl Entries {
-    /// An empty map.
-    pub fn new() -> Self {
-        Entries::default()
+    /// An empty map (allocates nothing).
+    pub const fn new() -> Self {
+        Entries { items: None }
     }
 
     /// An empty map with room for `capacity` values.
     pub fn with_capacity(capacity: usize) -> Self {
         Entries {
-            items: Arc::new(Vec::with_capacity(capacity)),
+            items: Some(Arc::new(Vec::with_capacity(capacity))),
         }
+    }
+
+    /// The pairs, in key order.
+    #[inline]
+    fn items(&self) -> &[(CompactString, StoredValue)] {
+        self.items.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// The vector, to change: copied first when a clone shares it.
     fn items_mut(&mut self) -> &mut Vec<(CompactString, StoredValue)> {
-        Arc::make_mut(&mut self.items)
+        Arc::make_mut(self.items.get_or_insert_with(Arc::default))
+    }
+
+    /// The vector, taken out (copied when a clone shares it); `self` is left empty.
+    fn take_items(&mut self) -> Vec<(CompactString, StoredValue)> {
+        self.items
+            .take()
+            .map(Arc::unwrap_or_clone)
+            .unwrap_or_default()
+    }
+
+    fn from_sorted(items: Vec<(CompactString, StoredValue)>) -> Self {
+        Entries {
+            items: (!items.is_empty()).then(|| Arc::new(items)),
+        }
     }
 
     /// How many values there are.
     #[inline]
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.items().len()
     }
 
     /// True when there are no values.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items().is_empty()
     }
 
     /// Where `key` is (`Ok`) or would go (`Err`).
     fn position(&self, key: &str) -> Result<usize, usize> {
-        if self.items.len() <= SCAN_MAX {
+        if self.items().len() <= SCAN_MAX {
             // A short map is scanned: most keys differ from `key` in length, or in
             // their first bytes, and the scan has none of a binary search's
             // unpredictable branches.
-            for (at, (k, _)) in self.items.iter().enumerate() {
+            for (at, (k, _)) in self.items().iter().enumerate() {
                 match compare(k.as_bytes(), key.as_bytes()) {
                     Ordering::Less => {}
                     Ordering::Equal => return Ok(at),
                     Ordering::Greater => return Err(at),
                 }
             }
-            return Err(self.items.len());
+            return Err(self.items().len());
         }
-        self.items
+        self.items()
             .binary_search_by(|(k, _)| compare(k.as_bytes(), key.as_bytes()))
     }
 
@@ -93,7 +114,7 @@ impl Entries {
     /// The key and value under `key`.
     pub fn get_key_value(&self, key: &str) -> Option<(&CompactString, &StoredValue)> {
         let at = self.position(key).ok()?;
-        self.items.get(at).map(|(k, v)| (k, v))
+        self.items().get(at).map(|(k, v)| (k, v))
     }
 
     /// The value under `key`, to change in place.
@@ -112,7 +133,7 @@ impl Entries {
     pub fn insert(&mut self, key: CompactString, value: StoredValue) -> Option<StoredValue> {
         // Keys that arrive in order (a decoder, a merge) go on the end without a search.
         if self
-            .items
+            .items()
             .last()
             .is_none_or(|(last, _)| compare(last.as_bytes(), key.as_bytes()) == Ordering::Less)
         {
@@ -139,7 +160,7 @@ impl Entries {
 
     /// Removes every value.
     pub fn clear(&mut self) {
-        self.items = Arc::default();
+        self.items = None;
     }
 
     /// Keeps the values for which `keep` returns true (it may change them).
@@ -157,8 +178,8 @@ impl Entries {
             std::mem::swap(self, other);
             return;
         }
-        let ours = Arc::unwrap_or_clone(std::mem::take(&mut self.items));
-        let theirs = Arc::unwrap_or_clone(std::mem::take(&mut other.items));
+        let ours = self.take_items();
+        let theirs = other.take_items();
         let mut merged = Vec::with_capacity(ours.len() + theirs.len());
         let mut ours = ours.into_iter().peekable();
         let mut theirs = theirs.into_iter().peekable();
@@ -184,25 +205,33 @@ impl Entries {
             };
             merged.extend(next);
         }
-        self.items = Arc::new(merged);
+        *self = Entries::from_sorted(merged);
     }
 
     /// The keys and values, in key order.
     #[inline]
     pub fn iter(&self) -> Iter<'_> {
-        Iter(self.items.iter())
+        Iter(self.items().iter())
     }
 
     /// The keys, in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &CompactString> + ExactSizeIterator {
-        self.items.iter().map(|(key, _)| key)
+        self.items().iter().map(|(key, _)| key)
     }
 
     /// The values, in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &StoredValue> + ExactSizeIterator {
-        self.items.iter().map(|(_, value)| value)
+        self.items().iter().map(|(_, value)| value)
     }
 }
+
+impl PartialEq for Entries {
+    fn eq(&self, other: &Self) -> bool {
+        self.items() == other.items()
+    }
+}
+
+impl Eq for Entries {}
 
 /// Up to this many values, a lookup scans instead of searching.
 const SCAN_MAX: usize = 16;
@@ -227,9 +256,7 @@ impl From<Vec<(CompactString, StoredValue)>> for Entries {
             .windows(2)
             .all(|w| compare(w[0].0.as_bytes(), w[1].0.as_bytes()) == Ordering::Less)
         {
-            return Entries {
-                items: Arc::new(items),
-            };
+            return Entries::from_sorted(items);
         }
         // Stable: pairs with one key keep their order, so the last one is the last given.
         items.sort_by(|a, b| compare(a.0.as_bytes(), b.0.as_bytes()));
@@ -240,9 +267,7 @@ impl From<Vec<(CompactString, StoredValue)>> for Entries {
                 _ => kept.push(pair),
             }
         }
-        Entries {
-            items: Arc::new(kept),
-        }
+        Entries::from_sorted(kept)
     }
 }
 
@@ -265,8 +290,8 @@ impl IntoIterator for Entries {
     type IntoIter = std::vec::IntoIter<(CompactString, StoredValue)>;
 
     /// The pairs, in key order.
-    fn into_iter(self) -> Self::IntoIter {
-        Arc::unwrap_or_clone(self.items).into_iter()
+    fn into_iter(mut self) -> Self::IntoIter {
+        self.take_items().into_iter()
     }
 }
 
@@ -394,6 +419,11 @@ mod tests {
         copy.clear();
         assert!(copy.is_empty());
         assert_eq!(original, before);
+        // Emptied one way or another, a map equals a new one.
+        let mut emptied = original.clone();
+        emptied.retain(|_, _| false);
+        assert_eq!(emptied, Entries::new());
+        assert_eq!(copy, Entries::new());
     }
 
     #[derive(Debug, Clone)]
