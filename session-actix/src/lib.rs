@@ -228,8 +228,8 @@ where
                 .headers()
                 .get_all(COOKIE)
                 .filter_map(|v| cookie_header_text(v.as_bytes()));
-            let Some(begun) = shared.begin(&facts(&request, &shared.cross_site), cookie_headers)
-            else {
+            let method = request.method().as_str();
+            let Some(begun) = shared.begin(method, || facts(&request), cookie_headers) else {
                 tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
                 let response = HttpResponse::new(StatusCode::FORBIDDEN);
                 return Ok(request.into_response(response).map_into_right_body());
@@ -269,18 +269,11 @@ where
 /// `Sec-Fetch-Site`, which `http` has no constant for.
 static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
-/// What `protection` looks at, off `request`.
-fn facts<'a>(request: &'a ServiceRequest, protection: &CrossSiteProtection) -> RequestFacts<'a> {
-    let method = request.method().as_str();
-    if !protection.reads_headers(method) {
-        return RequestFacts {
-            method,
-            ..RequestFacts::default()
-        };
-    }
+/// What the cross-site protection looks at, off `request`.
+fn facts(request: &ServiceRequest) -> RequestFacts<'_> {
     let headers = request.headers();
     RequestFacts {
-        method,
+        method: request.method().as_str(),
         host: headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())

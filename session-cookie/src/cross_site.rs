@@ -63,9 +63,8 @@ impl CrossSiteProtection {
     }
 
     /// True when [`refuses`](Self::refuses) looks at more than the method of a
-    /// request of `method` (an unsafe one, with the protection on); otherwise an
-    /// integration may give it the method alone.
-    pub fn reads_headers(&self, method: &str) -> bool {
+    /// request of `method` (an unsafe one, with the protection on).
+    pub(crate) fn reads_headers(&self, method: &str) -> bool {
         self.enabled && is_unsafe(method)
     }
 

@@ -63,13 +63,15 @@ impl Sessions {
 
     /// The request's session, made from the values of its `Cookie` headers; `None`
     /// when the cross-site protection refuses the request (answer it 403 and touch
-    /// no session).
-    pub fn begin<'a>(
+    /// no session). `facts` is called only when the protection looks at more than
+    /// the request's `method` (an unsafe request, with the protection on).
+    pub fn begin<'a, 'r>(
         &self,
-        request: &RequestFacts<'_>,
+        method: &str,
+        facts: impl FnOnce() -> RequestFacts<'r>,
         cookie_headers: impl IntoIterator<Item = &'a str>,
     ) -> Option<Begun> {
-        if self.cross_site.refuses(request) {
+        if self.cross_site.reads_headers(method) && self.cross_site.refuses(&facts()) {
             return None;
         }
         let (tokens, sent) = self.cookie.read(cookie_headers);

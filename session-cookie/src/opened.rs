@@ -88,18 +88,11 @@ impl OpenedCookies {
             match g.young.get(&digest) {
                 Some(kept) if *kept.token == *token => Some(kept.opened.clone()),
                 Some(_) => None,
-                None => match g.old.remove(&digest) {
-                    Some(kept) if *kept.token == *token => {
-                        let opened = kept.opened.clone();
-                        evicted = g.insert(digest, kept, self.half);
-                        Some(opened)
-                    }
-                    Some(other) => {
-                        g.old.insert(digest, other);
-                        None
-                    }
-                    None => None,
-                },
+                None => take(&mut g.old, digest, token).map(|kept| {
+                    let opened = kept.opened.clone();
+                    evicted = g.insert(digest, kept, self.half);
+                    opened
+                }),
             }
         };
         // A retired generation is freed outside the lock.
@@ -114,7 +107,7 @@ impl OpenedCookies {
 
     /// Keeps what `token` opens to. Call only with a cookie that authenticated, or
     /// that was just sealed from `opened`.
-    pub(crate) fn put(&self, token: &str, opened: &Opened) {
+    pub(crate) fn put(&self, token: &str, opened: Opened) {
         let bytes = token.len() + opened.record.size() + OVERHEAD;
         if self.budget == 0 || bytes > self.half {
             return;
@@ -122,7 +115,7 @@ impl OpenedCookies {
         let digest = self.digest_of(token);
         let kept = Arc::new(Kept {
             token: token.into(),
-            opened: opened.clone(),
+            opened,
             bytes,
         });
         let evicted = match self.shard(digest).lock() {
@@ -177,15 +170,11 @@ impl OpenedCookies {
 impl Generations {
     /// Takes `token` out of either generation.
     fn remove(&mut self, digest: u64, token: &str) -> Option<Arc<Kept>> {
-        if self.young.get(&digest).is_some_and(|k| *k.token == *token) {
-            let kept = self.young.remove(&digest)?;
+        if let Some(kept) = take(&mut self.young, digest, token) {
             self.young_bytes = self.young_bytes.saturating_sub(kept.bytes);
             return Some(kept);
         }
-        if self.old.get(&digest).is_some_and(|k| *k.token == *token) {
-            return self.old.remove(&digest);
-        }
-        None
+        take(&mut self.old, digest, token)
     }
 
     /// Adds `kept` (at most `half` bytes) to the young generation. When it would
@@ -205,6 +194,16 @@ impl Generations {
         self.young_bytes += kept.bytes;
         self.young.insert(digest, kept);
         retired
+    }
+}
+
+/// Takes the entry under `digest` out of `map` when it is `token` itself (another
+/// cookie with the same digest stays).
+fn take(map: &mut Map, digest: u64, token: &str) -> Option<Arc<Kept>> {
+    if map.get(&digest).is_some_and(|kept| *kept.token == *token) {
+        map.remove(&digest)
+    } else {
+        None
     }
 }
 
@@ -255,7 +254,7 @@ mod tests {
     #[test]
     fn a_kept_cookie_comes_back_and_an_unknown_one_does_not() {
         let cache = OpenedCookies::new(1 << 20);
-        cache.put("AAAA", &opened("1"));
+        cache.put("AAAA", opened("1"));
         assert_eq!(cache.get("AAAA"), Some(opened("1")));
         assert_eq!(cache.get("AAAB"), None);
         assert_eq!(cache.get("AAA"), None);
@@ -268,9 +267,9 @@ mod tests {
         let a = format!("{}{tail}", "a".repeat(40));
         let b = format!("{}{tail}", "b".repeat(40));
         assert_eq!(cache.digest_of(&a), cache.digest_of(&b));
-        cache.put(&a, &opened("1"));
+        cache.put(&a, opened("1"));
         assert_eq!(cache.get(&b), None, "same digest, another cookie");
-        cache.put(&b, &opened("2"));
+        cache.put(&b, opened("2"));
         assert_eq!(cache.get(&b), Some(opened("2")));
         assert_eq!(cache.get(&a), None, "the newer one took the slot");
     }
@@ -282,7 +281,7 @@ mod tests {
         let value = format!("\"{}\"", "v".repeat(500));
         for i in 0..2_000 {
             let token = format!("{i:0>600}");
-            cache.put(&token, &opened(&value));
+            cache.put(&token, opened(&value));
             assert!(cache.bytes() <= budget, "{} bytes kept", cache.bytes());
             // Read after every new one, the first cookie is kept throughout.
             assert!(cache.get(&format!("{:0>600}", 0)).is_some(), "lost at {i}");
@@ -297,8 +296,8 @@ mod tests {
     #[test]
     fn a_removed_cookie_is_gone_and_its_bytes_with_it() {
         let cache = OpenedCookies::new(1 << 20);
-        cache.put("AAAA", &opened("1"));
-        cache.put("BBBB", &opened("2"));
+        cache.put("AAAA", opened("1"));
+        cache.put("BBBB", opened("2"));
         let both = cache.bytes();
         cache.remove("AAAB");
         assert_eq!(cache.bytes(), both, "another cookie removes nothing");
@@ -326,7 +325,7 @@ mod tests {
     #[test]
     fn a_zero_budget_keeps_nothing() {
         let cache = OpenedCookies::new(0);
-        cache.put("AAAA", &opened("1"));
+        cache.put("AAAA", opened("1"));
         assert_eq!(cache.get("AAAA"), None);
     }
 }

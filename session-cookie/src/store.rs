@@ -152,7 +152,7 @@ impl CookieStore {
             return Ok(opened);
         }
         let opened = open(&self.keyring, &self.name, token)?;
-        self.opened.put(token, &opened);
+        self.opened.put(token, opened.clone());
         Ok(opened)
     }
 }
@@ -206,7 +206,7 @@ impl SessionStore for CookieStore {
                 touched_ms,
                 old_key: false,
             };
-            self.opened.put(&sealed, &opened);
+            self.opened.put(&sealed, opened);
         }
         Ok(sealed)
     }

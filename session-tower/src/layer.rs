@@ -183,8 +183,9 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let facts = facts(&request, &shared.cross_site);
-            let Some(begun) = shared.begin(&facts, cookies::values(request.headers())) else {
+            let method = request.method().as_str();
+            let cookie_headers = cookies::values(request.headers());
+            let Some(begun) = shared.begin(method, || facts(&request), cookie_headers) else {
                 tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
                 return Ok(status_only(StatusCode::FORBIDDEN));
             };
@@ -215,18 +216,11 @@ where
 /// `Sec-Fetch-Site`, which `http` has no constant for.
 static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
-/// What `protection` looks at, off `request`.
-fn facts<'a, B>(request: &'a Request<B>, protection: &CrossSiteProtection) -> RequestFacts<'a> {
-    let method = request.method().as_str();
-    if !protection.reads_headers(method) {
-        return RequestFacts {
-            method,
-            ..RequestFacts::default()
-        };
-    }
+/// What the cross-site protection looks at, off `request`.
+fn facts<B>(request: &Request<B>) -> RequestFacts<'_> {
     let headers = request.headers();
     RequestFacts {
-        method,
+        method: request.method().as_str(),
         host: headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
