@@ -8,13 +8,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use compact_str::{CompactString, ToCompactString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::OnceCell;
 
 use crate::entries::Entries;
 use crate::expiry::now_ms;
@@ -36,16 +35,15 @@ pub enum TokenUpdate {
     Remove,
 }
 
-/// The session as loaded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What the load found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Loaded {
-    /// Not loaded yet.
-    #[default]
-    NotYet,
-    /// Loaded: no candidate token named a live session.
+    /// No candidate token named a live session.
     Nothing,
-    /// Loaded a live session.
+    /// A live session.
     Live {
+        /// Which of the candidate tokens names it.
+        token: usize,
         created_ms: u64,
         expires_ms: u64,
         /// The merging store's mark of the load.
@@ -95,11 +93,14 @@ struct Inner {
     /// The store has a merge level.
     merges: bool,
     expiry: Expiry,
-    /// A tokio mutex because the first method that needs data holds it across the
-    /// store's `load`, so concurrent clones of the handle load once.
+    /// The client's candidate tokens, in the order they are tried (at most
+    /// [`MAX_CANDIDATES`]); empty when the request carried none.
+    tokens: Vec<String>,
+    /// What the load found, once loaded. Concurrent clones of the handle wait for
+    /// the first one's load instead of loading again.
+    loaded: OnceCell<Loaded>,
+    /// Never held across an `await`: the load and the save run outside it.
     state: Mutex<State>,
-    /// Set once the session has been loaded (the response then depends on it).
-    was_loaded: AtomicBool,
 }
 
 /// The session key under which [`Session::csrf_token`] keeps its token.
@@ -113,14 +114,6 @@ const MAX_CANDIDATES: usize = 4;
 
 #[derive(Debug, Default)]
 struct State {
-    /// The client's token as it arrived; `None` when the request carried none. Once
-    /// loaded, the candidate that named a live session (or the first one).
-    token: Option<String>,
-    /// Further candidate tokens (duplicate cookies), tried in order when `token`
-    /// names no live session.
-    candidates: Vec<String>,
-    /// What the load found.
-    loaded: Loaded,
     /// Before loading: only the values this request wrote. After: everything visible.
     /// Values keep their stored form, so a loaded record becomes the view, and the
     /// view the saved record, without copying.
@@ -260,7 +253,7 @@ impl Session {
     /// A session for one request. `token` is the client's cookie value, if any; it is
     /// not looked at until a method needs stored data.
     pub fn new(store: Arc<dyn SessionStore>, expiry: Expiry, token: Option<String>) -> Self {
-        Session::start(store, expiry, token, Vec::new())
+        Session::start(store, expiry, token.into_iter().collect())
     }
 
     /// A session for a request that carries several candidate tokens (a browser sends
@@ -290,28 +283,19 @@ impl Session {
         mut candidates: Vec<String>,
     ) -> Self {
         candidates.truncate(MAX_CANDIDATES);
-        let token = (!candidates.is_empty()).then(|| candidates.remove(0));
-        Session::start(store, expiry, token, candidates)
+        Session::start(store, expiry, candidates)
     }
 
-    fn start(
-        store: Arc<dyn SessionStore>,
-        expiry: Expiry,
-        token: Option<String>,
-        candidates: Vec<String>,
-    ) -> Self {
+    fn start(store: Arc<dyn SessionStore>, expiry: Expiry, tokens: Vec<String>) -> Self {
         let merges = store.merging().is_some();
         Session {
             inner: Arc::new(Inner {
                 store,
                 merges,
                 expiry,
-                state: Mutex::new(State {
-                    token,
-                    candidates,
-                    ..State::default()
-                }),
-                was_loaded: AtomicBool::new(false),
+                tokens,
+                loaded: OnceCell::new(),
+                state: Mutex::new(State::default()),
             }),
         }
     }
@@ -319,7 +303,26 @@ impl Session {
     /// True once this request loaded its session: the response then depends on the
     /// session (an HTTP layer adds `Vary: Cookie`).
     pub fn was_loaded(&self) -> bool {
-        self.inner.was_loaded.load(Ordering::Relaxed)
+        self.inner.loaded.initialized()
+    }
+
+    /// The state. Its lock is only ever held for a few steps without an `await`, and
+    /// nothing that can panic runs under it; a poisoned lock is taken as it is.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The token that names this request's session: the candidate a load found
+    /// live, or (not loaded yet, or nothing live) the first one.
+    fn token(&self) -> Option<&str> {
+        let index = match self.inner.loaded.get() {
+            Some(Loaded::Live { token, .. }) => *token,
+            _ => 0,
+        };
+        self.inner.tokens.get(index).map(String::as_str)
     }
 
     /// A token for forms that must resist cross-site request forgery in browsers that
@@ -381,15 +384,15 @@ impl Session {
     /// ```
     pub async fn remember(&self, yes: bool) -> Result<(), Error> {
         self.set(REMEMBER_KEY, &yes).await?;
-        self.inner.state.lock().await.remember = Some(yes);
+        self.state().remember = Some(yes);
         Ok(())
     }
 
     /// This session's [`remember`](Self::remember) choice, when known: made in this
     /// request, or found in the loaded session. `None` when neither (the configured
-    /// default applies), and while another clone of the handle is using it.
+    /// default applies).
     pub fn remembered(&self) -> Option<bool> {
-        self.inner.state.try_lock().ok().and_then(|st| st.remember)
+        self.state().remember
     }
 
     /// How long this session lives if left idle from now: the idle timeout, capped by
@@ -397,16 +400,10 @@ impl Session {
     /// not loaded or new). What a persistent cookie's `Max-Age` is.
     pub fn time_left(&self) -> std::time::Duration {
         let now = now_ms();
-        let created = self
-            .inner
-            .state
-            .try_lock()
-            .ok()
-            .and_then(|st| match st.loaded {
-                Loaded::Live { created_ms, .. } => Some(created_ms),
-                _ => None,
-            })
-            .unwrap_or(now);
+        let created = match self.inner.loaded.get() {
+            Some(Loaded::Live { created_ms, .. }) => *created_ms,
+            _ => now,
+        };
         let deadline = self.inner.expiry.deadline(created, now);
         std::time::Duration::from_millis(deadline.saturating_sub(now))
     }
@@ -415,10 +412,9 @@ impl Session {
     /// candidate that named the live session). `None` when the request carried none,
     /// or none named a live session.
     pub fn current_token(&self) -> Option<String> {
-        let st = self.inner.state.try_lock().ok()?;
-        match st.loaded {
-            Loaded::Nothing => None,
-            _ => st.token.clone(),
+        match self.inner.loaded.get() {
+            Some(Loaded::Nothing) => None,
+            _ => self.token().map(str::to_owned),
         }
     }
 
@@ -564,41 +560,44 @@ impl Session {
     /// request go to a new id. Call it at logout.
     pub async fn invalidate(&self) -> Result<(), Error> {
         self.flush().await?;
-        self.inner.state.lock().await.renew = true;
+        self.state().renew = true;
         Ok(())
     }
 
     /// Saves the session (at most one store call, or two when the session was
     /// destroyed meanwhile and a fresh one is started, or when a store without a merge
     /// level renews it) and says what to do with the client's token. Call once, after
-    /// the handler; later calls do nothing.
+    /// the handler; later calls (and changes made after the first) do nothing.
     pub async fn commit(&self) -> Result<TokenUpdate, Error> {
-        let mut st = self.inner.state.lock().await;
-        if st.committed {
-            return Ok(TokenUpdate::Keep);
-        }
-        // The token moves out for the commit (no copy of what may be a whole sealed
-        // cookie) and comes back for `current_token`.
-        let token = st.token.take();
-        let update = self.carry_out(&mut st, token.as_deref()).await;
-        st.token = token;
-        st.committed = update.is_ok();
-        update
+        let mut st = {
+            let mut state = self.state();
+            if state.committed {
+                return Ok(TokenUpdate::Keep);
+            }
+            // What the request did moves out for the save; the `remember` choice
+            // stays for `remembered`.
+            let spent = std::mem::take(&mut *state);
+            state.committed = true;
+            state.remember = spent.remember;
+            spent
+        };
+        self.carry_out(&mut st, self.token()).await
     }
 
     /// Plans the commit ([`plan`]) and carries the plan out.
     async fn carry_out(&self, st: &mut State, token: Option<&str>) -> Result<TokenUpdate, Error> {
         let expiry = self.inner.expiry;
         let now = now_ms();
-        let (found, created, loaded_expires, outdated) = match st.loaded {
-            Loaded::NotYet => (Found::Unread, now, 0, false),
-            Loaded::Nothing => (Found::Nothing, now, 0, false),
-            Loaded::Live {
+        let loaded = self.inner.loaded.get().copied();
+        let (found, created, loaded_expires, outdated) = match loaded {
+            None => (Found::Unread, now, 0, false),
+            Some(Loaded::Nothing) => (Found::Nothing, now, 0, false),
+            Some(Loaded::Live {
                 created_ms,
                 expires_ms,
                 outdated,
                 ..
-            } => (Found::Live, created_ms, expires_ms, outdated),
+            }) => (Found::Live, created_ms, expires_ms, outdated),
         };
         let unread = found == Found::Unread;
         let survives = if unread {
@@ -655,10 +654,10 @@ impl Session {
         }
         let saved = match merging {
             Some(store) => {
-                let seen = match st.loaded {
-                    Loaded::Live {
+                let seen = match loaded {
+                    Some(Loaded::Live {
                         mark: Some(mark), ..
-                    } => Some(Seen {
+                    }) => Some(Seen {
                         mark,
                         record: &record,
                     }),
@@ -835,32 +834,29 @@ impl Session {
     /// The state, for a method that only writes: loaded only when the store cannot
     /// merge writes.
     async fn writing(&self) -> Result<MutexGuard<'_, State>, Error> {
-        let mut st = self.inner.state.lock().await;
         // With several candidate tokens, only a load tells which one is the session.
-        if !(self.inner.merges && st.candidates.is_empty()) {
-            self.load(&mut st).await?;
+        if !(self.inner.merges && self.inner.tokens.len() <= 1) {
+            return self.loaded().await;
         }
-        Ok(st)
+        Ok(self.state())
     }
 
-    /// Loads the first candidate token that names a live session; that token becomes
-    /// the request's. With none, the first token stays (the client gets a removal).
-    async fn load_first_live(
-        &self,
-        st: &mut State,
-    ) -> Result<Option<(Record, Option<u64>)>, Error> {
-        if let Some(token) = st.token.as_deref() {
-            if let Some(live) = self.load_live(token).await? {
-                return Ok(Some(live));
+    /// The first candidate token that names a live session, with its record and the
+    /// merging store's mark; `Loaded::Nothing` when none does.
+    async fn load_first_live(&self) -> Result<(Loaded, Option<Record>), Error> {
+        for (index, token) in self.inner.tokens.iter().enumerate() {
+            if let Some((record, mark)) = self.load_live(token).await? {
+                let loaded = Loaded::Live {
+                    token: index,
+                    created_ms: record.created_ms,
+                    expires_ms: record.expires_ms,
+                    mark,
+                    outdated: record.outdated,
+                };
+                return Ok((loaded, Some(record)));
             }
         }
-        for token in std::mem::take(&mut st.candidates) {
-            if let Some(live) = self.load_live(&token).await? {
-                st.token = Some(token);
-                return Ok(Some(live));
-            }
-        }
-        Ok(None)
+        Ok((Loaded::Nothing, None))
     }
 
     /// The record `token` names, if it is live under the current policy, with the
@@ -891,27 +887,16 @@ impl Session {
 
     /// The state, loaded (without counting as a read).
     async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
-        let mut st = self.inner.state.lock().await;
-        self.load(&mut st).await?;
-        Ok(st)
+        if !self.inner.loaded.initialized() {
+            self.inner.loaded.get_or_try_init(|| self.load()).await?;
+        }
+        Ok(self.state())
     }
 
-    /// Loads the session into `st`, once.
-    async fn load(&self, st: &mut State) -> Result<(), Error> {
-        if st.loaded != Loaded::NotYet {
-            return Ok(());
-        }
-        let live = self.load_first_live(st).await?;
-        self.inner.was_loaded.store(true, Ordering::Relaxed);
-        st.loaded = match &live {
-            Some((r, mark)) => Loaded::Live {
-                created_ms: r.created_ms,
-                expires_ms: r.expires_ms,
-                mark: *mark,
-                outdated: r.outdated,
-            },
-            None => Loaded::Nothing,
-        };
+    /// Loads the session into the state (run once, by [`loaded`](Self::loaded)).
+    async fn load(&self) -> Result<Loaded, Error> {
+        let (loaded, record) = self.load_first_live().await?;
+        let mut st = self.state();
         // The stored values become the view as they are; what this request wrote or
         // removed before loading (only on a merging store) stays on top.
         let State {
@@ -919,9 +904,9 @@ impl Session {
             removed,
             cleared,
             ..
-        } = st;
-        if let Some((r, _)) = live.filter(|_| !*cleared) {
-            let mut stored = r.entries;
+        } = &mut *st;
+        if let Some(record) = record.filter(|_| !*cleared) {
+            let mut stored = record.entries;
             if !removed.is_empty() {
                 stored.retain(|key, _| !removed.contains(key));
             }
@@ -932,7 +917,7 @@ impl Session {
             .view
             .get(REMEMBER_KEY)
             .and_then(|v| serde_json::from_str::<bool>(v.json.as_str()).ok());
-        Ok(())
+        Ok(loaded)
     }
 }
 

@@ -109,3 +109,97 @@ async fn a_plain_store_gets_whole_records_and_regenerate_is_create_then_destroy(
     assert_eq!(next.get::<i32>("b").await?, Some(2));
     Ok(())
 }
+
+/// A `Plain` store whose loads take a while (so that clones of one session overlap)
+/// and whose first load can fail as unavailable.
+#[derive(Default)]
+struct SlowLoads {
+    plain: Plain,
+    fail_first: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl SessionStore for SlowLoads {
+    async fn load(&self, token: &str, expiry: &Expiry) -> Result<Option<Record>, Error> {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if self
+            .fail_first
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.plain.log("failed load");
+            return Err(Error::Unavailable {
+                store: "slow",
+                source: "down for the test".into(),
+            });
+        }
+        self.plain.load(token, expiry).await
+    }
+    async fn create(&self, record: &Record) -> Result<String, Error> {
+        self.plain.create(record).await
+    }
+    async fn save(&self, token: &str, record: &Record) -> Result<Option<String>, Error> {
+        self.plain.save(token, record).await
+    }
+    async fn destroy(&self, token: &str) -> Result<(), Error> {
+        self.plain.destroy(token).await
+    }
+}
+
+#[tokio::test]
+async fn clones_of_one_session_that_read_at_once_load_it_once() -> Result<(), Error> {
+    let store = Arc::new(SlowLoads::default());
+    let first = Session::new(store.clone(), Expiry::default(), None);
+    first.set("a", &1).await?;
+    first.set("b", &2).await?;
+    let token = commit(first).await?;
+    store.plain.take();
+
+    let session = Session::new(store.clone(), Expiry::default(), token);
+    let clone = session.clone();
+    let (a, b, has) = tokio::join!(
+        session.get::<i32>("a"),
+        clone.get::<i32>("b"),
+        session.has("c")
+    );
+    assert_eq!((a?, b?, has?), (Some(1), Some(2), false));
+    assert_eq!(store.plain.take(), ["load"], "one load for every clone");
+    assert!(session.was_loaded() && clone.was_loaded());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_load_that_failed_is_tried_again_by_the_next_call() -> Result<(), Error> {
+    let store = Arc::new(SlowLoads::default());
+    let first = Session::new(store.clone(), Expiry::default(), None);
+    first.set("user", "ada").await?;
+    let token = commit(first).await?;
+    store.plain.take();
+
+    store
+        .fail_first
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let session = Session::new(store.clone(), Expiry::default(), token.clone());
+    let error = session.get::<String>("user").await.err();
+    assert!(error.is_some_and(|e| e.is_unavailable()));
+    assert!(!session.was_loaded(), "a failed load loaded nothing");
+    assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+    assert_eq!(store.plain.take(), ["failed load", "load"]);
+    assert_eq!(session.current_token(), token);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_change_made_after_the_commit_is_not_saved() -> Result<(), Error> {
+    let store = Arc::new(Plain::default());
+    let session = Session::new(store.clone(), Expiry::default(), None);
+    session.set("a", &1).await?;
+    let token = commit(session.clone()).await?;
+    session.set("late", &true).await?;
+    assert_eq!(session.commit().await?, TokenUpdate::Keep);
+    assert_eq!(store.take(), ["create"]);
+
+    let next = Session::new(store.clone(), Expiry::default(), token);
+    assert_eq!(next.get::<i32>("a").await?, Some(1));
+    assert!(!next.has("late").await?);
+    Ok(())
+}
