@@ -64,6 +64,7 @@ mod error;
 mod expiry;
 mod flash;
 mod id;
+mod keyed;
 mod memory;
 mod plan;
 mod record;

@@ -6,7 +6,7 @@
 //! HTTP layer calls [`Session::commit`] once, which saves in one store call if
 //! anything changed and says what to do with the client's token ([`TokenUpdate`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -18,6 +18,7 @@ use tokio::sync::OnceCell;
 use crate::entries::Entries;
 use crate::expiry::now_ms;
 use crate::flash::{settle, Life};
+use crate::keyed::{KeyMap, KeySet};
 use crate::plan::{plan, Facts, Found, Plan};
 use crate::store::{Change, Edit, Seen};
 use crate::text::JsonText;
@@ -50,6 +51,8 @@ enum Loaded {
         mark: Option<u64>,
         /// The store asked for it to be saved again.
         outdated: bool,
+        /// When it was loaded: the request's time, for its save too.
+        at_ms: u64,
     },
 }
 
@@ -121,15 +124,15 @@ struct State {
     /// The [`Life`] of each value in `view` whose life is not the one its stored form
     /// gives ([`Life::arriving`]): flash data this request wrote or kept, and
     /// `flash_now` data.
-    lives: BTreeMap<CompactString, Life>,
+    lives: KeyMap<Life>,
     /// Keys written by this request (present in `view`).
-    changed: BTreeSet<CompactString>,
+    changed: KeySet,
     /// Keys removed by this request.
-    removed: BTreeSet<CompactString>,
+    removed: KeySet,
     /// Counters changed only by `increment` / `decrement` since the load, with the
     /// net amount (stores that merge add it atomically; see
     /// [`Edit::Add`]).
-    increments: BTreeMap<CompactString, i64>,
+    increments: KeyMap<i64>,
     /// `flush` was called: nothing stored before survives.
     cleared: bool,
     /// The request read flash data, so it ages flash data (SPEC 3, rule 3).
@@ -164,15 +167,15 @@ impl State {
         if life == Life::Persistent {
             self.lives.remove(key);
         } else {
-            set_life(&mut self.lives, key, life);
+            self.lives.insert(key, life);
         }
         self.increments.remove(key);
         if life == Life::Now {
             self.changed.remove(key);
-            mark(&mut self.removed, key);
+            self.removed.mark(key);
         } else {
             self.removed.remove(key);
-            mark(&mut self.changed, key);
+            self.changed.mark(key);
         }
     }
 
@@ -201,7 +204,7 @@ impl State {
         self.lives.remove(key);
         self.increments.remove(key);
         self.changed.remove(key);
-        mark(&mut self.removed, key);
+        self.removed.mark(key);
     }
 
     /// `keep` / `reflash` of one value: flash data that arrived gets one more reading
@@ -212,33 +215,17 @@ impl State {
         };
         let mut life = self.life_of(key, value);
         if life.keep() {
-            set_life(&mut self.lives, key, life);
-            mark(&mut self.changed, key);
+            self.lives.insert(key, life);
+            self.changed.mark(key);
         }
     }
 }
 
-fn life_in(lives: &BTreeMap<CompactString, Life>, key: &str, value: &StoredValue) -> Life {
+fn life_in(lives: &KeyMap<Life>, key: &str, value: &StoredValue) -> Life {
     lives
         .get(key)
         .copied()
         .unwrap_or(Life::arriving(value.flash))
-}
-
-fn set_life(lives: &mut BTreeMap<CompactString, Life>, key: &str, life: Life) {
-    match lives.get_mut(key) {
-        Some(slot) => *slot = life,
-        None => {
-            lives.insert(CompactString::from(key), life);
-        }
-    }
-}
-
-/// Adds `key` to `set` (allocating only when it is not there yet).
-fn mark(set: &mut BTreeSet<CompactString>, key: &str) {
-    if !set.contains(key) {
-        set.insert(CompactString::from(key));
-    }
 }
 
 impl fmt::Debug for Session {
@@ -587,8 +574,11 @@ impl Session {
     /// Plans the commit ([`plan`]) and carries the plan out.
     async fn carry_out(&self, st: &mut State, token: Option<&str>) -> Result<TokenUpdate, Error> {
         let expiry = self.inner.expiry;
-        let now = now_ms();
         let loaded = self.inner.loaded.get().copied();
+        let now = match loaded {
+            Some(Loaded::Live { at_ms, .. }) => at_ms,
+            _ => now_ms(),
+        };
         let (found, created, loaded_expires, outdated) = match loaded {
             None => (Found::Unread, now, 0, false),
             Some(Loaded::Nothing) => (Found::Nothing, now, 0, false),
@@ -682,7 +672,7 @@ impl Session {
                 fresh.entries = record
                     .entries
                     .iter()
-                    .filter(|(key, _)| st.changed.contains(*key))
+                    .filter(|(key, _)| st.changed.contains(key))
                     .map(|(key, value)| (key.clone(), value.clone()))
                     .collect();
                 if fresh.is_empty() {
@@ -708,7 +698,9 @@ impl Session {
             })
             .map(|(key, _)| key.clone())
             .collect();
-        st.removed.extend(aged);
+        for key in aged {
+            st.removed.mark(&key);
+        }
         st.view
             .iter()
             .any(|(key, value)| settle(st.life_of(key, value), st.read).is_some())
@@ -795,7 +787,7 @@ impl Session {
         let relative = self.inner.merges
             && !st.cleared
             && !st.removed.contains(key)
-            && (st.increments.contains_key(key) || !st.changed.contains(key));
+            && (st.increments.contains(key) || !st.changed.contains(key));
         let amount = st
             .increments
             .get(key)
@@ -810,7 +802,7 @@ impl Session {
         };
         st.put(key, next.to_compact_string().into(), life);
         if relative {
-            st.increments.insert(CompactString::from(key), amount);
+            st.increments.insert(key, amount);
         }
         Ok(next)
     }
@@ -844,14 +836,16 @@ impl Session {
     /// The first candidate token that names a live session, with its record and the
     /// merging store's mark; `Loaded::Nothing` when none does.
     async fn load_first_live(&self) -> Result<(Loaded, Option<Record>), Error> {
+        let now = now_ms();
         for (index, token) in self.inner.tokens.iter().enumerate() {
-            if let Some((record, mark)) = self.load_live(token).await? {
+            if let Some((record, mark)) = self.load_live(token, now).await? {
                 let loaded = Loaded::Live {
                     token: index,
                     created_ms: record.created_ms,
                     expires_ms: record.expires_ms,
                     mark,
                     outdated: record.outdated,
+                    at_ms: now,
                 };
                 return Ok((loaded, Some(record)));
             }
@@ -859,9 +853,13 @@ impl Session {
         Ok((Loaded::Nothing, None))
     }
 
-    /// The record `token` names, if it is live under the current policy, with the
-    /// merging store's mark.
-    async fn load_live(&self, token: &str) -> Result<Option<(Record, Option<u64>)>, Error> {
+    /// The record `token` names, if it is live at `now` under the current policy,
+    /// with the merging store's mark.
+    async fn load_live(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Option<(Record, Option<u64>)>, Error> {
         let expiry = &self.inner.expiry;
         let loaded = match self.inner.store.merging() {
             Some(store) => store
@@ -875,7 +873,6 @@ impl Session {
                 .await?
                 .map(|record| (record, None)),
         };
-        let now = now_ms();
         Ok(loaded.filter(|(r, _)| {
             let live = expiry.is_live(r.created_ms, r.expires_ms, now);
             if !live {
@@ -926,8 +923,8 @@ impl Session {
 /// the request leaves it (or, unread, what it wrote).
 fn change_of<'a>(st: &'a State, record: &'a Record) -> Change<'a> {
     let mut edits: Vec<(&str, Edit<'_>)> = Vec::with_capacity(st.changed.len() + st.removed.len());
-    edits.extend(st.removed.iter().map(|key| (key.as_str(), Edit::Remove)));
-    for key in &st.changed {
+    edits.extend(st.removed.keys().map(|key| (key.as_str(), Edit::Remove)));
+    for key in st.changed.keys() {
         if let Some(value) = record.entries.get(key) {
             let edit = match st.increments.get(key) {
                 Some(&by) => Edit::Add {

@@ -164,7 +164,7 @@ impl<S> std::fmt::Debug for SessionService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send + 'static,
     S::Future: Send + 'static,
     ReqBody: Send + 'static,
     ResBody: Default + Send + 'static,
@@ -178,19 +178,21 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let method = request.method().as_str();
+        let cookie_headers = cookies::values(request.headers());
+        let Some(begun) = self
+            .shared
+            .begin(method, || facts(&request), cookie_headers)
+        else {
+            tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
+            return Box::pin(async { Ok(status_only(StatusCode::FORBIDDEN)) });
+        };
+        request.extensions_mut().insert(begun.session.clone());
+        // The service that was made ready is called here, before the future starts.
+        let response = self.inner.call(request);
         let shared = self.shared.clone();
-        // The clone that was made ready is the one to call (tower's contract).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let method = request.method().as_str();
-            let cookie_headers = cookies::values(request.headers());
-            let Some(begun) = shared.begin(method, || facts(&request), cookie_headers) else {
-                tracing::info!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
-                return Ok(status_only(StatusCode::FORBIDDEN));
-            };
-            request.extensions_mut().insert(begun.session.clone());
-            let mut response = inner.call(request).await?;
+            let mut response = response.await?;
             let outcome = shared.end(&begun, response.status().as_u16()).await;
             if let Some(status) = outcome.failure {
                 let status =
