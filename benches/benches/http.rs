@@ -317,7 +317,11 @@ fn run_load(
 
 mod no_session {
     //! The limit: the same routes with no session library. Reads answer the value the
-    //! generator expects; the counter lives in a plain cookie.
+    //! generator expects; the counter lives in a plain cookie. With a pad, a write to
+    //! the session also sets a cookie of that value, which the client then sends on
+    //! every request and the server never reads.
+    use std::sync::Arc;
+
     use axum::extract::Path;
     use axum::http::{header, HeaderMap, StatusCode};
     use axum::response::{IntoResponse, Response};
@@ -325,7 +329,8 @@ mod no_session {
     use axum::{Json, Router};
     use serde_json::Value;
 
-    pub fn router(value: Value) -> Router {
+    pub fn router(value: Value, pad: Option<String>) -> Router {
+        let set_pad: Option<Arc<str>> = pad.map(|pad| format!("pad={pad}; Path=/").into());
         Router::new()
             .route(
                 "/api/session/{key}",
@@ -333,9 +338,44 @@ mod no_session {
                     let value = value.clone();
                     async move { Json(value) }
                 })
-                .put(|| async { StatusCode::NO_CONTENT }),
+                .put(move || {
+                    let set_pad = set_pad.clone();
+                    async move {
+                        match set_pad {
+                            Some(c) => (
+                                [(header::SET_COOKIE, c.to_string())],
+                                StatusCode::NO_CONTENT,
+                            )
+                                .into_response(),
+                            None => StatusCode::NO_CONTENT.into_response(),
+                        }
+                    }
+                }),
             )
             .route("/api/counter/{key}", put(counter))
+    }
+
+    /// A cookie value as long as the one our cookie store gives the generator's
+    /// session (sealed with `key`), of the same alphabet.
+    pub fn cookie_as_long_as_ours(key: &session_cookie::Key) -> Result<String, String> {
+        let store = session_cookie::CookieStore::new(session_cookie::Keyring::new(key.clone(), []));
+        let session =
+            session_core::Session::new(Arc::new(store), session_core::Expiry::default(), None);
+        let rt = session_benches::runtime(false);
+        let token = rt
+            .block_on(async {
+                for (k, v) in session_benches::session_of(1024) {
+                    session.set(&k, &v).await?;
+                }
+                session.commit().await
+            })
+            .map_err(|e| e.to_string())?;
+        match token {
+            session_core::TokenUpdate::Send(token) => {
+                Ok("Ab0-_".chars().cycle().take(token.len()).collect())
+            }
+            other => Err(format!("sealing the session gave {other:?}")),
+        }
     }
 
     async fn counter(headers: HeaderMap, Json(by): Json<i64>) -> Response {
@@ -441,6 +481,7 @@ fn main() {
         Ok(k) => k,
         Err(e) => panic!("{e}"),
     };
+    let cookie_key = key.clone();
     let cookie = session_cookie::CookieStore::new(session_cookie::Keyring::new(key, []));
     targets.push(ours(
         "ours_cookie",
@@ -456,9 +497,26 @@ fn main() {
     });
     let l = listener();
     let base = base_of(&l);
-    serve_axum(l, no_session::router(json!(session_of(1024)[3].1)));
+    serve_axum(l, no_session::router(json!(session_of(1024)[3].1), None));
     targets.push(Target {
         name: "no_session",
+        base,
+        stores: Vec::new(),
+    });
+    // The same limit, with a cookie as long as ours to carry: what the cookie alone
+    // costs the client, the kernel and the server's HTTP parser.
+    let pad = match no_session::cookie_as_long_as_ours(&cookie_key) {
+        Ok(pad) => pad,
+        Err(e) => panic!("{e}"),
+    };
+    let l = listener();
+    let base = base_of(&l);
+    serve_axum(
+        l,
+        no_session::router(json!(session_of(1024)[3].1), Some(pad)),
+    );
+    targets.push(Target {
+        name: "no_session_cookie",
         base,
         stores: Vec::new(),
     });

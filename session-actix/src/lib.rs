@@ -251,7 +251,7 @@ where
                 headers.append(VARY, HeaderValue::from_static("Cookie"));
             }
             for cookie in outcome.set_cookies {
-                match HeaderValue::from_str(&cookie) {
+                match HeaderValue::try_from(cookie) {
                     Ok(v) => headers.append(SET_COOKIE, v),
                     Err(e) => {
                         tracing::error!(error = %e, "session cookie is not a valid header value")

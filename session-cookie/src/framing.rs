@@ -293,15 +293,15 @@ impl CookieOptions {
         let parts = split(&self.name, token, self.max_chunks)?;
         let mut out = Vec::with_capacity(parts.len().max(sent));
         for (name, value) in parts.iter() {
-            let mut cookie = self.build(name.clone(), (*value).to_owned());
+            let mut cookie = self.build(name, value);
             if let Some(age) = max_age {
                 let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
                 cookie.set_max_age(cookie::time::Duration::seconds(secs));
             }
-            out.push(cookie.to_string());
+            out.push(render(&cookie));
         }
         for i in parts.len()..sent.max(parts.len()) {
-            out.push(self.removal(chunk_name(&self.name, i)).to_string());
+            out.push(self.removal(&chunk_name(&self.name, i)));
         }
         Some(out)
     }
@@ -309,11 +309,11 @@ impl CookieOptions {
     /// The `Set-Cookie` values that remove the session cookie and every chunk sent.
     pub fn remove(&self, sent: usize) -> Vec<String> {
         (0..sent.max(1))
-            .map(|i| self.removal(chunk_name(&self.name, i)).to_string())
+            .map(|i| self.removal(&chunk_name(&self.name, i)))
             .collect()
     }
 
-    fn build(&self, name: String, value: String) -> Cookie<'static> {
+    fn build<'c>(&'c self, name: &'c str, value: &'c str) -> Cookie<'c> {
         let mut c = Cookie::build((name, value))
             .http_only(true)
             .same_site(match self.same_site {
@@ -321,19 +321,34 @@ impl CookieOptions {
                 SameSite::Strict => cookie::SameSite::Strict,
                 SameSite::None => cookie::SameSite::None,
             })
-            .path(self.path.clone())
+            .path(self.path.as_str())
             .secure(self.secure);
         if let Some(domain) = &self.domain {
-            c = c.domain(domain.clone());
+            c = c.domain(domain.as_str());
         }
         c.build()
     }
 
-    fn removal(&self, name: String) -> Cookie<'static> {
-        let mut c = self.build(name, String::new());
+    /// The `Set-Cookie` value that removes the cookie `name`.
+    fn removal(&self, name: &str) -> String {
+        let mut c = self.build(name, "");
         c.make_removal();
-        c
+        render(&c)
     }
+}
+
+/// `cookie` as a `Set-Cookie` value, written once into a string of the right size.
+fn render(cookie: &Cookie<'_>) -> String {
+    use std::fmt::Write as _;
+    // Room for name, value, path, domain, and the other attributes' fixed text.
+    let room = cookie.name().len()
+        + cookie.value().len()
+        + cookie.path().map_or(0, str::len)
+        + cookie.domain().map_or(0, str::len)
+        + 128;
+    let mut out = String::with_capacity(room);
+    let _ = write!(out, "{cookie}");
+    out
 }
 
 /// The cookie's name on the wire: `name`, with the `__Host-` prefix when `host_prefix`.

@@ -133,7 +133,7 @@ async fn finish(
         // request that loaded the session sends it again.
         Ok(TokenUpdate::Keep) if persistent && session.was_loaded() => {
             match session.current_token() {
-                Some(token) => Ok(TokenUpdate::Send(token)),
+                Some(token) => Ok(TokenUpdate::Send(token.to_owned())),
                 None => Ok(TokenUpdate::Keep),
             }
         }
@@ -145,7 +145,7 @@ async fn finish(
         Ok(TokenUpdate::Send(token))
             if choice.is_none()
                 && (!persistent || !session.was_loaded())
-                && session.current_token().as_deref() == Some(token.as_str()) =>
+                && session.current_token() == Some(token.as_str()) =>
         {
             Ok(TokenUpdate::Keep)
         }

@@ -398,10 +398,10 @@ impl Session {
     /// The token this request's session goes by: the client's (or, after a load, the
     /// candidate that named the live session). `None` when the request carried none,
     /// or none named a live session.
-    pub fn current_token(&self) -> Option<String> {
+    pub fn current_token(&self) -> Option<&str> {
         match self.inner.loaded.get() {
             Some(Loaded::Nothing) => None,
-            _ => self.token().map(str::to_owned),
+            _ => self.token(),
         }
     }
 

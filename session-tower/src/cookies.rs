@@ -18,7 +18,7 @@ pub(crate) fn values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// Appends `Set-Cookie` headers for `cookies`.
 pub(crate) fn append(headers: &mut HeaderMap, cookies: Vec<String>) {
     for cookie in cookies {
-        match HeaderValue::from_str(&cookie) {
+        match HeaderValue::try_from(cookie) {
             Ok(v) => {
                 headers.append(SET_COOKIE, v);
             }
