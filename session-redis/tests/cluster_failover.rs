@@ -44,9 +44,16 @@ async fn a_killed_master_gives_503s_then_its_replica_serves_every_acknowledged_w
         }
         tokens.push(token);
     }
+    // Every master's writes reached its replica (a replica still in its first sync
+    // acknowledges nothing yet: wait for it, up to a limit).
     for node in cluster.nodes() {
         if node.cli(&["role"])?.starts_with("master") {
-            node.cli(&["wait", "1", "2000"])?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while node.cli(&["wait", "1", "1000"])?.trim() != "1" {
+                if Instant::now() > deadline {
+                    return Err("a replica never acknowledged its master's writes".into());
+                }
+            }
         }
     }
     // The master holding the first session.
