@@ -128,15 +128,15 @@ async fn finish(
     let choice = session.remembered();
     let persistent = choice.unwrap_or(cookie.is_persistent());
     let max_age = persistent.then(|| session.time_left());
-    let update = match update {
+    match update {
         // A persistent cookie's Max-Age moves with the idle deadline, so every
         // request that loaded the session sends it again.
         Ok(TokenUpdate::Keep) if persistent && session.was_loaded() => {
-            match session.current_token() {
-                Some(token) => Ok(TokenUpdate::Send(token.to_owned())),
-                None => Ok(TokenUpdate::Keep),
+            if let Some(token) = session.current_token() {
+                send(&mut outcome, cookie, token, sent, max_age);
             }
         }
+        Ok(TokenUpdate::Keep) => {}
         // A save that kept the token (a server store's session changed in place) of
         // a session that made no `remember` choice: the client's cookie already
         // holds it. It is sent again to move a persistent cookie's Max-Age (or to
@@ -145,27 +145,8 @@ async fn finish(
         Ok(TokenUpdate::Send(token))
             if choice.is_none()
                 && (!persistent || !session.was_loaded())
-                && session.current_token() == Some(token.as_str()) =>
-        {
-            Ok(TokenUpdate::Keep)
-        }
-        other => other,
-    };
-    match update {
-        Ok(TokenUpdate::Keep) => {}
-        Ok(TokenUpdate::Send(token)) => match cookie.send(&token, sent, max_age) {
-            Some(set_cookies) => {
-                outcome.set_cookies = set_cookies;
-                outcome.no_store = true;
-            }
-            None => {
-                tracing::error!(
-                    size = token.len(),
-                    "session token does not fit the configured cookies"
-                );
-                outcome.failure = Some(500);
-            }
-        },
+                && session.current_token() == Some(token.as_str()) => {}
+        Ok(TokenUpdate::Send(token)) => send(&mut outcome, cookie, &token, sent, max_age),
         Ok(TokenUpdate::Remove) => {
             outcome.set_cookies = cookie.remove(sent);
             outcome.no_store = true;
@@ -176,6 +157,30 @@ async fn finish(
         }
     }
     outcome
+}
+
+/// Puts the `Set-Cookie` values that send `token` into `outcome` (500 when the token
+/// does not fit the configured cookies).
+fn send(
+    outcome: &mut Outcome,
+    cookie: &CookieOptions,
+    token: &str,
+    sent: usize,
+    max_age: Option<std::time::Duration>,
+) {
+    match cookie.send(token, sent, max_age) {
+        Some(set_cookies) => {
+            outcome.set_cookies = set_cookies;
+            outcome.no_store = true;
+        }
+        None => {
+            tracing::error!(
+                size = token.len(),
+                "session token does not fit the configured cookies"
+            );
+            outcome.failure = Some(500);
+        }
+    }
 }
 
 /// The HTTP status a session error answers with: 503 when the store is unavailable

@@ -88,21 +88,7 @@ impl Entries {
 
     /// Where `key` is (`Ok`) or would go (`Err`).
     fn position(&self, key: &str) -> Result<usize, usize> {
-        if self.items().len() <= SCAN_MAX {
-            // A short map is scanned: most keys differ from `key` in length, or in
-            // their first bytes, and the scan has none of a binary search's
-            // unpredictable branches.
-            for (at, (k, _)) in self.items().iter().enumerate() {
-                match compare(k.as_bytes(), key.as_bytes()) {
-                    Ordering::Less => {}
-                    Ordering::Equal => return Ok(at),
-                    Ordering::Greater => return Err(at),
-                }
-            }
-            return Err(self.items().len());
-        }
-        self.items()
-            .binary_search_by(|(k, _)| compare(k.as_bytes(), key.as_bytes()))
+        position_in(self.items(), key)
     }
 
     /// The value under `key`.
@@ -235,6 +221,24 @@ impl Eq for Entries {}
 
 /// Up to this many values, a lookup scans instead of searching.
 const SCAN_MAX: usize = 16;
+
+/// Where `key` is (`Ok`) or would go (`Err`) in `items`, sorted by key.
+pub(crate) fn position_in<V>(items: &[(CompactString, V)], key: &str) -> Result<usize, usize> {
+    if items.len() <= SCAN_MAX {
+        // A short map is scanned: most keys differ from `key` in length, or in
+        // their first bytes, and the scan has none of a binary search's
+        // unpredictable branches.
+        for (at, (k, _)) in items.iter().enumerate() {
+            match compare(k.as_bytes(), key.as_bytes()) {
+                Ordering::Less => {}
+                Ordering::Equal => return Ok(at),
+                Ordering::Greater => return Err(at),
+            }
+        }
+        return Err(items.len());
+    }
+    items.binary_search_by(|(k, _)| compare(k.as_bytes(), key.as_bytes()))
+}
 
 /// The order of `str` (bytewise), without the call to `memcmp` that `str`'s `Ord`
 /// makes: session keys are short, and differ early.

@@ -7,6 +7,8 @@
 
 use compact_str::CompactString;
 
+use crate::entries::position_in;
+
 /// Session keys mapped to `V`, in key order, each key once.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyMap<V> {
@@ -24,9 +26,11 @@ impl<V> Default for KeyMap<V> {
 }
 
 impl<V> KeyMap<V> {
-    /// Where `key` is (`Ok`) or would go (`Err`).
+    /// Where `key` is (`Ok`) or would go (`Err`): the search [`Entries`] uses.
+    ///
+    /// [`Entries`]: crate::Entries
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.items.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        position_in(&self.items, key)
     }
 
     /// True when nothing is noted.
