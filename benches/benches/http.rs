@@ -16,7 +16,7 @@
 //! `BENCHMARKS.md`.
 //!
 //! Settings: `BENCH_USERS` (32), `BENCH_SECONDS` measured per server and workload (6),
-//! `BENCH_ROUNDS` (3), `BENCH_LOAD_THREADS` (the generator's, 1), `REDIS_URL`.
+//! `BENCH_ROUNDS` (3), `BENCH_WORKLOADS` (some of `read,write,mixed`; all when unset), `BENCH_LOAD_THREADS` (the generator's, 1), `REDIS_URL`.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -470,6 +470,15 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(3);
+    // `BENCH_WORKLOADS`: some of `read,write,mixed` (all three when unset).
+    let only: Option<String> = std::env::var("BENCH_WORKLOADS").ok();
+    let workloads: Vec<Workload> = [Workload::Read, Workload::Write, Workload::Mixed]
+        .into_iter()
+        .filter(|w| {
+            only.as_deref()
+                .is_none_or(|only| only.split(',').any(|o| o.trim() == w.name()))
+        })
+        .collect();
     let url = redis_url();
     let redis_up = redis_answers(&url);
     if !redis_up {
@@ -657,7 +666,7 @@ fn main() {
     let slice = Duration::from_secs_f64(seconds as f64 / rounds as f64);
     let warmup = Duration::from_millis(500);
     let mut results = Vec::new();
-    for workload in [Workload::Read, Workload::Write, Workload::Mixed] {
+    for workload in workloads {
         let mut tallies: Vec<Vec<Tally>> = targets.iter().map(|_| Vec::new()).collect();
         let mut cache: Vec<(u64, u64)> = targets.iter().map(|_| (0, 0)).collect();
         for round in 0..rounds {

@@ -54,10 +54,15 @@ pub fn capacity(name: &str, max_chunks: usize) -> usize {
     (0..max_chunks)
         .map(|i| {
             // The length of `chunk_name(name, i)`, without building it.
-            let suffix = if i == 0 { 0 } else { 1 + i.to_string().len() };
+            let suffix = if i == 0 { 0 } else { 1 + decimal_digits(i) };
             COOKIE_BYTES.saturating_sub(name.len() + suffix + 1)
         })
         .sum()
+}
+
+/// How many decimal digits `n` is written with.
+fn decimal_digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// The chunks of one token, in order: `(cookie name, value)`.
@@ -458,7 +463,7 @@ mod tests {
 
     #[test]
     fn capacity_matches_the_chunk_names() {
-        for chunks in [1, 2, 9, 10, 11, 32] {
+        for chunks in [1, 2, 9, 10, 11, 32, 101] {
             let by_name: usize = (0..chunks).map(|i| room(&chunk_name("s", i))).sum();
             assert_eq!(capacity("s", chunks), by_name, "{chunks} chunks");
         }

@@ -45,23 +45,51 @@ pub(crate) fn seal_with_nonce(
     touched_ms: u64,
     nonce: &[u8; NONCE],
 ) -> Result<String, session_core::Error> {
-    // Room for the whole sealed cookie up front.
-    let mut buf = Vec::with_capacity(HEADER + NONCE + codec::max_encoded_len(record) + TAG);
-    buf.push(VERSION);
-    buf.extend_from_slice(&key_id);
-    buf.extend_from_slice(nonce);
-    codec::encode_into(record, touched_ms, &mut buf);
-    let (head, body) = buf.split_at_mut(HEADER + NONCE);
-    let aad = AssociatedData::new(&head[..HEADER], name);
-    let tag =
-        cipher
-            .seal(nonce, aad.as_bytes(), body)
-            .map_err(|_| session_core::Error::Encode {
-                key: String::new(),
-                reason: "the session record is too large to encrypt".into(),
-            })?;
-    buf.extend_from_slice(&tag);
-    Ok(URL_SAFE_NO_PAD.encode_to_string(&buf))
+    // The binary form, in this thread's scratch buffer; then its base64 text.
+    with_scratch(|buf| {
+        // Room for the whole sealed cookie up front.
+        buf.reserve(HEADER + NONCE + codec::max_encoded_len(record) + TAG);
+        buf.push(VERSION);
+        buf.extend_from_slice(&key_id);
+        buf.extend_from_slice(nonce);
+        codec::encode_into(record, touched_ms, buf);
+        let (head, body) = buf.split_at_mut(HEADER + NONCE);
+        let aad = AssociatedData::new(&head[..HEADER], name);
+        let tag =
+            cipher
+                .seal(nonce, aad.as_bytes(), body)
+                .map_err(|_| session_core::Error::Encode {
+                    key: String::new(),
+                    reason: "the session record is too large to encrypt".into(),
+                })?;
+        buf.extend_from_slice(&tag);
+        Ok(URL_SAFE_NO_PAD.encode_to_string(&buf[..]))
+    })
+}
+
+/// Runs `f` on this thread's scratch buffer, empty (on a new one if it is in use).
+fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    SCRATCH.with(|scratch| {
+        let Ok(mut buf) = scratch.try_borrow_mut() else {
+            return f(&mut Vec::new());
+        };
+        buf.clear();
+        let out = f(&mut buf);
+        // A rare large session does not keep its room for good.
+        if buf.capacity() > SCRATCH_KEPT {
+            *buf = Vec::new();
+        }
+        out
+    })
+}
+
+/// The most bytes of room the scratch buffer keeps between seals.
+const SCRATCH_KEPT: usize = 8 << 10;
+
+thread_local! {
+    /// The binary form of the cookie being sealed, before its base64 text: one
+    /// buffer per thread, used again by every seal on it.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// What a cookie opened to.
@@ -160,6 +188,24 @@ mod tests {
             touched_ms: TOUCHED,
             old_key,
         }
+    }
+
+    #[test]
+    fn seals_one_after_another_on_a_thread_each_open_to_their_own_record(
+    ) -> Result<(), session_core::Error> {
+        let keyring = Keyring::new(Key::from_bytes([7; 32]), []);
+        let mut large = record();
+        large.insert(
+            "big",
+            StoredValue::persistent(format!("\"{}\"", "x".repeat(20_000))),
+        );
+        // Large (past the room the thread keeps), small, large, small.
+        for r in [&large, &record(), &large, &record()] {
+            let sealed = seal(&keyring, "session", r, TOUCHED)?;
+            let opened = open(&keyring, "session", &sealed);
+            assert_eq!(opened.map(|o| o.record).as_ref(), Ok(r));
+        }
+        Ok(())
     }
 
     /// The test vector: a fixed key, nonce and record give these exact bytes. If this

@@ -6,11 +6,8 @@ use std::sync::Arc;
 use compact_str::CompactString;
 
 use crate::entries::Entries;
-use crate::text::JsonText;
+use crate::text::{JsonText, INLINE};
 use crate::StoredValue;
-
-/// Values of up to this many bytes are kept inline in their [`JsonText`].
-const INLINE: usize = std::mem::size_of::<CompactString>();
 
 /// Collects the values a decoder reads, then hands them out as [`Entries`] whose
 /// texts longer than 24 bytes are slices of one shared buffer (see [`JsonText`]).

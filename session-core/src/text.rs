@@ -5,7 +5,10 @@
 //! allocations on every request, and ten frees. Decoded through an
 //! [`EntriesBuilder`](crate::EntriesBuilder), its values are slices of one buffer:
 //! one allocation for all of them, and a clone is a reference count. A text of up to
-//! 24 bytes is kept inline, as [`CompactString`] keeps it, and never shares.
+//! 24 bytes is kept inline, as [`CompactString`] keeps it, and never shares; a longer
+//! text made on its own (a value the application sets) is a buffer of its own behind a
+//! reference count, so copies of a session (the one a store keeps in memory, the one a
+//! request changes) share it too.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -119,15 +122,28 @@ impl Borrow<str> for JsonText {
     }
 }
 
+/// The longest text kept inline.
+pub(crate) const INLINE: usize = std::mem::size_of::<CompactString>();
+
 impl From<&str> for JsonText {
     fn from(text: &str) -> Self {
-        JsonText(Repr::Own(CompactString::from(text)))
+        if text.len() <= INLINE {
+            return JsonText(Repr::Own(CompactString::from(text)));
+        }
+        JsonText::from(text.to_owned())
     }
 }
 
 impl From<String> for JsonText {
     fn from(text: String) -> Self {
-        JsonText(Repr::Own(CompactString::from(text)))
+        match u32::try_from(text.len()) {
+            Ok(len) if text.len() > INLINE => JsonText(Repr::Shared {
+                buffer: Arc::new(text),
+                start: 0,
+                len,
+            }),
+            _ => JsonText(Repr::Own(CompactString::from(text))),
+        }
     }
 }
 
@@ -139,6 +155,9 @@ impl From<&String> for JsonText {
 
 impl From<CompactString> for JsonText {
     fn from(text: CompactString) -> Self {
+        if text.is_heap_allocated() {
+            return JsonText::from(text.into_string());
+        }
         JsonText(Repr::Own(text))
     }
 }
@@ -258,6 +277,22 @@ mod tests {
         let back: JsonText = serde_json::from_str(r#""[1,2]""#).unwrap_or_default();
         assert_eq!(back, own);
         assert_eq!(format!("{from_shared:?}"), format!("{:?}", "[1,2]"));
+    }
+
+    #[test]
+    fn a_long_text_is_shared_by_its_clones_and_a_short_one_is_inline() {
+        let long = JsonText::from("x".repeat(40));
+        let copy = long.clone();
+        assert_eq!(copy, long);
+        assert_eq!(copy.as_str().as_ptr(), long.as_str().as_ptr());
+        for text in [
+            JsonText::from("x".repeat(40).as_str()),
+            JsonText::from(CompactString::from("y".repeat(30))),
+        ] {
+            assert_eq!(text.clone().as_str().as_ptr(), text.as_str().as_ptr());
+        }
+        let short = JsonText::from("[1,2]");
+        assert!(matches!(short.0, Repr::Own(ref t) if !t.is_heap_allocated()));
     }
 
     #[test]
