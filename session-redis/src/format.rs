@@ -245,18 +245,16 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
     let revision = r.u32()?;
     let created = r.u64()?;
     let n = r.map_len()?;
-    // Every entry takes at least 3 bytes, which bounds the allocation; the values'
-    // text is shorter than the stored bytes.
-    let mut entries = RecordBuilder::with_capacity(n.min(bytes.len() / 3), bytes.len());
+    // The snapshot is read into the record once the changes after it are counted.
+    let snapshot = r.at;
     for _ in 0..n {
-        let key = utf8_key(r.str()?)?;
-        let (json, flash) = value_parts(r.str().map_err(|_| "the snapshot holds a non-value")?)?;
-        entries.push(key, json, flash);
+        r.str()?;
+        r.str().map_err(|_| "the snapshot holds a non-value")?;
     }
     // The changes, borrowed: only the last change of each key is turned into a value
     // (a key changed in every save is decoded once, not once per save).
     let mut changes: Vec<(&[u8], Option<&[u8]>)> =
-        Vec::with_capacity(if r.at < bytes.len() { 8 } else { 0 });
+        Vec::with_capacity(if r.at < bytes.len() { 16 } else { 0 });
     let mut flushed = false;
     while r.at < bytes.len() {
         if r.bytes[r.at] == FLUSHED {
@@ -279,60 +277,96 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
         revision,
         len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
     };
-    // Our encoder writes keys in order: one comparison each.
-    let mut record = if flushed {
-        Record::new(created, expires_ms)
-    } else {
-        entries.finish(created, expires_ms)
-    };
+    // Every entry takes at least 3 bytes, which bounds the allocation; the values'
+    // text is shorter than the stored bytes.
+    let values = if flushed { 0 } else { n } + changes.len();
+    let mut entries = RecordBuilder::with_capacity(values.min(bytes.len() / 3), bytes.len());
+    if !flushed {
+        let mut r = Reader {
+            bytes,
+            at: snapshot,
+        };
+        for _ in 0..n {
+            let key = utf8_key(r.str()?)?;
+            let (json, flash) = value_parts(r.str()?)?;
+            entries.push(key, json, flash);
+        }
+    }
     // Stable: among changes of one key, the order of the saves is kept.
     changes.sort_by(|a, b| a.0.cmp(b.0));
-    // The increments after a key's last value, newest first (each parsed once).
-    let mut increments: Vec<(bool, i64)> = Vec::new();
+    // A key's last value joins the snapshot's in the builder (the later push wins,
+    // and its text shares the one buffer); removals, and increments, which add to
+    // the value before them, are applied to the record once it is built.
+    let mut later: Vec<(&str, Later<'_>)> = Vec::new();
     for same_key in changes.chunk_by(|a, b| a.0 == b.0) {
         let Some(&(key, _)) = same_key.last() else {
             continue;
         };
         let key = utf8_key(key)?;
         // The last value or removal decides, then the increments after it add up.
-        increments.clear();
-        let mut last_set = None;
-        for (i, (_, value)) in same_key.iter().enumerate().rev() {
-            match value.and_then(increment_of) {
-                Some(increment) => increments.push(increment),
-                None => {
-                    last_set = Some(i);
-                    break;
-                }
+        let last_set = same_key
+            .iter()
+            .rposition(|(_, value)| value.and_then(increment_of).is_none());
+        let increments = &same_key[last_set.map_or(0, |i| i + 1)..];
+        let base = last_set.map(|i| same_key[i].1);
+        match (base, increments.is_empty()) {
+            (Some(Some(value)), true) => {
+                let (json, flash) = value_parts(value)?;
+                entries.push(key, json, flash);
+            }
+            (Some(None), true) => later.push((key, Later::Remove)),
+            (None, true) => {}
+            (base, false) => {
+                let start = match base {
+                    Some(Some(value)) => Some(value_parts(value)?.0.parse::<i64>().unwrap_or(0)),
+                    Some(None) => Some(0),
+                    // The snapshot's value, looked up once the record is built.
+                    None => None,
+                };
+                later.push((key, Later::Add { start, increments }));
             }
         }
-        let base = match last_set.map(|i| same_key[i].1) {
-            Some(Some(value)) => Some(stored_value(value)?),
-            Some(None) => None,
-            None => record.get(key).cloned(),
-        };
-        let value = match increments.first() {
-            None => base,
-            // The newest increment says whether the counter is flash.
-            Some(&(flash, _)) => {
-                let start = base.and_then(|v| v.json().parse::<i64>().ok()).unwrap_or(0);
-                let total = increments
-                    .iter()
-                    .rev()
-                    .fold(start, |n, &(_, by)| n.saturating_add(by));
-                Some(StoredValue::new(total.to_string(), flash))
-            }
-        };
-        match value {
-            Some(value) => {
-                record.insert(key, value);
-            }
-            None => {
+    }
+    // Our encoder writes keys in order: one comparison each.
+    let mut record = entries.finish(created, expires_ms);
+    for (key, change) in later {
+        match change {
+            Later::Remove => {
                 record.remove(key);
+            }
+            Later::Add { start, increments } => {
+                let start = start.unwrap_or_else(|| {
+                    record
+                        .get(key)
+                        .and_then(|v| v.json().parse::<i64>().ok())
+                        .unwrap_or(0)
+                });
+                let mut total = start;
+                // The newest increment says whether the counter is flash.
+                let mut flash = false;
+                for (_, value) in increments {
+                    if let Some((is_flash, by)) = value.and_then(increment_of) {
+                        total = total.saturating_add(by);
+                        flash = is_flash;
+                    }
+                }
+                record.insert(key, StoredValue::new(total.to_string(), flash));
             }
         }
     }
     Ok((record, loaded))
+}
+
+/// A change of one key that [`decode`] applies once the record is built.
+enum Later<'c> {
+    /// The key was removed last.
+    Remove,
+    /// The key's counter: `start` (the key's value in the snapshot when `None`)
+    /// plus each of `increments`, oldest first.
+    Add {
+        start: Option<i64>,
+        increments: &'c [(&'c [u8], Option<&'c [u8]>)],
+    },
 }
 
 /// An increment's kind (true for flash) and amount, when `value` is one.
@@ -359,12 +393,6 @@ fn value_parts(value: &[u8]) -> Result<(&str, bool), &'static str> {
     };
     let json = std::str::from_utf8(&value[1..]).map_err(|_| "value is not UTF-8")?;
     Ok((json, flash))
-}
-
-/// A stored value from its string (see [`value_parts`]).
-fn stored_value(value: &[u8]) -> Result<StoredValue, &'static str> {
-    let (json, flash) = value_parts(value)?;
-    Ok(StoredValue::new(json, flash))
 }
 
 struct Reader<'a> {
@@ -600,6 +628,28 @@ mod tests {
             got.get("n"),
             Some(&StoredValue::persistent((i64::MAX - 5).to_string()))
         );
+        Ok(())
+    }
+
+    #[test]
+    fn increments_after_a_removal_or_a_flush_count_from_zero() -> Result<(), &'static str> {
+        let mut r = Record::new(5, 0);
+        r.insert("n", StoredValue::persistent("10"));
+        r.insert("m", StoredValue::persistent("7"));
+        let add = Edit::Add {
+            by: 2,
+            flash: false,
+        };
+        let mut bytes = encode(&r, 1);
+        bytes.extend(change(false, &[("n", Edit::Remove)]));
+        bytes.extend(change(false, &[("n", add)]));
+        let (got, _) = decode(&bytes, 0)?;
+        assert_eq!(got.get("n"), Some(&StoredValue::persistent("2")));
+        assert_eq!(got.get("m"), Some(&StoredValue::persistent("7")));
+        bytes.extend(change(true, &[("m", add)]));
+        let (got, _) = decode(&bytes, 0)?;
+        assert_eq!(got.get("m"), Some(&StoredValue::persistent("2")));
+        assert_eq!(got.len(), 1, "the flush dropped n");
         Ok(())
     }
 
