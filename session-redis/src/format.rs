@@ -82,12 +82,14 @@ impl Loaded {
 
 /// True when the changes appended since the snapshot have grown enough that a save
 /// should write the session whole: `loaded_len` stored bytes for a session whose
-/// whole encoding takes `whole_len`. Past half the snapshot (at least 128 bytes, at
-/// most 1 KiB): the script that compacts costs Redis as much as 20 to 30 `APPEND`s,
-/// mostly for taking the whole session in as a Lua string, while each appended change
-/// costs a load a few dozen instructions to skip.
+/// whole encoding takes `whole_len`. Past a quarter of the snapshot (at least 64
+/// bytes, at most 1 KiB): the script that compacts costs Redis as much as 20 to 30
+/// `APPEND`s, mostly for taking the whole session in as a Lua string, while every
+/// load until then reads each appended change (an increment of a counter, about six
+/// bytes, costs a load about a hundred instructions), so a session read several
+/// times per write is cheapest compacted after a few dozen small changes.
 pub(crate) fn worth_compacting(loaded_len: usize, whole_len: usize) -> bool {
-    loaded_len.saturating_sub(whole_len) > (whole_len / 2).clamp(128, 1024)
+    loaded_len.saturating_sub(whole_len) > (whole_len / 4).clamp(64, 1024)
 }
 
 /// The length of [`encode`]'s output for `record`.
@@ -253,7 +255,7 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
     }
     // The changes, borrowed: only the last change of each key is turned into a value
     // (a key changed in every save is decoded once, not once per save).
-    let mut changes: Vec<(&[u8], Option<&[u8]>)> =
+    let mut changes: Vec<(&[u8], Changed<'_>)> =
         Vec::with_capacity(if r.at < bytes.len() { 16 } else { 0 });
     let mut flushed = false;
     while r.at < bytes.len() {
@@ -264,13 +266,17 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
         }
         for _ in 0..r.map_len()? {
             let key = r.str()?;
-            let value = if r.bytes.get(r.at) == Some(&REMOVED) {
+            let changed = if r.bytes.get(r.at) == Some(&REMOVED) {
                 r.at += 1;
-                None
+                Changed::Removed
             } else {
-                Some(r.str()?)
+                let value = r.str()?;
+                match increment_of(value) {
+                    Some((flash, by)) => Changed::Added { flash, by },
+                    None => Changed::Set(value),
+                }
             };
-            changes.push((key, value));
+            changes.push((key, changed));
         }
     }
     let loaded = Loaded {
@@ -306,20 +312,22 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
         // The last value or removal decides, then the increments after it add up.
         let last_set = same_key
             .iter()
-            .rposition(|(_, value)| value.and_then(increment_of).is_none());
+            .rposition(|(_, changed)| !matches!(changed, Changed::Added { .. }));
         let increments = &same_key[last_set.map_or(0, |i| i + 1)..];
         let base = last_set.map(|i| same_key[i].1);
         match (base, increments.is_empty()) {
-            (Some(Some(value)), true) => {
+            (Some(Changed::Set(value)), true) => {
                 let (json, flash) = value_parts(value)?;
                 entries.push(key, json, flash);
             }
-            (Some(None), true) => later.push((key, Later::Remove)),
+            (Some(_), true) => later.push((key, Later::Remove)),
             (None, true) => {}
             (base, false) => {
                 let start = match base {
-                    Some(Some(value)) => Some(value_parts(value)?.0.parse::<i64>().unwrap_or(0)),
-                    Some(None) => Some(0),
+                    Some(Changed::Set(value)) => {
+                        Some(value_parts(value)?.0.parse::<i64>().unwrap_or(0))
+                    }
+                    Some(_) => Some(0),
                     // The snapshot's value, looked up once the record is built.
                     None => None,
                 };
@@ -344,8 +352,12 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
                 let mut total = start;
                 // The newest increment says whether the counter is flash.
                 let mut flash = false;
-                for (_, value) in increments {
-                    if let Some((is_flash, by)) = value.and_then(increment_of) {
+                for (_, changed) in increments {
+                    if let Changed::Added {
+                        flash: is_flash,
+                        by,
+                    } = *changed
+                    {
                         total = total.saturating_add(by);
                         flash = is_flash;
                     }
@@ -357,6 +369,17 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
     Ok((record, loaded))
 }
 
+/// What one appended change did to one key.
+#[derive(Clone, Copy)]
+enum Changed<'c> {
+    /// Set it to this stored value.
+    Set(&'c [u8]),
+    /// Removed it.
+    Removed,
+    /// Added `by` to its counter (flash when `flash`).
+    Added { flash: bool, by: i64 },
+}
+
 /// A change of one key that [`decode`] applies once the record is built.
 enum Later<'c> {
     /// The key was removed last.
@@ -365,7 +388,7 @@ enum Later<'c> {
     /// plus each of `increments`, oldest first.
     Add {
         start: Option<i64>,
-        increments: &'c [(&'c [u8], Option<&'c [u8]>)],
+        increments: &'c [(&'c [u8], Changed<'c>)],
     },
 }
 
@@ -664,12 +687,12 @@ mod tests {
 
     #[test]
     fn compaction_waits_for_a_share_of_the_snapshot() {
-        // Half the snapshot, at least 128 bytes, at most 1 KiB.
+        // A quarter of the snapshot, at least 64 bytes, at most 1 KiB.
         assert!(!worth_compacting(1000, 1000));
-        assert!(!worth_compacting(1500, 1000));
-        assert!(worth_compacting(1501, 1000));
-        assert!(worth_compacting(229, 100));
-        assert!(!worth_compacting(228, 100));
+        assert!(!worth_compacting(1250, 1000));
+        assert!(worth_compacting(1251, 1000));
+        assert!(worth_compacting(165, 100));
+        assert!(!worth_compacting(164, 100));
         assert!(!worth_compacting(21_024, 20_000));
         assert!(worth_compacting(21_025, 20_000));
     }
