@@ -255,7 +255,7 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
     }
     // The changes, borrowed: only the last change of each key is turned into a value
     // (a key changed in every save is decoded once, not once per save).
-    let mut changes: Vec<(&[u8], Changed<'_>)> =
+    let mut changes: Vec<(&[u8], u32, Changed<'_>)> =
         Vec::with_capacity(if r.at < bytes.len() { 16 } else { 0 });
     let mut flushed = false;
     while r.at < bytes.len() {
@@ -276,7 +276,8 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
                     None => Changed::Set(value),
                 }
             };
-            changes.push((key, changed));
+            let order = u32::try_from(changes.len()).map_err(|_| "too many changes")?;
+            changes.push((key, order, changed));
         }
     }
     let loaded = Loaded {
@@ -298,23 +299,23 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
             entries.push(key, json, flash);
         }
     }
-    // Stable: among changes of one key, the order of the saves is kept.
-    changes.sort_by(|a, b| a.0.cmp(b.0));
+    // By key, and among changes of one key in the order of the saves.
+    changes.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
     // A key's last value joins the snapshot's in the builder (the later push wins,
     // and its text shares the one buffer); removals, and increments, which add to
     // the value before them, are applied to the record once it is built.
     let mut later: Vec<(&str, Later<'_>)> = Vec::new();
     for same_key in changes.chunk_by(|a, b| a.0 == b.0) {
-        let Some(&(key, _)) = same_key.last() else {
+        let Some(&(key, _, _)) = same_key.last() else {
             continue;
         };
         let key = utf8_key(key)?;
         // The last value or removal decides, then the increments after it add up.
         let last_set = same_key
             .iter()
-            .rposition(|(_, changed)| !matches!(changed, Changed::Added { .. }));
+            .rposition(|(_, _, changed)| !matches!(changed, Changed::Added { .. }));
         let increments = &same_key[last_set.map_or(0, |i| i + 1)..];
-        let base = last_set.map(|i| same_key[i].1);
+        let base = last_set.map(|i| same_key[i].2);
         match (base, increments.is_empty()) {
             (Some(Changed::Set(value)), true) => {
                 let (json, flash) = value_parts(value)?;
@@ -352,7 +353,7 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
                 let mut total = start;
                 // The newest increment says whether the counter is flash.
                 let mut flash = false;
-                for (_, changed) in increments {
+                for (_, _, changed) in increments {
                     if let Changed::Added {
                         flash: is_flash,
                         by,
@@ -388,7 +389,7 @@ enum Later<'c> {
     /// plus each of `increments`, oldest first.
     Add {
         start: Option<i64>,
-        increments: &'c [(&'c [u8], Changed<'c>)],
+        increments: &'c [(&'c [u8], u32, Changed<'c>)],
     },
 }
 
