@@ -325,9 +325,7 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
             (None, true) => {}
             (base, false) => {
                 let start = match base {
-                    Some(Changed::Set(value)) => {
-                        Some(value_parts(value)?.0.parse::<i64>().unwrap_or(0))
-                    }
+                    Some(Changed::Set(value)) => Some(counter_of(value_parts(value)?.0)),
                     Some(_) => Some(0),
                     // The snapshot's value, looked up once the record is built.
                     None => None,
@@ -344,13 +342,8 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
                 record.remove(key);
             }
             Later::Add { start, increments } => {
-                let start = start.unwrap_or_else(|| {
-                    record
-                        .get(key)
-                        .and_then(|v| v.json().parse::<i64>().ok())
-                        .unwrap_or(0)
-                });
-                let mut total = start;
+                let mut total =
+                    start.unwrap_or_else(|| record.get(key).map_or(0, |v| counter_of(v.json())));
                 // The newest increment says whether the counter is flash.
                 let mut flash = false;
                 for (_, _, changed) in increments {
@@ -391,6 +384,12 @@ enum Later<'c> {
         start: Option<i64>,
         increments: &'c [(&'c [u8], u32, Changed<'c>)],
     },
+}
+
+/// The counter an increment adds to, from the JSON of the value before it: 0 when
+/// that is not an integer.
+fn counter_of(json: &str) -> i64 {
+    json.parse().unwrap_or(0)
 }
 
 /// An increment's kind (true for flash) and amount, when `value` is one.
