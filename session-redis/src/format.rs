@@ -254,15 +254,18 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
         r.str().map_err(|_| "the snapshot holds a non-value")?;
     }
     // The changes, borrowed: only the last change of each key is turned into a value
-    // (a key changed in every save is decoded once, not once per save).
+    // (a key changed in every save is decoded once, not once per save). Increments
+    // of one key in a row are one change, their amounts kept in order in `amounts`.
     let mut changes: Vec<(&[u8], u32, Changed<'_>)> =
-        Vec::with_capacity(if r.at < bytes.len() { 16 } else { 0 });
+        Vec::with_capacity(if r.at < bytes.len() { 8 } else { 0 });
+    let mut amounts: Vec<i64> = Vec::new();
     let mut flushed = false;
     while r.at < bytes.len() {
         if r.bytes[r.at] == FLUSHED {
             r.at += 1;
             flushed = true;
             changes.clear();
+            amounts.clear();
         }
         for _ in 0..r.map_len()? {
             let key = r.str()?;
@@ -272,7 +275,36 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
             } else {
                 let value = r.str()?;
                 match increment_of(value) {
-                    Some((flash, by)) => Changed::Added { flash, by },
+                    Some((flash, by)) => {
+                        if amounts.is_empty() {
+                            // Sized once: an increment of a short key takes about 6 bytes.
+                            amounts.reserve((bytes.len() - r.at) / 6 + 1);
+                        }
+                        let to =
+                            u32::try_from(amounts.len() + 1).map_err(|_| "too many changes")?;
+                        amounts.push(by);
+                        if let Some((
+                            last,
+                            _,
+                            Changed::Added {
+                                flash: newest,
+                                to: end,
+                                ..
+                            },
+                        )) = changes.last_mut()
+                        {
+                            if *last == key {
+                                *newest = flash;
+                                *end = to;
+                                continue;
+                            }
+                        }
+                        Changed::Added {
+                            flash,
+                            from: to - 1,
+                            to,
+                        }
+                    }
                     None => Changed::Set(value),
                 }
             };
@@ -349,10 +381,12 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
                 for (_, _, changed) in increments {
                     if let Changed::Added {
                         flash: is_flash,
-                        by,
+                        from,
+                        to,
                     } = *changed
                     {
-                        total = total.saturating_add(by);
+                        let added = amounts.get(from as usize..to as usize).unwrap_or(&[]);
+                        total = added.iter().fold(total, |t, &by| t.saturating_add(by));
                         flash = is_flash;
                     }
                 }
@@ -370,8 +404,9 @@ enum Changed<'c> {
     Set(&'c [u8]),
     /// Removed it.
     Removed,
-    /// Added `by` to its counter (flash when `flash`).
-    Added { flash: bool, by: i64 },
+    /// Added each of `amounts[from..to]` in turn to its counter (flash when the
+    /// newest increment is).
+    Added { flash: bool, from: u32, to: u32 },
 }
 
 /// A change of one key that [`decode`] applies once the record is built.
@@ -399,8 +434,32 @@ fn increment_of(value: &[u8]) -> Option<(bool, i64)> {
         b'j' => true,
         _ => return None,
     };
-    let amount = std::str::from_utf8(&value[1..]).ok()?.parse().ok()?;
-    Some((flash, amount))
+    Some((flash, parse_i64(&value[1..])?))
+}
+
+/// `text` as a decimal `i64`, as `str::parse` reads it (an optional sign, then at
+/// least one digit; `None` past the range), without checking UTF-8 first.
+fn parse_i64(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first()? {
+        (b'-', rest) => (true, rest),
+        (b'+', rest) => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0i64, |n, &d| {
+        let d = i64::from(d.wrapping_sub(b'0'));
+        if !(0..=9).contains(&d) {
+            return None;
+        }
+        let n = n.checked_mul(10)?;
+        if negative {
+            n.checked_sub(d)
+        } else {
+            n.checked_add(d)
+        }
+    })
 }
 
 fn utf8_key(bytes: &[u8]) -> Result<&str, &'static str> {
@@ -651,6 +710,66 @@ mod tests {
             got.get("n"),
             Some(&StoredValue::persistent((i64::MAX - 5).to_string()))
         );
+        Ok(())
+    }
+
+    #[test]
+    fn amounts_read_as_str_parse_reads_them() {
+        let max = i64::MAX.to_string();
+        let min = i64::MIN.to_string();
+        let over = "9223372036854775808";
+        let under = "-9223372036854775809";
+        for text in [
+            "0",
+            "7",
+            "-7",
+            "+7",
+            "007",
+            "-0",
+            &max,
+            &min,
+            over,
+            under,
+            "",
+            "-",
+            "+",
+            "+-1",
+            "--1",
+            " 1",
+            "1 ",
+            "1a",
+            "١",
+            "12345678901234567890",
+        ] {
+            assert_eq!(
+                parse_i64(text.as_bytes()),
+                text.parse::<i64>().ok(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_of_increments_of_one_key_adds_up_in_order() -> Result<(), &'static str> {
+        let mut r = Record::new(5, 0);
+        r.insert("n", StoredValue::persistent((i64::MAX - 3).to_string()));
+        let mut bytes = encode(&r, 1);
+        // Saturates at the third save, then comes back down: in order, not summed first.
+        for by in [1, 1, 5, -2, -2] {
+            bytes.extend(change(false, &[("n", Edit::Add { by, flash: false })]));
+        }
+        let (got, _) = decode(&bytes, 0)?;
+        assert_eq!(
+            got.get("n"),
+            Some(&StoredValue::persistent((i64::MAX - 4).to_string()))
+        );
+        // A removal ends the run; the next run counts from zero, flash as its newest.
+        bytes.extend(change(false, &[("n", Edit::Remove)]));
+        for (by, flash) in [(3, false), (4, true), (5, true)] {
+            bytes.extend(change(false, &[("n", Edit::Add { by, flash })]));
+        }
+        let (got, _) = decode(&bytes, 0)?;
+        assert_eq!(got.get("n"), Some(&StoredValue::flash("12")));
         Ok(())
     }
 
