@@ -249,15 +249,18 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
     let n = r.map_len()?;
     // The snapshot is read into the record once the changes after it are counted.
     let snapshot = r.at;
+    // The values' text, at most: room made once, no larger than needed.
+    let mut text_bytes = 0usize;
     for _ in 0..n {
         r.str()?;
-        r.str().map_err(|_| "the snapshot holds a non-value")?;
+        let value = r.str().map_err(|_| "the snapshot holds a non-value")?;
+        text_bytes += value.len().saturating_sub(1);
     }
     // The changes, borrowed: only the last change of each key is turned into a value
     // (a key changed in every save is decoded once, not once per save). Increments
     // of one key in a row are one change, their amounts kept in order in `amounts`.
     let mut changes: Vec<(&[u8], u32, Changed<'_>)> =
-        Vec::with_capacity(if r.at < bytes.len() { 8 } else { 0 });
+        Vec::with_capacity(if r.at < bytes.len() { 16 } else { 0 });
     let mut amounts: Vec<i64> = Vec::new();
     let mut flushed = false;
     while r.at < bytes.len() {
@@ -305,7 +308,10 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
                             to,
                         }
                     }
-                    None => Changed::Set(value),
+                    None => {
+                        text_bytes += value.len().saturating_sub(1);
+                        Changed::Set(value)
+                    }
                 }
             };
             let order = u32::try_from(changes.len()).map_err(|_| "too many changes")?;
@@ -316,10 +322,9 @@ pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), 
         revision,
         len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
     };
-    // Every entry takes at least 3 bytes, which bounds the allocation; the values'
-    // text is shorter than the stored bytes.
+    // Every entry takes at least 3 bytes, which bounds the allocation.
     let values = if flushed { 0 } else { n } + changes.len();
-    let mut entries = RecordBuilder::with_capacity(values.min(bytes.len() / 3), bytes.len());
+    let mut entries = RecordBuilder::with_capacity(values.min(bytes.len() / 3), text_bytes);
     if !flushed {
         let mut r = Reader {
             bytes,
