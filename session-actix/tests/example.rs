@@ -1,5 +1,5 @@
 //! The example app, run as a user runs it (`cargo run -p session-actix --example
-//! minimal`): the built binary against a real HTTP client with a cookie jar.
+//! actix_minimal`): the built binary against a real HTTP client with a cookie jar.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,13 +11,14 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 #[tokio::test]
 async fn the_minimal_example_counts_visits_in_the_cookie_session() -> Result {
-    // target/<profile>/deps/this-test -> target/<profile>/examples/minimal
+    // target/<profile>/deps/this-test -> target/<profile>/examples/actix_minimal (named
+    // apart from session-examples' `minimal`: a workspace build puts both in one place)
     let exe = std::env::current_exe()?;
     let profile = exe
         .parent()
         .and_then(|d| d.parent())
         .ok_or("not in target/<profile>/deps")?;
-    let binary = profile.join("examples").join("minimal");
+    let binary = profile.join("examples").join("actix_minimal");
     if !binary.exists() {
         return Err(format!(
             "{} is not built: run `cargo test -p session-actix`",

@@ -2,7 +2,7 @@
 //! `session-actix` (configured by `session.toml` / the environment, cookie driver by
 //! default; `APP_KEY` keeps sessions across restarts).
 //!
-//! `cargo run -p session-actix --example minimal`, then open http://127.0.0.1:3000
+//! `cargo run -p session-actix --example actix_minimal`, then open http://127.0.0.1:3000
 //! (`ADDR` to listen elsewhere).
 
 use actix_web::{web, App, HttpServer};
