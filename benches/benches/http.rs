@@ -1,8 +1,10 @@
 //! The HTTP benchmark: a load generator with U virtual users, each with its own
-//! cookie jar, against our demo (cookie, Redis and PostgreSQL drivers), small rival
+//! cookie jar, against our demo (cookie, Redis and PostgreSQL drivers; on axum, and
+//! on actix-web with `session-actix` for the cookie and Redis drivers), small rival
 //! servers with the same routes (axum + tower-sessions with its Redis and PostgreSQL
-//! stores, actix-web + actix-session with its cookie and Redis stores) and an axum server with no
-//! session library (the limit: a counter in a plain cookie), for three workloads:
+//! stores, actix-web + actix-session with its cookie and Redis stores) and an axum
+//! server with no session library (the limit: a counter in a plain cookie), for three
+//! workloads:
 //!
 //! - `read`: GET of one key from a 10-key (about 1 KiB) session;
 //! - `write`: PUT of a counter (the server increments it and answers the new value);
@@ -96,6 +98,41 @@ fn ours(name: &'static str, layer: session_tower::SessionLayer) -> Target {
         l,
         session_demo::router(layer, session_demo::About::new(driver, false)),
     );
+    Target {
+        name,
+        base,
+        stores: Vec::new(),
+    }
+}
+
+/// Our demo on actix-web with `session-actix`, on its own actix system thread with
+/// 2 workers: the same session library as `ours`, on actix-session's framework.
+fn ours_actix(name: &'static str, sessions: session_actix::SessionMiddleware) -> Target {
+    let l = listener();
+    let base = base_of(&l);
+    let driver = if name.contains("redis") {
+        "redis"
+    } else {
+        "cookie"
+    };
+    std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        system.block_on(async move {
+            let about = actix_web::web::Data::new(session_demo::About::new(driver, false));
+            let server = actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(about.clone())
+                    .wrap(sessions.clone())
+                    .configure(session_demo::actix::routes)
+            })
+            .workers(2)
+            .disable_signals()
+            .listen(l);
+            if let Ok(server) = server {
+                let _ = server.run().await;
+            }
+        });
+    });
     Target {
         name,
         base,
@@ -496,6 +533,12 @@ fn main() {
         "ours_cookie",
         session_tower::SessionLayer::new(cookie),
     ));
+    let cookie =
+        session_cookie::CookieStore::new(session_cookie::Keyring::new(cookie_key.clone(), []));
+    targets.push(ours_actix(
+        "ours_actix_cookie",
+        session_actix::SessionMiddleware::new(cookie),
+    ));
     let l = listener();
     let base = base_of(&l);
     actix_rival::serve(l, None);
@@ -548,8 +591,14 @@ fn main() {
                 }
                 rt.block_on(session_redis::RedisStore::connect(&settings))
             };
-            match (connect(true), connect(false), connect(true)) {
-                (Ok(cached), Ok(uncached), Ok(second)) => {
+            match (
+                connect(true),
+                connect(false),
+                connect(true),
+                connect(true),
+                connect(false),
+            ) {
+                (Ok(cached), Ok(uncached), Ok(second), Ok(actix_cached), Ok(actix_uncached)) => {
                     let mut first = ours(
                         "ours_redis",
                         session_tower::SessionLayer::new(cached.clone()),
@@ -571,8 +620,22 @@ fn main() {
                         "ours_redis_no_cache",
                         session_tower::SessionLayer::new(uncached),
                     ));
+                    let mut actix_first = ours_actix(
+                        "ours_actix_redis",
+                        session_actix::SessionMiddleware::new(actix_cached.clone()),
+                    );
+                    actix_first.stores.push(actix_cached);
+                    targets.push(actix_first);
+                    targets.push(ours_actix(
+                        "ours_actix_redis_no_cache",
+                        session_actix::SessionMiddleware::new(actix_uncached),
+                    ));
                 }
-                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                (Err(e), _, _, _, _)
+                | (_, Err(e), _, _, _)
+                | (_, _, Err(e), _, _)
+                | (_, _, _, Err(e), _)
+                | (_, _, _, _, Err(e)) => {
                     eprintln!("SKIPPED ours_redis: {e}")
                 }
             }

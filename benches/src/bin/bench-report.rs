@@ -292,7 +292,7 @@ fn main() {
         Some(http) => {
             let _ = writeln!(
                 md,
-                "{} virtual users, each with its own cookie jar; {} s measured per server and workload, in {} rounds: each round gives every server one slice (after 0.5 s of warm-up), in a rotating order, so a busy stretch of the machine falls on all alike. The servers run side by side in one process; the load generator is a process of its own (one keep-alive HTTP/1.1 connection per user, kept lean so the machine's time goes to the servers), and both share the 2 cores (with Redis and PostgreSQL), the same for every server. Every answer is checked (status and value). A ratio is the median over the rounds of ours / the other's req/s in that round, with its range over the rounds; `no_session` is an axum server with no session library (the limit), and `no_session_cookie` the same server with a cookie as long as our cookie store's to carry (it sets one and never reads it: what the cookie alone costs).\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|",
+                "{} virtual users, each with its own cookie jar; {} s measured per server and workload, in {} rounds: each round gives every server one slice (after 0.5 s of warm-up), in a rotating order, so a busy stretch of the machine falls on all alike. The servers run side by side in one process; the load generator is a process of its own (one keep-alive HTTP/1.1 connection per user, kept lean so the machine's time goes to the servers), and both share the 2 cores (with Redis and PostgreSQL), the same for every server. Every answer is checked (status and value). A ratio is the median over the rounds of ours / the other's req/s in that round, with its range over the rounds; `no_session` is an axum server with no session library (the limit), and `no_session_cookie` the same server with a cookie as long as our cookie store's to carry (it sets one and never reads it: what the cookie alone costs). The `ours_*` servers are our demo on axum with `session-tower`; the `ours_actix_*` servers are the same demo on actix-web with `session-actix`, beside actix-session on its own framework: the difference there is the session library alone.\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|",
                 http["users"], http["seconds"], http["rounds"]
             );
             let rows = http["results"].as_array().cloned().unwrap_or_default();
@@ -332,6 +332,10 @@ fn main() {
                             &["tower_sessions_redis", "actix_session_redis", "no_session"]
                         }
                         "ours_postgres" => &["tower_sessions_postgres", "no_session"],
+                        "ours_actix_cookie" => &["actix_session_cookie"],
+                        "ours_actix_redis" | "ours_actix_redis_no_cache" => {
+                            &["actix_session_redis"]
+                        }
                         _ => &[],
                     };
                     let versus = rivals
@@ -355,6 +359,7 @@ fn main() {
                     let server = match server {
                         "ours_redis" => "ours_redis (near-cache on)",
                         "ours_redis_2_servers" => "ours_redis, 2 app servers round-robin",
+                        "ours_actix_redis" => "ours_actix_redis (near-cache on)",
                         other => other,
                     };
                     let _ = writeln!(
