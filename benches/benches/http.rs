@@ -17,8 +17,13 @@
 //! rotating order. Results are printed and written to `target/bench-http.json` for
 //! `BENCHMARKS.md`.
 //!
+//! The whole schedule runs once per count of the generator's threads: on one thread,
+//! the users make a closed loop that leaves the machine partly idle (each answer's
+//! latency counts); on two, the two cores are saturated (each request's CPU counts).
+//!
 //! Settings: `BENCH_USERS` (32), `BENCH_SECONDS` measured per server and workload (6),
-//! `BENCH_ROUNDS` (3), `BENCH_WORKLOADS` (some of `read,write,mixed`; all when unset), `BENCH_LOAD_THREADS` (the generator's, 1), `REDIS_URL`.
+//! `BENCH_ROUNDS` (3), `BENCH_WORKLOADS` (some of `read,write,mixed`; all when unset),
+//! `BENCH_LOAD_THREADS` (the generator's thread counts, `1,2`), `REDIS_URL`.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -309,15 +314,16 @@ struct Tally {
 }
 
 /// `users` virtual users against `target` for `warmup`, then `run` measured, from
-/// the load generator in a process of its own.
+/// the load generator in a process of its own, on `threads` threads.
 fn run_load(
     target: &Target,
     workload: Workload,
-    users: usize,
+    (users, threads): (usize, usize),
     warmup: Duration,
     run: Duration,
 ) -> Tally {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_load"))
+        .env("BENCH_LOAD_THREADS", threads.to_string())
         .arg(&target.base)
         .arg(workload.name())
         .arg(users.to_string())
@@ -516,6 +522,17 @@ fn main() {
                 .is_none_or(|only| only.split(',').any(|o| o.trim() == w.name()))
         })
         .collect();
+    // `BENCH_LOAD_THREADS`: the generator's thread counts, each a run of its own.
+    let generator_threads: Vec<usize> = std::env::var("BENCH_LOAD_THREADS")
+        .ok()
+        .map(|v| {
+            v.split(',')
+                .filter_map(|t| t.trim().parse().ok())
+                .filter(|&t| t > 0)
+                .collect::<Vec<usize>>()
+        })
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| vec![1, 2]);
     let url = redis_url();
     let redis_up = redis_answers(&url);
     if !redis_up {
@@ -729,14 +746,22 @@ fn main() {
     let slice = Duration::from_secs_f64(seconds as f64 / rounds as f64);
     let warmup = Duration::from_millis(500);
     let mut results = Vec::new();
-    for workload in workloads {
+    let mut announced = None;
+    for (threads, workload) in generator_threads
+        .iter()
+        .flat_map(|&t| workloads.iter().map(move |&w| (t, w)))
+    {
+        if announced != Some(threads) {
+            println!("http: the load generator on {threads} thread(s)");
+            announced = Some(threads);
+        }
         let mut tallies: Vec<Vec<Tally>> = targets.iter().map(|_| Vec::new()).collect();
         let mut cache: Vec<(u64, u64)> = targets.iter().map(|_| (0, 0)).collect();
         for round in 0..rounds {
             for k in 0..targets.len() {
                 let at = (round + k) % targets.len();
                 let before = targets[at].near_cache();
-                let tally = run_load(&targets[at], workload, users, warmup, slice);
+                let tally = run_load(&targets[at], workload, (users, threads), warmup, slice);
                 let after = targets[at].near_cache();
                 cache[at].0 += after.0 - before.0;
                 cache[at].1 += after.1 - before.1;
@@ -745,6 +770,7 @@ fn main() {
         }
         for ((target, rounds), (hits, misses)) in targets.iter().zip(&tallies).zip(&cache) {
             let mut row = summary(target, workload, users, slice, rounds);
+            row["load_threads"] = json!(threads);
             if hits + misses > 0 {
                 let rate = *hits as f64 / (hits + misses) as f64;
                 println!(
@@ -759,7 +785,8 @@ fn main() {
         }
     }
     let out = json!({
-        "users": users, "seconds": seconds, "rounds": rounds, "results": results,
+        "users": users, "seconds": seconds, "rounds": rounds,
+        "load_threads": generator_threads, "results": results,
     });
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-http.json");
     if let Err(e) = std::fs::write(&path, out.to_string()) {

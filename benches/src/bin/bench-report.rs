@@ -292,77 +292,97 @@ fn main() {
         Some(http) => {
             let _ = writeln!(
                 md,
-                "{} virtual users, each with its own cookie jar; {} s measured per server and workload, in {} rounds: each round gives every server one slice (after 0.5 s of warm-up), in a rotating order, so a busy stretch of the machine falls on all alike. The servers run side by side in one process; the load generator is a process of its own (one keep-alive HTTP/1.1 connection per user, kept lean so the machine's time goes to the servers), and both share the 2 cores (with Redis and PostgreSQL), the same for every server. Every answer is checked (status and value). A ratio is the median over the rounds of ours / the other's req/s in that round, with its range over the rounds; `no_session` is an axum server with no session library (the limit), and `no_session_cookie` the same server with a cookie as long as our cookie store's to carry (it sets one and never reads it: what the cookie alone costs). The `ours_*` servers are our demo on axum with `session-tower`; the `ours_actix_*` servers are the same demo on actix-web with `session-actix`, beside actix-session on its own framework: the difference there is the session library alone.\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|",
+                "{} virtual users, each with its own cookie jar; {} s measured per server and workload, in {} rounds: each round gives every server one slice (after 0.5 s of warm-up), in a rotating order, so a busy stretch of the machine falls on all alike. The servers run side by side in one process; the load generator is a process of its own (one keep-alive HTTP/1.1 connection per user, kept lean so the machine's time goes to the servers), and both share the 2 cores (with Redis and PostgreSQL), the same for every server. Every answer is checked (status and value). A ratio is the median over the rounds of ours / the other's req/s in that round, with its range over the rounds; `no_session` is an axum server with no session library (the limit), and `no_session_cookie` the same server with a cookie as long as our cookie store's to carry (it sets one and never reads it: what the cookie alone costs). The `ours_*` servers are our demo on axum with `session-tower`; the `ours_actix_*` servers are the same demo on actix-web with `session-actix`, beside actix-session on its own framework: the difference there is the session library alone.\n\nThe whole schedule runs once per thread count of the load generator (`BENCH_LOAD_THREADS`: one and two unless set). On one thread the users make a closed loop that leaves the machine partly idle, so each answer's latency counts; on two the cores are saturated, so each request's CPU counts (the generator's included, the same for every server).",
                 http["users"], http["seconds"], http["rounds"]
             );
-            let rows = http["results"].as_array().cloned().unwrap_or_default();
-            let row_of = |server: &str, workload: &str| {
-                rows.iter()
-                    .find(|r| r["server"] == server && r["workload"] == workload)
-            };
-            let rps_of = |server: &str, workload: &str| {
-                row_of(server, workload).and_then(|r| r["rps"].as_f64())
-            };
-            // The median, lowest and highest per-round ratio of `a`'s req/s to `b`'s.
-            let round_range = |a: &str, b: &str, workload: &str| {
-                let rounds = |server: &str| -> Vec<f64> {
-                    row_of(server, workload)
-                        .and_then(|r| r["rounds_rps"].as_array())
-                        .map(|v| v.iter().filter_map(Value::as_f64).collect())
-                        .unwrap_or_default()
-                };
-                let mut ratios: Vec<f64> = rounds(a)
+            let all_rows = http["results"].as_array().cloned().unwrap_or_default();
+            // Rows written before the generator's thread count was recorded ran on one.
+            let threads_of = |r: &Value| r["load_threads"].as_u64().unwrap_or(1);
+            let mut counts: Vec<u64> = all_rows.iter().map(threads_of).collect();
+            counts.sort_unstable();
+            counts.dedup();
+            for threads in counts {
+                let rows: Vec<Value> = all_rows
                     .iter()
-                    .zip(rounds(b))
-                    .filter(|(_, b)| *b > 0.0)
-                    .map(|(a, b)| a / b)
+                    .filter(|r| threads_of(r) == threads)
+                    .cloned()
                     .collect();
-                ratios.sort_by(f64::total_cmp);
-                let median = ratios.get(ratios.len() / 2).copied()?;
-                Some((median, ratios.first().copied()?, ratios.last().copied()?))
-            };
-            for workload in ["read", "write", "mixed"] {
-                for r in rows.iter().filter(|r| r["workload"] == workload) {
-                    let server = r["server"].as_str().unwrap_or("?");
-                    let rivals: &[&str] = match server {
-                        "ours_cookie" => {
-                            &["actix_session_cookie", "no_session", "no_session_cookie"]
-                        }
-                        "ours_redis" | "ours_redis_no_cache" | "ours_redis_2_servers" => {
-                            &["tower_sessions_redis", "actix_session_redis", "no_session"]
-                        }
-                        "ours_postgres" => &["tower_sessions_postgres", "no_session"],
-                        "ours_actix_cookie" => &["actix_session_cookie"],
-                        "ours_actix_redis" | "ours_actix_redis_no_cache" => {
-                            &["actix_session_redis"]
-                        }
-                        _ => &[],
+                let regime = if threads == 1 {
+                    "one thread: a closed loop, latency counts".to_owned()
+                } else {
+                    format!("{threads} threads: the cores saturated, CPU counts")
+                };
+                let _ = writeln!(
+                md,
+                "\n### The load generator on {regime}\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|"
+            );
+                let row_of = |server: &str, workload: &str| {
+                    rows.iter()
+                        .find(|r| r["server"] == server && r["workload"] == workload)
+                };
+                let rps_of = |server: &str, workload: &str| {
+                    row_of(server, workload).and_then(|r| r["rps"].as_f64())
+                };
+                // The median, lowest and highest per-round ratio of `a`'s req/s to `b`'s.
+                let round_range = |a: &str, b: &str, workload: &str| {
+                    let rounds = |server: &str| -> Vec<f64> {
+                        row_of(server, workload)
+                            .and_then(|r| r["rounds_rps"].as_array())
+                            .map(|v| v.iter().filter_map(Value::as_f64).collect())
+                            .unwrap_or_default()
                     };
-                    let versus = rivals
+                    let mut ratios: Vec<f64> = rounds(a)
                         .iter()
-                        .filter(|rival| rps_of(rival, workload).is_some())
-                        .map(|rival| match round_range(server, rival, workload) {
-                            Some((median, low, high)) => {
-                                format!("**{median:.2}x** ({low:.2}-{high:.2}x) vs {rival}")
+                        .zip(rounds(b))
+                        .filter(|(_, b)| *b > 0.0)
+                        .map(|(a, b)| a / b)
+                        .collect();
+                    ratios.sort_by(f64::total_cmp);
+                    let median = ratios.get(ratios.len() / 2).copied()?;
+                    Some((median, ratios.first().copied()?, ratios.last().copied()?))
+                };
+                for workload in ["read", "write", "mixed"] {
+                    for r in rows.iter().filter(|r| r["workload"] == workload) {
+                        let server = r["server"].as_str().unwrap_or("?");
+                        let rivals: &[&str] = match server {
+                            "ours_cookie" => {
+                                &["actix_session_cookie", "no_session", "no_session_cookie"]
                             }
-                            None => format!(
-                                "{} vs {rival}",
-                                ratio(rps_of(server, workload), rps_of(rival, workload))
-                            ),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let versus = match r["near_cache_hit_rate"].as_f64() {
-                        Some(rate) => format!("{versus}; near-cache hits {:.1}%", rate * 100.0),
-                        None => versus,
-                    };
-                    let server = match server {
-                        "ours_redis" => "ours_redis (near-cache on)",
-                        "ours_redis_2_servers" => "ours_redis, 2 app servers round-robin",
-                        "ours_actix_redis" => "ours_actix_redis (near-cache on)",
-                        other => other,
-                    };
-                    let _ = writeln!(
+                            "ours_redis" | "ours_redis_no_cache" | "ours_redis_2_servers" => {
+                                &["tower_sessions_redis", "actix_session_redis", "no_session"]
+                            }
+                            "ours_postgres" => &["tower_sessions_postgres", "no_session"],
+                            "ours_actix_cookie" => &["actix_session_cookie"],
+                            "ours_actix_redis" | "ours_actix_redis_no_cache" => {
+                                &["actix_session_redis"]
+                            }
+                            _ => &[],
+                        };
+                        let versus = rivals
+                            .iter()
+                            .filter(|rival| rps_of(rival, workload).is_some())
+                            .map(|rival| match round_range(server, rival, workload) {
+                                Some((median, low, high)) => {
+                                    format!("**{median:.2}x** ({low:.2}-{high:.2}x) vs {rival}")
+                                }
+                                None => format!(
+                                    "{} vs {rival}",
+                                    ratio(rps_of(server, workload), rps_of(rival, workload))
+                                ),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let versus = match r["near_cache_hit_rate"].as_f64() {
+                            Some(rate) => format!("{versus}; near-cache hits {:.1}%", rate * 100.0),
+                            None => versus,
+                        };
+                        let server = match server {
+                            "ours_redis" => "ours_redis (near-cache on)",
+                            "ours_redis_2_servers" => "ours_redis, 2 app servers round-robin",
+                            "ours_actix_redis" => "ours_actix_redis (near-cache on)",
+                            other => other,
+                        };
+                        let _ = writeln!(
                         md,
                         "| {workload} | {server} | {:.0} | {:.2} ms | {:.2} ms | {} | {versus} |",
                         r["rps"].as_f64().unwrap_or(0.0),
@@ -370,6 +390,7 @@ fn main() {
                         r["p99_us"].as_f64().unwrap_or(0.0) / 1000.0,
                         r["errors"]
                     );
+                    }
                 }
             }
             let _ = writeln!(md, "\nIn the HTTP table the ratio is requests per second, so above 1.00x means we are faster.");
