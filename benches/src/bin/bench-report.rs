@@ -393,7 +393,7 @@ fn main() {
                     }
                 }
             }
-            let _ = writeln!(md, "\nIn the HTTP table the ratio is requests per second, so above 1.00x means we are faster.");
+            let _ = writeln!(md, "\nIn the HTTP tables the ratio is requests per second, so above 1.00x means we are faster.");
         }
     }
     let notes = root().join("benches/NOTES.md");
