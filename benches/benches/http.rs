@@ -91,18 +91,20 @@ where
     });
 }
 
-fn ours(name: &'static str, layer: session_tower::SessionLayer) -> Target {
-    let l = listener();
-    let base = base_of(&l);
+/// What the demo named `name` tells visitors about itself: its driver.
+fn about(name: &str) -> session_demo::About {
     let driver = if name.contains("redis") {
         "redis"
     } else {
         "cookie"
     };
-    serve_axum(
-        l,
-        session_demo::router(layer, session_demo::About::new(driver, false)),
-    );
+    session_demo::About::new(driver, false)
+}
+
+fn ours(name: &'static str, layer: session_tower::SessionLayer) -> Target {
+    let l = listener();
+    let base = base_of(&l);
+    serve_axum(l, session_demo::router(layer, about(name)));
     Target {
         name,
         base,
@@ -115,15 +117,10 @@ fn ours(name: &'static str, layer: session_tower::SessionLayer) -> Target {
 fn ours_actix(name: &'static str, sessions: session_actix::SessionMiddleware) -> Target {
     let l = listener();
     let base = base_of(&l);
-    let driver = if name.contains("redis") {
-        "redis"
-    } else {
-        "cookie"
-    };
+    let about = actix_web::web::Data::new(about(name));
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
         system.block_on(async move {
-            let about = actix_web::web::Data::new(session_demo::About::new(driver, false));
             let server = actix_web::HttpServer::new(move || {
                 actix_web::App::new()
                     .app_data(about.clone())
@@ -746,42 +743,37 @@ fn main() {
     let slice = Duration::from_secs_f64(seconds as f64 / rounds as f64);
     let warmup = Duration::from_millis(500);
     let mut results = Vec::new();
-    let mut announced = None;
-    for (threads, workload) in generator_threads
-        .iter()
-        .flat_map(|&t| workloads.iter().map(move |&w| (t, w)))
-    {
-        if announced != Some(threads) {
-            println!("http: the load generator on {threads} thread(s)");
-            announced = Some(threads);
-        }
-        let mut tallies: Vec<Vec<Tally>> = targets.iter().map(|_| Vec::new()).collect();
-        let mut cache: Vec<(u64, u64)> = targets.iter().map(|_| (0, 0)).collect();
-        for round in 0..rounds {
-            for k in 0..targets.len() {
-                let at = (round + k) % targets.len();
-                let before = targets[at].near_cache();
-                let tally = run_load(&targets[at], workload, (users, threads), warmup, slice);
-                let after = targets[at].near_cache();
-                cache[at].0 += after.0 - before.0;
-                cache[at].1 += after.1 - before.1;
-                tallies[at].push(tally);
+    for &threads in &generator_threads {
+        println!("http: the load generator on {threads} thread(s)");
+        for &workload in &workloads {
+            let mut tallies: Vec<Vec<Tally>> = targets.iter().map(|_| Vec::new()).collect();
+            let mut cache: Vec<(u64, u64)> = targets.iter().map(|_| (0, 0)).collect();
+            for round in 0..rounds {
+                for k in 0..targets.len() {
+                    let at = (round + k) % targets.len();
+                    let before = targets[at].near_cache();
+                    let tally = run_load(&targets[at], workload, (users, threads), warmup, slice);
+                    let after = targets[at].near_cache();
+                    cache[at].0 += after.0 - before.0;
+                    cache[at].1 += after.1 - before.1;
+                    tallies[at].push(tally);
+                }
             }
-        }
-        for ((target, rounds), (hits, misses)) in targets.iter().zip(&tallies).zip(&cache) {
-            let mut row = summary(target, workload, users, slice, rounds);
-            row["load_threads"] = json!(threads);
-            if hits + misses > 0 {
-                let rate = *hits as f64 / (hits + misses) as f64;
-                println!(
-                    "http/{:<22} {:<5}  near-cache hit rate {:.1}%",
-                    target.name,
-                    workload.name(),
-                    rate * 100.0
-                );
-                row["near_cache_hit_rate"] = json!(rate);
+            for ((target, rounds), (hits, misses)) in targets.iter().zip(&tallies).zip(&cache) {
+                let mut row = summary(target, workload, users, slice, rounds);
+                row["load_threads"] = json!(threads);
+                if hits + misses > 0 {
+                    let rate = *hits as f64 / (hits + misses) as f64;
+                    println!(
+                        "http/{:<22} {:<5}  near-cache hit rate {:.1}%",
+                        target.name,
+                        workload.name(),
+                        rate * 100.0
+                    );
+                    row["near_cache_hit_rate"] = json!(rate);
+                }
+                results.push(row);
             }
-            results.push(row);
         }
     }
     let out = json!({

@@ -313,9 +313,9 @@ fn main() {
                     format!("{threads} threads: the cores saturated, CPU counts")
                 };
                 let _ = writeln!(
-                md,
-                "\n### The load generator on {regime}\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|"
-            );
+                    md,
+                    "\n### The load generator on {regime}\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|"
+                );
                 let row_of = |server: &str, workload: &str| {
                     rows.iter()
                         .find(|r| r["server"] == server && r["workload"] == workload)
