@@ -131,6 +131,91 @@ fn by_size(prefix: &str) -> Vec<(String, String)> {
 
 const INTERLEAVED: &str = "Each iteration runs every contender once, one after the other (the order rotates), so all meet the same machine; a ratio is of total times over every iteration, its range that ratio in each tenth of the run. Separate benches run seconds apart, and their ratios moved by 15-30% between runs here with no code change: read targets from these.";
 
+/// The HTTP table of the runs with the load generator on `threads` threads: every
+/// server's row, with ours against each rival on the same storage and the limit.
+fn http_table(md: &mut String, threads: u64, rows: &[Value]) {
+    let regime = if threads == 1 {
+        "one thread: a closed loop, latency counts".to_owned()
+    } else {
+        format!("{threads} threads: the cores saturated, CPU counts")
+    };
+    let _ = writeln!(
+        md,
+        "\n### The load generator on {regime}\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|"
+    );
+    let row_of = |server: &str, workload: &str| {
+        rows.iter()
+            .find(|r| r["server"] == server && r["workload"] == workload)
+    };
+    let rps_of =
+        |server: &str, workload: &str| row_of(server, workload).and_then(|r| r["rps"].as_f64());
+    // The median, lowest and highest per-round ratio of `a`'s req/s to `b`'s.
+    let round_range = |a: &str, b: &str, workload: &str| {
+        let rounds = |server: &str| -> Vec<f64> {
+            row_of(server, workload)
+                .and_then(|r| r["rounds_rps"].as_array())
+                .map(|v| v.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default()
+        };
+        let mut ratios: Vec<f64> = rounds(a)
+            .iter()
+            .zip(rounds(b))
+            .filter(|(_, b)| *b > 0.0)
+            .map(|(a, b)| a / b)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios.get(ratios.len() / 2).copied()?;
+        Some((median, ratios.first().copied()?, ratios.last().copied()?))
+    };
+    for workload in ["read", "write", "mixed"] {
+        for r in rows.iter().filter(|r| r["workload"] == workload) {
+            let server = r["server"].as_str().unwrap_or("?");
+            let rivals: &[&str] = match server {
+                "ours_cookie" => &["actix_session_cookie", "no_session", "no_session_cookie"],
+                "ours_redis" | "ours_redis_no_cache" | "ours_redis_2_servers" => {
+                    &["tower_sessions_redis", "actix_session_redis", "no_session"]
+                }
+                "ours_postgres" => &["tower_sessions_postgres", "no_session"],
+                "ours_actix_cookie" => &["actix_session_cookie"],
+                "ours_actix_redis" | "ours_actix_redis_no_cache" => &["actix_session_redis"],
+                _ => &[],
+            };
+            let versus = rivals
+                .iter()
+                .filter(|rival| rps_of(rival, workload).is_some())
+                .map(|rival| match round_range(server, rival, workload) {
+                    Some((median, low, high)) => {
+                        format!("**{median:.2}x** ({low:.2}-{high:.2}x) vs {rival}")
+                    }
+                    None => format!(
+                        "{} vs {rival}",
+                        ratio(rps_of(server, workload), rps_of(rival, workload))
+                    ),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let versus = match r["near_cache_hit_rate"].as_f64() {
+                Some(rate) => format!("{versus}; near-cache hits {:.1}%", rate * 100.0),
+                None => versus,
+            };
+            let server = match server {
+                "ours_redis" => "ours_redis (near-cache on)",
+                "ours_redis_2_servers" => "ours_redis, 2 app servers round-robin",
+                "ours_actix_redis" => "ours_actix_redis (near-cache on)",
+                other => other,
+            };
+            let _ = writeln!(
+                md,
+                "| {workload} | {server} | {:.0} | {:.2} ms | {:.2} ms | {} | {versus} |",
+                r["rps"].as_f64().unwrap_or(0.0),
+                r["median_us"].as_f64().unwrap_or(0.0) / 1000.0,
+                r["p99_us"].as_f64().unwrap_or(0.0) / 1000.0,
+                r["errors"]
+            );
+        }
+    }
+}
+
 fn main() {
     let mut md = String::new();
     let _ = writeln!(
@@ -307,91 +392,7 @@ fn main() {
                     .filter(|r| threads_of(r) == threads)
                     .cloned()
                     .collect();
-                let regime = if threads == 1 {
-                    "one thread: a closed loop, latency counts".to_owned()
-                } else {
-                    format!("{threads} threads: the cores saturated, CPU counts")
-                };
-                let _ = writeln!(
-                    md,
-                    "\n### The load generator on {regime}\n\n| workload | server | req/s | median | p99 | errors | ours / each rival with the same storage, and / the limit |\n|---|---|---|---|---|---|---|"
-                );
-                let row_of = |server: &str, workload: &str| {
-                    rows.iter()
-                        .find(|r| r["server"] == server && r["workload"] == workload)
-                };
-                let rps_of = |server: &str, workload: &str| {
-                    row_of(server, workload).and_then(|r| r["rps"].as_f64())
-                };
-                // The median, lowest and highest per-round ratio of `a`'s req/s to `b`'s.
-                let round_range = |a: &str, b: &str, workload: &str| {
-                    let rounds = |server: &str| -> Vec<f64> {
-                        row_of(server, workload)
-                            .and_then(|r| r["rounds_rps"].as_array())
-                            .map(|v| v.iter().filter_map(Value::as_f64).collect())
-                            .unwrap_or_default()
-                    };
-                    let mut ratios: Vec<f64> = rounds(a)
-                        .iter()
-                        .zip(rounds(b))
-                        .filter(|(_, b)| *b > 0.0)
-                        .map(|(a, b)| a / b)
-                        .collect();
-                    ratios.sort_by(f64::total_cmp);
-                    let median = ratios.get(ratios.len() / 2).copied()?;
-                    Some((median, ratios.first().copied()?, ratios.last().copied()?))
-                };
-                for workload in ["read", "write", "mixed"] {
-                    for r in rows.iter().filter(|r| r["workload"] == workload) {
-                        let server = r["server"].as_str().unwrap_or("?");
-                        let rivals: &[&str] = match server {
-                            "ours_cookie" => {
-                                &["actix_session_cookie", "no_session", "no_session_cookie"]
-                            }
-                            "ours_redis" | "ours_redis_no_cache" | "ours_redis_2_servers" => {
-                                &["tower_sessions_redis", "actix_session_redis", "no_session"]
-                            }
-                            "ours_postgres" => &["tower_sessions_postgres", "no_session"],
-                            "ours_actix_cookie" => &["actix_session_cookie"],
-                            "ours_actix_redis" | "ours_actix_redis_no_cache" => {
-                                &["actix_session_redis"]
-                            }
-                            _ => &[],
-                        };
-                        let versus = rivals
-                            .iter()
-                            .filter(|rival| rps_of(rival, workload).is_some())
-                            .map(|rival| match round_range(server, rival, workload) {
-                                Some((median, low, high)) => {
-                                    format!("**{median:.2}x** ({low:.2}-{high:.2}x) vs {rival}")
-                                }
-                                None => format!(
-                                    "{} vs {rival}",
-                                    ratio(rps_of(server, workload), rps_of(rival, workload))
-                                ),
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        let versus = match r["near_cache_hit_rate"].as_f64() {
-                            Some(rate) => format!("{versus}; near-cache hits {:.1}%", rate * 100.0),
-                            None => versus,
-                        };
-                        let server = match server {
-                            "ours_redis" => "ours_redis (near-cache on)",
-                            "ours_redis_2_servers" => "ours_redis, 2 app servers round-robin",
-                            "ours_actix_redis" => "ours_actix_redis (near-cache on)",
-                            other => other,
-                        };
-                        let _ = writeln!(
-                        md,
-                        "| {workload} | {server} | {:.0} | {:.2} ms | {:.2} ms | {} | {versus} |",
-                        r["rps"].as_f64().unwrap_or(0.0),
-                        r["median_us"].as_f64().unwrap_or(0.0) / 1000.0,
-                        r["p99_us"].as_f64().unwrap_or(0.0) / 1000.0,
-                        r["errors"]
-                    );
-                    }
-                }
+                http_table(&mut md, threads, &rows);
             }
             let _ = writeln!(md, "\nIn the HTTP tables the ratio is requests per second, so above 1.00x means we are faster.");
         }
