@@ -3,8 +3,10 @@
 //! on actix-web with `session-actix` for the cookie and Redis drivers), small rival
 //! servers with the same routes (axum + tower-sessions with its Redis and PostgreSQL
 //! stores, actix-web + actix-session with its cookie and Redis stores) and an axum
-//! server with no session library (the limit: a counter in a plain cookie), for three
-//! workloads:
+//! server with no session library (the limit: a counter in a plain cookie; also with a
+//! cookie as long as ours to carry), for three workloads. One more server reads only:
+//! our cookie layer in front of a read route that never touches the session, for
+//! what the layer alone costs a request.
 //!
 //! - `read`: GET of one key from a 10-key (about 1 KiB) session;
 //! - `write`: PUT of a counter (the server increments it and answers the new value);
@@ -37,9 +39,26 @@ struct Target {
     base: String,
     /// Our Redis stores behind it, for their near-cache counts.
     stores: Vec<session_redis::RedisStore>,
+    /// Serves the read workload only (its routes answer reads, not writes).
+    reads_only: bool,
 }
 
 impl Target {
+    /// The server at `base`, for every workload.
+    fn new(name: &'static str, base: String) -> Target {
+        Target {
+            name,
+            base,
+            stores: Vec::new(),
+            reads_only: false,
+        }
+    }
+
+    /// True when it takes part in `workload`.
+    fn serves(&self, workload: Workload) -> bool {
+        !self.reads_only || matches!(workload, Workload::Read)
+    }
+
     /// Near-cache hits and misses so far, over its stores.
     fn near_cache(&self) -> (u64, u64) {
         self.stores
@@ -105,11 +124,7 @@ fn ours(name: &'static str, layer: session_tower::SessionLayer) -> Target {
     let l = listener();
     let base = base_of(&l);
     serve_axum(l, session_demo::router(layer, about(name)));
-    Target {
-        name,
-        base,
-        stores: Vec::new(),
-    }
+    Target::new(name, base)
 }
 
 /// Our demo on actix-web with `session-actix`, on its own actix system thread with
@@ -135,11 +150,7 @@ fn ours_actix(name: &'static str, sessions: session_actix::SessionMiddleware) ->
             }
         });
     });
-    Target {
-        name,
-        base,
-        stores: Vec::new(),
-    }
+    Target::new(name, base)
 }
 
 mod tower_rival {
@@ -365,7 +376,7 @@ mod no_session {
     use axum::extract::Path;
     use axum::http::{header, HeaderMap, StatusCode};
     use axum::response::{IntoResponse, Response};
-    use axum::routing::{get, put};
+    use axum::routing::{get, put, MethodRouter};
     use axum::{Json, Router};
     use serde_json::Value;
 
@@ -374,11 +385,7 @@ mod no_session {
         Router::new()
             .route(
                 "/api/session/{key}",
-                get(move |Path(_key): Path<String>| {
-                    let value = value.clone();
-                    async move { Json(value) }
-                })
-                .put(move || {
+                read(value).put(move || {
                     let set_pad = set_pad.clone();
                     async move {
                         match set_pad {
@@ -393,6 +400,14 @@ mod no_session {
                 }),
             )
             .route("/api/counter/{key}", put(counter))
+    }
+
+    /// The read route: the value the generator expects, whatever the key.
+    pub fn read(value: Value) -> MethodRouter {
+        get(move |Path(_key): Path<String>| {
+            let value = value.clone();
+            async move { Json(value) }
+        })
     }
 
     /// A cookie value as long as the one our cookie store gives the generator's
@@ -433,6 +448,38 @@ mod no_session {
             Json(next),
         )
             .into_response()
+    }
+}
+
+mod unread {
+    //! Our session layer in front of a read route that answers the value the generator
+    //! expects without reading the session (the route the no-session server has); the
+    //! generator's setup writes the session through the same layer, so every read
+    //! carries a real session cookie.
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::{Json, Router};
+    use serde_json::Value;
+    use session_tower::{Session, SessionLayer};
+
+    pub fn router(layer: SessionLayer, value: Value) -> Router {
+        Router::new()
+            .route(
+                "/api/session/{key}",
+                super::no_session::read(value).put(set),
+            )
+            .layer(layer)
+    }
+
+    async fn set(
+        session: Session,
+        Path(key): Path<String>,
+        Json(value): Json<Value>,
+    ) -> StatusCode {
+        match session.set(&key, &value).await {
+            Ok(()) => StatusCode::NO_CONTENT,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 }
 
@@ -556,19 +603,11 @@ fn main() {
     let l = listener();
     let base = base_of(&l);
     actix_rival::serve(l, None);
-    targets.push(Target {
-        name: "actix_session_cookie",
-        base,
-        stores: Vec::new(),
-    });
+    targets.push(Target::new("actix_session_cookie", base));
     let l = listener();
     let base = base_of(&l);
     serve_axum(l, no_session::router(json!(session_of(1024)[3].1), None));
-    targets.push(Target {
-        name: "no_session",
-        base,
-        stores: Vec::new(),
-    });
+    targets.push(Target::new("no_session", base));
     // The same limit, with a cookie as long as ours to carry: what the cookie alone
     // costs the client, the kernel and the server's HTTP parser.
     let pad = match no_session::cookie_as_long_as_ours(&cookie_key) {
@@ -581,11 +620,23 @@ fn main() {
         l,
         no_session::router(json!(session_of(1024)[3].1), Some(pad)),
     );
-    targets.push(Target {
-        name: "no_session_cookie",
-        base,
-        stores: Vec::new(),
-    });
+    targets.push(Target::new("no_session_cookie", base));
+    // Our cookie layer in front of a read that never touches the session: what the
+    // layer alone costs a request that carries a session cookie.
+    let cookie =
+        session_cookie::CookieStore::new(session_cookie::Keyring::new(cookie_key.clone(), []));
+    let l = listener();
+    let base = base_of(&l);
+    serve_axum(
+        l,
+        unread::router(
+            session_tower::SessionLayer::new(cookie),
+            json!(session_of(1024)[3].1),
+        ),
+    );
+    let mut unread = Target::new("ours_cookie_unread", base);
+    unread.reads_only = true;
+    targets.push(unread);
 
     if redis_up {
         let rt = session_benches::runtime(false);
@@ -627,11 +678,12 @@ fn main() {
                     );
                     // Two app servers behind a round-robin balancer, no stickiness:
                     // each user's requests alternate between them.
-                    targets.push(Target {
-                        name: "ours_redis_2_servers",
-                        base: format!("{},{}", first.base, other.base),
-                        stores: vec![cached.clone(), second],
-                    });
+                    let mut both = Target::new(
+                        "ours_redis_2_servers",
+                        format!("{},{}", first.base, other.base),
+                    );
+                    both.stores = vec![cached.clone(), second];
+                    targets.push(both);
                     first.stores.push(cached);
                     targets.push(first);
                     targets.push(ours(
@@ -663,19 +715,11 @@ fn main() {
             }
             router
         });
-        targets.push(Target {
-            name: "tower_sessions_redis",
-            base,
-            stores: Vec::new(),
-        });
+        targets.push(Target::new("tower_sessions_redis", base));
         let l = listener();
         let base = base_of(&l);
         actix_rival::serve(l, Some(url.clone()));
-        targets.push(Target {
-            name: "actix_session_redis",
-            base,
-            stores: Vec::new(),
-        });
+        targets.push(Target::new("actix_session_redis", base));
     }
 
     // PostgreSQL: ours and tower-sessions' sqlx store, each pool made on the runtime
@@ -703,11 +747,7 @@ fn main() {
             }
         }
     });
-    targets.push(Target {
-        name: "ours_postgres",
-        base,
-        stores: Vec::new(),
-    });
+    targets.push(Target::new("ours_postgres", base));
     let l = listener();
     let base = base_of(&l);
     serve_built(l, move || async move {
@@ -717,11 +757,7 @@ fn main() {
         }
         router
     });
-    targets.push(Target {
-        name: "tower_sessions_postgres",
-        base,
-        stores: Vec::new(),
-    });
+    targets.push(Target::new("tower_sessions_postgres", base));
 
     targets.retain(|target| {
         if filter
@@ -749,6 +785,9 @@ fn main() {
             for round in 0..rounds {
                 for k in 0..targets.len() {
                     let at = (round + k) % targets.len();
+                    if !targets[at].serves(workload) {
+                        continue;
+                    }
                     let before = targets[at].near_cache();
                     let tally = run_load(&targets[at], workload, (users, threads), warmup, slice);
                     let after = targets[at].near_cache();
@@ -758,6 +797,9 @@ fn main() {
                 }
             }
             for ((target, rounds), (hits, misses)) in targets.iter().zip(&tallies).zip(&cache) {
+                if !target.serves(workload) {
+                    continue;
+                }
                 let mut row = summary(target, workload, users, slice, rounds);
                 row["load_threads"] = json!(threads);
                 if hits + misses > 0 {
