@@ -23,7 +23,7 @@ use crate::{Error, PostgresSettings};
 ///     id         TEXT PRIMARY KEY,  -- sha256 of the session id, hex
 ///     created_ms BIGINT NOT NULL,   -- unix ms
 ///     touched_ms BIGINT NOT NULL,   -- last write, for the idle timeout
-///     expires_ms BIGINT NOT NULL,   -- deadline at the last write (indexed)
+///     expires_ms BIGINT NOT NULL,   -- deadline at the last write, rounded up (indexed)
 ///     data       JSONB  NOT NULL    -- {"key": ["<value as JSON text>", is_flash]}
 /// );
 /// ```
@@ -33,6 +33,13 @@ use crate::{Error, PostgresSettings};
 /// SQL), so concurrent requests that change different keys both keep their writes,
 /// and concurrent increments all count. `regenerate` moves the row in one
 /// transaction. A background task deletes expired rows.
+///
+/// Whether a session is alive is decided by its last write (`touched_ms`) under the
+/// store's current [`Expiry`]. `expires_ms` only tells the cleanup which rows to
+/// delete: it is the deadline rounded up to 1% of the time left, so the writes of an
+/// active session mostly leave it as it is, and PostgreSQL can update the row in
+/// place without touching its indexes (a HOT update). The cleanup therefore deletes
+/// a row up to 1% of the timeout after its session expired, never before.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -69,6 +76,21 @@ impl std::fmt::Debug for PostgresStore {
             .field("table", &self.inner.table)
             .finish_non_exhaustive()
     }
+}
+
+/// What `expires_ms` holds for a session written at `now_ms` whose deadline is
+/// `deadline_ms`: the deadline rounded up to a grain of 1% of the time left. The
+/// writes of one session a grain apart or less mostly give the same value.
+fn indexed_deadline(deadline_ms: u64, now_ms: u64) -> u64 {
+    let grain = (deadline_ms.saturating_sub(now_ms) / 100).max(1);
+    deadline_ms.div_ceil(grain).saturating_mul(grain)
+}
+
+/// The condition that a row's session is alive at the time in placeholder `now`,
+/// under the idle timeout in `idle` and the lifetime in `lifetime` (NULL for none),
+/// counted from its last write and its creation: what a load checks.
+fn live(now: usize, idle: usize, lifetime: usize) -> String {
+    format!("LEAST(touched_ms + ${idle}::bigint, created_ms + ${lifetime}::bigint) > ${now}")
 }
 
 /// The bytes of a JSONB session object as the core counts them: key, value text and
@@ -202,7 +224,7 @@ impl PostgresStore {
             .bind(id.storage_key())
             .bind(ms(record.created_ms))
             .bind(ms(now))
-            .bind(ms(record.expires_ms))
+            .bind(ms(indexed_deadline(record.expires_ms, now)))
             .bind(encode(record))
             .execute(executor)
             .await
@@ -339,7 +361,9 @@ impl SessionStore for PostgresStore {
             return Ok(None);
         };
         self.within_cap(record.size())?;
-        let now = ms(now_ms());
+        let now = now_ms();
+        // A save follows the load that found the session alive in this request; the
+        // row's rounded-up deadline only keeps it from reviving a session long gone.
         let sql = format!(
             "UPDATE {} SET data = $2::jsonb, touched_ms = $3, expires_ms = $4 WHERE id = $1 AND expires_ms > $3",
             self.inner.table
@@ -347,8 +371,8 @@ impl SessionStore for PostgresStore {
         let updated = sqlx::query(&sql)
             .bind(id.storage_key())
             .bind(encode(record))
-            .bind(now)
-            .bind(ms(record.expires_ms))
+            .bind(ms(now))
+            .bind(ms(indexed_deadline(record.expires_ms, now)))
             .execute(&self.inner.pool)
             .await
             .map_err(|e| self.failed(e))?
@@ -527,24 +551,30 @@ impl MergeStore for PostgresStore {
             return Ok(false);
         };
         let now = now_ms();
-        let merge = Merge::new(change, 6);
+        let merge = Merge::new(change, 7);
         let new_data = &merge.expr;
         // One statement: the database computes the new data from the row as it is
         // when the update takes it (concurrent updates of the row wait and see each
-        // other's writes), refusing a result past the cap.
+        // other's writes), refusing a session past its deadline (from its last write,
+        // under this policy) and a result past the cap.
         let sql = format!(
             "UPDATE {table} SET data = {new_data}, touched_ms = $2, \
                  expires_ms = LEAST($3::bigint, created_ms + $4::bigint) \
-             WHERE id = $1 AND expires_ms > $2 AND {SIZE_OF}{new_data})) <= $5 \
+             WHERE id = $1 AND {live} AND {SIZE_OF}{new_data})) <= $5 \
              RETURNING data = '{{}}'::jsonb",
             table = self.inner.table,
+            live = live(2, 6, 4),
         );
         let query = sqlx::query(&sql)
             .bind(id.storage_key())
             .bind(ms(now))
-            .bind(ms(now.saturating_add(expiry.idle_ms())))
+            .bind(ms(indexed_deadline(
+                now.saturating_add(expiry.idle_ms()),
+                now,
+            )))
             .bind(expiry.lifetime_ms().map(ms))
-            .bind(ms(self.inner.max_session_bytes as u64));
+            .bind(ms(self.inner.max_session_bytes as u64))
+            .bind(ms(expiry.idle_ms()));
         let row = merge
             .apply(query)
             .fetch_optional(&self.inner.pool)
@@ -568,12 +598,18 @@ impl MergeStore for PostgresStore {
             }
             None => {
                 // Gone, or too large: ask which.
-                let merge = Merge::new(change, 3);
+                let merge = Merge::new(change, 5);
                 let sql = format!(
-                    "SELECT {SIZE_OF}{})) FROM {} WHERE id = $1 AND expires_ms > $2",
-                    merge.expr, self.inner.table
+                    "SELECT {SIZE_OF}{})) FROM {} WHERE id = $1 AND {}",
+                    merge.expr,
+                    self.inner.table,
+                    live(2, 3, 4),
                 );
-                let query = sqlx::query(&sql).bind(id.storage_key()).bind(ms(now));
+                let query = sqlx::query(&sql)
+                    .bind(id.storage_key())
+                    .bind(ms(now))
+                    .bind(ms(expiry.idle_ms()))
+                    .bind(expiry.lifetime_ms().map(ms));
                 let size = merge
                     .apply(query)
                     .fetch_optional(&self.inner.pool)
@@ -606,7 +642,7 @@ impl MergeStore for PostgresStore {
         let mut renewed = None;
         if let Some(id) = SessionId::parse(old) {
             let sql = format!(
-                "DELETE FROM {} WHERE id = $1 RETURNING created_ms, expires_ms, data::text",
+                "DELETE FROM {} WHERE id = $1 RETURNING created_ms, touched_ms, data::text",
                 self.inner.table
             );
             let row = sqlx::query(&sql)
@@ -616,9 +652,10 @@ impl MergeStore for PostgresStore {
                 .map_err(|e| self.failed(e))?;
             if let Some(row) = row {
                 let created = unsigned(row.try_get::<i64, _>(0).map_err(|e| self.failed(e))?);
-                let expires = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.failed(e))?);
+                let touched = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.failed(e))?);
                 let data: String = row.try_get(2).map_err(|e| self.failed(e))?;
-                if expires > now {
+                let expires = expiry.deadline(created, touched);
+                if expiry.is_live(created, expires, now) {
                     if let Some(mut stored) = decode(&data, created, expires) {
                         change.apply_to(&mut stored);
                         renewed = Some(stored);
@@ -647,6 +684,30 @@ mod tests {
             "postgres://app@db:5432/x"
         );
         assert_eq!(redacted("postgres://db/x"), "postgres://db/x");
+    }
+
+    #[test]
+    fn the_indexed_deadline_is_the_deadline_rounded_up_to_a_hundredth_of_the_time_left() {
+        let idle = 3_600_000;
+        let grain = 36_000;
+        // A deadline one past a grain boundary.
+        let boundary = grain * 50_000_000;
+        let first = boundary - idle + 1;
+        assert_eq!(indexed_deadline(first + idle, first), boundary + grain);
+        // Writes within the grain keep the value; the next grain moves it.
+        let later = first + grain - 1;
+        assert_eq!(indexed_deadline(later + idle, later), boundary + grain);
+        let next = first + grain;
+        assert_eq!(indexed_deadline(next + idle, next), boundary + 2 * grain);
+        // Never before the deadline, never a grain past it.
+        for now in (first..first + 3 * grain).step_by(977) {
+            let deadline = now + idle;
+            let indexed = indexed_deadline(deadline, now);
+            assert!(indexed >= deadline && indexed < deadline + grain);
+        }
+        // A deadline already passed, or at hand, is kept as it is.
+        assert_eq!(indexed_deadline(5, 10), 5);
+        assert_eq!(indexed_deadline(10, 10), 10);
     }
 
     #[test]

@@ -144,3 +144,40 @@ async fn a_database_that_is_not_there_is_named_at_startup() -> TestResult {
     );
     Ok(())
 }
+
+/// A request that only writes (merged in SQL, without a load) never writes into a
+/// session whose idle deadline has passed, even while its row still stands (the
+/// cleanup finds rows by a deadline rounded up, so a row can outlive its session by
+/// a little): the write goes to a fresh session, and the old data stays gone.
+#[tokio::test]
+async fn a_write_only_request_after_the_idle_deadline_starts_a_fresh_session() -> TestResult {
+    let settings = common::settings();
+    let store: Arc<dyn SessionStore> = Arc::new(common::store(settings.clone()).await);
+    let expiry = Expiry::new(Duration::from_secs(600));
+    let token = new_session(&store, expiry).await?;
+    // Its last request was 601 s ago, and the cleanup has not come by.
+    let pool = sqlx::PgPool::connect(&settings.url).await?;
+    sqlx::query(&format!(
+        "UPDATE {} SET created_ms = created_ms - 601000, touched_ms = touched_ms - 601000",
+        settings.table
+    ))
+    .execute(&pool)
+    .await?;
+    assert_eq!(rows(&settings).await?, 1);
+
+    let session = Session::new(store.clone(), expiry, Some(token.clone()));
+    session.set("theme", "dark").await?;
+    let fresh = match session.commit().await? {
+        TokenUpdate::Send(fresh) if fresh != token => fresh,
+        other => return Err(format!("the write went to the expired session: {other:?}").into()),
+    };
+    let session = Session::new(store.clone(), expiry, Some(fresh));
+    assert_eq!(
+        session.get::<String>("theme").await?.as_deref(),
+        Some("dark")
+    );
+    assert_eq!(session.get::<String>("user").await?, None);
+    let old = Session::new(store.clone(), expiry, Some(token));
+    assert_eq!(old.get::<String>("theme").await?, None);
+    Ok(())
+}
