@@ -606,7 +606,9 @@ fn main() {
     targets.push(Target::new("actix_session_cookie", base));
     let l = listener();
     let base = base_of(&l);
-    serve_axum(l, no_session::router(json!(session_of(1024)[3].1), None));
+    // The value the generator reads, for the servers that answer it without a session.
+    let read_value = json!(session_of(1024)[3].1);
+    serve_axum(l, no_session::router(read_value.clone(), None));
     targets.push(Target::new("no_session", base));
     // The same limit, with a cookie as long as ours to carry: what the cookie alone
     // costs the client, the kernel and the server's HTTP parser.
@@ -616,10 +618,7 @@ fn main() {
     };
     let l = listener();
     let base = base_of(&l);
-    serve_axum(
-        l,
-        no_session::router(json!(session_of(1024)[3].1), Some(pad)),
-    );
+    serve_axum(l, no_session::router(read_value.clone(), Some(pad)));
     targets.push(Target::new("no_session_cookie", base));
     // Our cookie layer in front of a read that never touches the session: what the
     // layer alone costs a request that carries a session cookie.
@@ -629,10 +628,7 @@ fn main() {
     let base = base_of(&l);
     serve_axum(
         l,
-        unread::router(
-            session_tower::SessionLayer::new(cookie),
-            json!(session_of(1024)[3].1),
-        ),
+        unread::router(session_tower::SessionLayer::new(cookie), read_value),
     );
     let mut unread = Target::new("ours_cookie_unread", base);
     unread.reads_only = true;
@@ -780,26 +776,21 @@ fn main() {
     for &threads in &generator_threads {
         println!("http: the load generator on {threads} thread(s)");
         for &workload in &workloads {
-            let mut tallies: Vec<Vec<Tally>> = targets.iter().map(|_| Vec::new()).collect();
-            let mut cache: Vec<(u64, u64)> = targets.iter().map(|_| (0, 0)).collect();
+            let running: Vec<&Target> = targets.iter().filter(|t| t.serves(workload)).collect();
+            let mut tallies: Vec<Vec<Tally>> = running.iter().map(|_| Vec::new()).collect();
+            let mut cache: Vec<(u64, u64)> = running.iter().map(|_| (0, 0)).collect();
             for round in 0..rounds {
-                for k in 0..targets.len() {
-                    let at = (round + k) % targets.len();
-                    if !targets[at].serves(workload) {
-                        continue;
-                    }
-                    let before = targets[at].near_cache();
-                    let tally = run_load(&targets[at], workload, (users, threads), warmup, slice);
-                    let after = targets[at].near_cache();
+                for k in 0..running.len() {
+                    let at = (round + k) % running.len();
+                    let before = running[at].near_cache();
+                    let tally = run_load(running[at], workload, (users, threads), warmup, slice);
+                    let after = running[at].near_cache();
                     cache[at].0 += after.0 - before.0;
                     cache[at].1 += after.1 - before.1;
                     tallies[at].push(tally);
                 }
             }
-            for ((target, rounds), (hits, misses)) in targets.iter().zip(&tallies).zip(&cache) {
-                if !target.serves(workload) {
-                    continue;
-                }
+            for ((target, rounds), (hits, misses)) in running.iter().zip(&tallies).zip(&cache) {
                 let mut row = summary(target, workload, users, slice, rounds);
                 row["load_threads"] = json!(threads);
                 if hits + misses > 0 {
