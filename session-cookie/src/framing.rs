@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use cookie::Cookie;
 
+use session_core::MAX_CANDIDATES;
+
 use crate::settings::{CookieSettings, SameSite};
 
 /// The most bytes of name plus value a browser keeps for one cookie.
@@ -230,25 +232,43 @@ impl CookieOptions {
     ///
     /// A browser sends every cookie of the session's name that matches the request,
     /// so a duplicate planted by a sibling domain, or a forged chunk, arrives beside
-    /// the real cookie. Each `name` cookie gives a candidate joined with the chunks
-    /// that follow it (`name.1`, `name.2`, ...) and one on its own, in the order sent;
-    /// the session takes the first that opens.
+    /// the real cookie. Each distinct `name` cookie gives a candidate joined with the
+    /// chunks that follow it (`name.1`, `name.2`, ...) and one on its own, in the
+    /// order sent; the session takes the first that opens.
+    ///
+    /// The work is bounded whatever the request carries: one pass over the headers,
+    /// at most [`MAX_CANDIDATES`] candidates (later `name` cookies are ignored), the
+    /// first cookie of each chunk name kept, and a value longer than one cookie can
+    /// hold ([`COOKIE_BYTES`]) ignored, since no browser sends one. So the memory
+    /// beyond the headers themselves is at most `MAX_CANDIDATES` tokens of
+    /// [`capacity`](Self::capacity) bytes.
     pub fn read<'a>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'a str>,
     ) -> (Vec<String>, usize) {
-        let mut bases: Vec<String> = Vec::new();
-        // Grown only when chunk cookies come (most sessions fit one cookie).
-        let mut parts: Vec<Option<String>> = Vec::new();
+        let mut bases: Vec<&'a str> = Vec::new();
+        // Grown only when chunk cookies come (most sessions fit one cookie); never
+        // longer than `max_chunks`.
+        let mut parts: Vec<Option<&'a str>> = Vec::new();
+        let mut base_sent = false;
         for (name, value) in cookie_headers.into_iter().flat_map(pairs) {
+            if value.len() > COOKIE_BYTES {
+                continue;
+            }
             match self.chunk_index(name) {
-                Some(0) if !value.is_empty() => bases.push(value.to_owned()),
+                Some(0) if !value.is_empty() => {
+                    base_sent = true;
+                    // At most MAX_CANDIDATES distinct values: a bounded scan each.
+                    if bases.len() < MAX_CANDIDATES && !bases.contains(&value) {
+                        bases.push(value);
+                    }
+                }
                 Some(i) if i < self.max_chunks => {
                     if parts.len() <= i {
                         parts.resize(i + 1, None);
                     }
                     if let Some(slot @ None) = parts.get_mut(i) {
-                        *slot = Some(value.to_owned());
+                        *slot = Some(value);
                     }
                 }
                 _ => {}
@@ -259,20 +279,16 @@ impl CookieOptions {
         let sent = parts
             .iter()
             .rposition(Option::is_some)
-            .map_or(usize::from(!bases.is_empty()), |i| i + 1);
-        let tail: String = parts.iter().skip(1).map_while(Option::as_deref).collect();
-        if tail.is_empty() && bases.len() < 2 {
-            return (bases, sent);
-        }
-        let mut candidates = Vec::with_capacity(bases.len() * 2);
+            .map_or(usize::from(base_sent), |i| i + 1);
+        let tail: String = parts.iter().skip(1).map_while(|p| *p).collect();
+        let mut candidates = Vec::with_capacity(bases.len() * (1 + usize::from(!tail.is_empty())));
         for base in bases {
             if !tail.is_empty() {
                 candidates.push(format!("{base}{tail}"));
             }
-            if !candidates.contains(&base) {
-                candidates.push(base);
-            }
+            candidates.push(base.to_owned());
         }
+        candidates.truncate(MAX_CANDIDATES);
         (candidates, sent)
     }
 
@@ -496,6 +512,78 @@ mod tests {
         assert_eq!(o.read(h), (vec!["REAL".into(), "planted".into()], 1));
         let h = ["session=REAL; session.1=forged"];
         assert_eq!(o.read(h), (vec!["REALforged".into(), "REAL".into()], 2));
+    }
+
+    #[test]
+    fn fifteen_planted_cookies_before_the_real_one_leave_it_a_candidate() {
+        let o = CookieOptions::default();
+        let mut header: Vec<String> = (0..15).map(|i| format!("session=fake{i}")).collect();
+        header.push("session=REAL".into());
+        let (candidates, sent) = o.read([header.join("; ").as_str()]);
+        assert_eq!(candidates.len(), MAX_CANDIDATES);
+        assert_eq!(candidates.last().map(String::as_str), Some("REAL"));
+        assert_eq!(sent, 1);
+    }
+
+    #[test]
+    fn repeats_of_one_planted_value_take_one_candidate() {
+        let o = CookieOptions::default();
+        let header = format!("{}session=REAL", "session=junk; ".repeat(1000));
+        assert_eq!(
+            o.read([header.as_str()]).0,
+            vec!["junk".to_owned(), "REAL".to_owned()]
+        );
+    }
+
+    #[test]
+    fn values_longer_than_a_cookie_are_not_candidates() {
+        let o = CookieOptions::default();
+        let long = "x".repeat(COOKIE_BYTES + 1);
+        let header = format!("session={long}; session.1={long}; session=REAL; session.1=B");
+        assert_eq!(
+            o.read([header.as_str()]),
+            (vec!["REALB".into(), "REAL".into()], 2)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_request_gives_at_most_sixteen_candidates_each_at_most_the_capacity(
+            cookies in proptest::collection::vec(
+                (0usize..7, 0usize..6000, proptest::sample::select(vec!['a', 'b', 'c'])),
+                0..300,
+            ),
+            real_at in 0usize..300,
+        ) {
+            let o = CookieOptions::default();
+            let names = ["session", "session.1", "session.2", "session.3", "session.9", "other", "session.x"];
+            let mut header: Vec<String> = cookies
+                .iter()
+                .map(|&(n, len, c)| format!("{}={}", names[n], c.to_string().repeat(len)))
+                .collect();
+            let real_at = real_at.min(header.len());
+            header.insert(real_at, "session=REAL".into());
+            let header = header.join("; ");
+            let (candidates, sent) = o.read([header.as_str()]);
+            proptest::prop_assert!(candidates.len() <= MAX_CANDIDATES);
+            proptest::prop_assert!(candidates.iter().all(|c| c.len() <= o.capacity()));
+            proptest::prop_assert!(sent <= 4);
+            // The real cookie is tried unless sixteen other distinct values came first.
+            let before: std::collections::HashSet<&str> = header
+                .split("; ")
+                .take(real_at)
+                .filter_map(|p| p.strip_prefix("session="))
+                .filter(|v| !v.is_empty() && v.len() <= COOKIE_BYTES)
+                .collect();
+            let has_tail = cookies
+                .iter()
+                .find(|&&(n, len, _)| n == 1 && len <= COOKIE_BYTES)
+                .is_some_and(|&(_, len, _)| len > 0);
+            let per_base = 1 + usize::from(has_tail);
+            if before.len() * per_base + per_base <= MAX_CANDIDATES {
+                proptest::prop_assert!(candidates.iter().any(|c| c == "REAL"));
+            }
+        }
     }
 
     #[test]

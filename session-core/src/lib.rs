@@ -78,5 +78,5 @@ pub use expiry::{now_ms, Expiry};
 pub use id::SessionId;
 pub use memory::MemoryStore;
 pub use record::{Record, RecordBuilder, StoredValue};
-pub use session::{Session, TokenUpdate, CSRF_TOKEN_KEY, REMEMBER_KEY};
+pub use session::{Session, TokenUpdate, CSRF_TOKEN_KEY, MAX_CANDIDATES, REMEMBER_KEY};
 pub use store::{Change, Edit, MergeStore, Seen, SessionStore, DEFAULT_MAX_SESSION_BYTES};

@@ -112,8 +112,14 @@ pub const CSRF_TOKEN_KEY: &str = "_csrf_token";
 /// The session key under which [`Session::remember`] keeps its choice.
 pub const REMEMBER_KEY: &str = "_remember";
 
-/// At most this many candidate tokens are tried per request (duplicate cookies).
-const MAX_CANDIDATES: usize = 4;
+/// At most this many candidate tokens are tried per request.
+///
+/// A browser sends every cookie of the session's name that matches the request, so a
+/// sibling domain can plant duplicates in front of the real one; each planted one
+/// costs at most one failed open (or, on a server store, one lookup of a token that
+/// names nothing). Sixteen leaves an attacker no cheap way to push the real cookie
+/// out, and bounds the work of a request that sends thousands.
+pub const MAX_CANDIDATES: usize = 16;
 
 #[derive(Debug, Default)]
 struct State {
@@ -246,7 +252,8 @@ impl Session {
     /// A session for a request that carries several candidate tokens (a browser sends
     /// every cookie of the session's name: a duplicate planted by a sibling domain, or
     /// a forged chunk, comes along with the real one). The first candidate that names
-    /// a live session wins; the others are ignored. At most four are tried.
+    /// a live session wins; the others are ignored. At most [`MAX_CANDIDATES`] are
+    /// tried, in the order given; the rest are dropped unread.
     ///
     /// ```
     /// use std::sync::Arc;

@@ -2,7 +2,8 @@
 //! one round trip and atomic. Sessions are stored in the format of
 //! [`format`](crate::format): a 13-byte header the scripts read with string functions,
 //! then MessagePack they never unpack. The common save (a request that loaded the
-//! session appends its change) needs no script: it is one native `APPEND`.
+//! session appends its change) is [`append`]: an `APPEND` with the size check in the
+//! same atomic step, so concurrent writers can never pass the cap together.
 
 use redis::Script;
 
@@ -103,6 +104,26 @@ if string.find(flags, 'v', 1, true) or bucket(after) ~= bucket(before) then
   return {2, redis.call('GET', key)}
 end
 return saved()
+"#,
+    )
+}
+
+/// The common save: appends a change to a session, if the session is there and the
+/// result stays within the cap; the check and the write are one atomic step, so no
+/// number of concurrent writers, each under the cap, can pass it together.
+/// KEYS[1] session; ARGV[1] the change; ARGV[2] the size cap.
+///
+/// Returns the new length when appended; 0 when there is no session (nothing is
+/// written); -1 when the result would pass the cap (nothing is written: the client
+/// compacts, or refuses); -2 when the key holds another type.
+pub(crate) fn append() -> Script {
+    Script::new(
+        r#"
+local len = redis.pcall('STRLEN', KEYS[1])
+if type(len) ~= 'number' then return -2 end
+if len == 0 then return 0 end
+if len + #ARGV[1] > tonumber(ARGV[2]) then return -1 end
+return redis.call('APPEND', KEYS[1], ARGV[1])
 "#,
     )
 }

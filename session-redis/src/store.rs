@@ -215,9 +215,13 @@ enum Connection {
 /// (see [`format`](crate::format)).
 ///
 /// - **One round trip** per load (a native `GETEX`, which also refreshes the idle
-///   deadline) and per save (a native `APPEND` of the request's change, or an atomic
-///   Lua script when the session is new, replaced, or due for compaction); a request
-///   that never touches its session costs none.
+///   deadline) and per save (an `APPEND` of the request's change, checked against the
+///   size cap in the same atomic script, or a larger script when the session is new,
+///   replaced, or due for compaction); a request that never touches its session
+///   costs none.
+/// - **Bounded size**: no save leaves more than `max_session_bytes` stored, however
+///   many requests write at once; the ones that would pass it get
+///   [`session_core::Error::TooLarge`].
 /// - **Per-key changes**: a save appends only the keys this request changed or
 ///   removed, so concurrent requests that change different keys both keep their
 ///   writes; now and then a save writes the session whole again, compacted, keeping
@@ -256,6 +260,7 @@ pub struct RedisStore {
     max_session_bytes: usize,
     save: redis::Script,
     drop: redis::Script,
+    append: redis::Script,
     /// Hot sessions kept here (see [`NearCache`]).
     near: Option<Arc<NearCache>>,
     /// `{namespace}:`, the prefix whose changes Redis announces to the near-cache.
@@ -419,6 +424,7 @@ impl RedisStore {
             max_session_bytes: settings.max_session_bytes.max(1),
             save: scripts::save(),
             drop: scripts::drop(),
+            append: scripts::append(),
             near,
             tracked_prefix: format!("{}:", settings.namespace),
         })
@@ -770,37 +776,25 @@ impl RedisStore {
         self.query(&cmd).await.map(drop)
     }
 
-    /// `APPEND key change`: the stored length when `key` held a session. When the key was gone
-    /// (destroyed or expired since the load), `APPEND` made a value of the change
-    /// alone, which no load reads as a session; it is deleted at once. A key of
-    /// another type is left alone.
+    /// Appends `change` to the session under `key` if the result fits the cap, in one
+    /// atomic step ([`scripts::append`]).
     async fn append(
         &self,
         key: RedisKey<'_>,
         change: &[u8],
-    ) -> Result<Option<usize>, session_core::Error> {
-        let mut cmd = Cmd::with_capacity(3, key.len() + change.len() + 8);
-        cmd.arg("APPEND").arg(key).arg(change);
-        let appended = self
-            .call(|mut backend| async move {
-                match backend.send(&cmd).await {
-                    Ok(Value::Int(len)) => Ok(Some(len)),
-                    Err(e) if e.code() == Some("WRONGTYPE") => Ok(None),
-                    Ok(_) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .await?;
-        match appended {
-            Some(len) if len != change.len() as i64 => Ok(usize::try_from(len).ok()),
-            Some(_) => {
-                self.del(key).await?;
-                Ok(None)
+    ) -> Result<Appended, session_core::Error> {
+        let mut cmd = evalsha(&self.append, &[key], 2, change.len() + 16);
+        cmd.arg(change).arg(self.max_session_bytes);
+        match self.run_script(&self.append, &cmd).await? {
+            Value::Int(len) if len > 0 => {
+                Ok(usize::try_from(len).map_or(Appended::Full, Appended::Len))
             }
-            None => {
+            Value::Int(-1) => Ok(Appended::Full),
+            Value::Int(-2) => {
                 warn_not_a_session(key);
-                Ok(None)
+                Ok(Appended::Gone)
             }
+            _ => Ok(Appended::Gone),
         }
     }
 
@@ -1195,13 +1189,20 @@ impl RedisStore {
             // The common save: the request loaded the session, so it is live and its
             // deadline fresh; its change is appended, natively.
             if fits && !format::worth_compacting(l.len as usize, whole_len) {
-                let appended = self.append(key, &encoded).await?;
-                // Exactly this change's length more than loaded: nobody else wrote.
-                let unchanged = appended
-                    .filter(|&len| len == l.len as usize + encoded.len())
-                    .and_then(|len| u32::try_from(len).ok())
-                    .map(|len| format::Loaded { len, ..l });
-                return Ok((appended.is_some(), unchanged));
+                match self.append(key, &encoded).await? {
+                    Appended::Len(len) => {
+                        // Exactly this change's length more than loaded: nobody else wrote.
+                        let unchanged = (len == l.len as usize + encoded.len())
+                            .then(|| u32::try_from(len).ok())
+                            .flatten()
+                            .map(|len| format::Loaded { len, ..l });
+                        return Ok((true, unchanged));
+                    }
+                    Appended::Gone => return Ok((false, None)),
+                    // Others wrote meanwhile and the change no longer fits on top:
+                    // the script below compacts first, or refuses.
+                    Appended::Full => {}
+                }
             }
         }
         let now = now_ms();
@@ -1246,6 +1247,16 @@ impl RedisStore {
             source: "the session kept changing under three attempts to save it".into(),
         })
     }
+}
+
+/// What [`RedisStore::append`] did.
+enum Appended {
+    /// Appended; the stored length now.
+    Len(usize),
+    /// No session there (destroyed or expired since the load): nothing written.
+    Gone,
+    /// It would pass the cap: nothing written.
+    Full,
 }
 
 /// One `update` call of the save script (see [`scripts::save`]).

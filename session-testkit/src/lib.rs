@@ -148,6 +148,8 @@ macro_rules! __all_cases {
             regenerate_racing_writes_loses_none_of_them,
             write_only_delete_of_the_last_key_removes_the_session,
             a_lowered_policy_shortens_sessions_already_issued,
+            concurrent_writers_never_pass_the_size_cap_together,
+            control_characters_in_keys_and_values_round_trip,
             // Tokens (SPEC 6, 7)
             malformed_tokens_give_a_fresh_session,
             unknown_token_gives_a_fresh_session_under_a_new_token,

@@ -21,6 +21,7 @@ macro_rules! http_scenarios {
         $crate::http_scenarios!(@one $setup; html_page, the_page_counts_flashes_and_signs_in);
         $crate::http_scenarios!(@one $setup; cache_headers, session_responses_are_kept_out_of_shared_caches);
         $crate::http_scenarios!(@one $setup; duplicate_cookies, a_planted_duplicate_cookie_never_logs_a_user_out);
+        $crate::http_scenarios!(@one $setup; many_planted_cookies, fifteen_planted_cookies_before_the_real_one_never_log_a_user_out);
         $crate::http_scenarios!(@one $setup; cross_site_forms, cross_site_posts_are_refused_and_touch_no_session);
         $crate::http_scenarios!(@one $setup; utf8_cookie_beside, a_session_beside_a_cookie_of_utf8_text_is_found);
     };
@@ -485,6 +486,43 @@ pub async fn a_planted_duplicate_cookie_never_logs_a_user_out(base: &str) -> Tes
             "a write beside a duplicate left the session: {all}"
         );
         assert_eq!(all[format!("w{i}")], json!(1), "{all}");
+    }
+    Ok(())
+}
+
+/// A sibling domain plants many `session` cookies in front of the real one: five
+/// garbage values, then fifteen token-shaped ones. The real session is still found,
+/// and its cookie is never answered with a removal.
+pub async fn fifteen_planted_cookies_before_the_real_one_never_log_a_user_out(
+    base: &str,
+) -> TestResult {
+    let c = bare()?;
+    let u = |p: &str| format!("{base}{p}");
+    let r = c.put(u("/api/session/user")).body("\"ada\"").send().await?;
+    let real = cookie_header(&r);
+    let garbage: Vec<String> = (1..=5).map(|i| format!("session=g{i}")).collect();
+    let shaped: Vec<String> = (0..15)
+        .map(|i| {
+            format!(
+                "session={}",
+                format!("{i:x}").repeat(43).get(..43).unwrap_or_default()
+            )
+        })
+        .collect();
+    for planted in [&garbage[..], &shaped[..]] {
+        let cookie = format!("{}; {real}", planted.join("; "));
+        let r = c
+            .get(u("/api/session/user"))
+            .header(COOKIE, &cookie)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK, "{cookie}");
+        assert!(
+            !set_cookies(&r).iter().any(|c| c.contains("Max-Age=0")),
+            "planted cookies made the real cookie be removed: {:?}",
+            set_cookies(&r)
+        );
+        assert_eq!(r.json::<Value>().await?, json!("ada"), "{cookie}");
     }
     Ok(())
 }

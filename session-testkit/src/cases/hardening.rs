@@ -1,6 +1,7 @@
 //! Production guarantees (SPEC 4a, 5): the size cap, atomic counters, lossless
 //! `regenerate`, complete removal, and the current expiry policy.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{Error, TokenUpdate};
@@ -233,5 +234,126 @@ pub async fn a_lowered_policy_shortens_sessions_already_issued(kit: Kit) -> Resu
             "a lowered timeout was not applied"
         );
     }
+    Ok(())
+}
+
+/// Many concurrent writers, each under the cap but together well over it, never
+/// leave a session larger than the cap: the check and the write are one atomic step
+/// in the store. The writers that would pass it get `TooLarge`; every write that
+/// was acknowledged is kept (in a store that merges) and nothing else is.
+pub async fn concurrent_writers_never_pass_the_size_cap_together(kit: Kit) -> Result<(), Error> {
+    const WRITERS: usize = 12;
+    let limit = kit.max_session_bytes();
+    let each = limit / 4;
+    let mut c = kit.client();
+    c.request(|s| async move { s.set("user", "ada").await })
+        .await?;
+    // Every writer loads first (a handler that reads, then writes), then all save
+    // at once.
+    let start = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..WRITERS {
+        let mut client = c.clone();
+        let start = start.clone();
+        writers.spawn(async move {
+            let session = client.begin();
+            session.get::<String>("user").await?;
+            session.set(&format!("w{i:02}"), &"x".repeat(each)).await?;
+            start.wait().await;
+            let saved = client.finish(&session).await;
+            Ok::<_, Error>((i, saved, client.token().map(str::to_owned)))
+        });
+    }
+    let mut accepted = Vec::new();
+    let mut tokens = vec![c.token().map(str::to_owned)];
+    while let Some(joined) = writers.join_next().await {
+        let (i, saved, token) = joined.map_err(|e| Error::Contract {
+            rule: if e.is_panic() {
+                "a writer panicked"
+            } else {
+                "a writer was cancelled"
+            },
+        })??;
+        match saved {
+            Ok(_) => {
+                accepted.push(i);
+                tokens.push(token);
+            }
+            Err(Error::TooLarge { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    // Every session a client can now reach is within the cap.
+    for token in tokens {
+        let mut reader = kit.client();
+        reader.set_token(token);
+        let all = reader.request(|s| async move { s.all().await }).await?;
+        let size: usize = all
+            .iter()
+            .map(|(k, v)| k.len() + v.to_string().len() + 1)
+            .sum();
+        assert!(
+            size <= limit,
+            "{} writers of {each} bytes left a session of {size} bytes (cap {limit})",
+            accepted.len()
+        );
+        if kit.merges() {
+            let kept: Vec<usize> = (0..WRITERS)
+                .filter(|i| all.contains_key(&format!("w{i:02}")))
+                .collect();
+            accepted.sort_unstable();
+            assert_eq!(kept, accepted, "acknowledged writes and stored ones differ");
+        }
+    }
+    Ok(())
+}
+
+/// Keys and values with control characters (NUL included), which some backends
+/// cannot hold as they are, are stored and read back exactly.
+pub async fn control_characters_in_keys_and_values_round_trip(kit: Kit) -> Result<(), Error> {
+    let pairs = [
+        ("a\u{0}b", "nul \u{0} inside"),
+        ("\u{0}", "\u{0}"),
+        ("\u{1}\u{1f}\u{7f}", "bell \u{7} escape \u{1b}"),
+        ("\u{1}0", "\u{1}\u{1}"),
+        ("line\nbreak\ttab\r", "\u{0}\u{0}\u{1}"),
+        ("é\u{0}🦀", "\u{ffff}\u{fffe}"),
+    ];
+    let mut c = kit.client();
+    c.request(|s| async move {
+        for (k, v) in pairs {
+            s.set(k, v).await?;
+        }
+        s.flash("flash\u{0}key", "flash\u{0}value").await
+    })
+    .await?;
+    // A write-only request (a merge, where the store merges) and a read of it.
+    c.request(|s| async move { s.set("later\u{0}", "\u{0}later").await })
+        .await?;
+    c.request(|s| async move {
+        for (k, v) in pairs {
+            assert_eq!(s.get::<String>(k).await?.as_deref(), Some(v), "key {k:?}");
+        }
+        assert_eq!(
+            s.get::<String>("flash\u{0}key").await?.as_deref(),
+            Some("flash\u{0}value")
+        );
+        assert_eq!(
+            s.get::<String>("later\u{0}").await?.as_deref(),
+            Some("\u{0}later")
+        );
+        let mut keys = s.keys().await?;
+        keys.sort();
+        assert!(keys.iter().any(|k| k == "a\u{0}b"), "{keys:?}");
+        Ok(())
+    })
+    .await?;
+    // Removing such a key removes exactly it.
+    c.request(|s| async move { s.delete("a\u{0}b").await })
+        .await?;
+    let (gone, kept) = c
+        .request(|s| async move { Ok((s.has("a\u{0}b").await?, s.has("\u{0}").await?)) })
+        .await?;
+    assert_eq!((gone, kept), (false, true));
     Ok(())
 }

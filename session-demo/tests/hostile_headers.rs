@@ -1,0 +1,154 @@
+//! The demo binary, as users run it, against the largest `Cookie` header its server
+//! accepts: thousands of `session` cookies and a chunk far longer than any cookie.
+//! The memory it costs is read from the process's own peak resident size
+//! (`VmHWM` in `/proc/PID/status`), on the cookie and the Redis driver.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::header::COOKIE;
+use reqwest::StatusCode;
+use session_testkit::servers::{free_port, RedisServer};
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+/// A child process stopped when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The demo binary on `port`, with `env` on top of an environment without session
+/// settings.
+fn start_demo(port: u16, env: &[(&str, String)]) -> Result<(Running, tempfile::TempDir), Boxed> {
+    let dir = tempfile::Builder::new()
+        .prefix("hostile-headers")
+        .tempdir()?;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_session-demo"));
+    command
+        .current_dir(dir.path())
+        .env("SESSION_DEMO_ADDR", format!("127.0.0.1:{port}"))
+        .env_remove("APP_KEY")
+        .env_remove("SESSION_DRIVER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Ok((Running(command.spawn()?), dir))
+}
+
+async fn wait_for(url: &str) -> Result<(), Boxed> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("nothing answered at {url} within 30 s").into())
+}
+
+/// The process's peak resident memory so far, in bytes.
+fn peak_resident(pid: u32) -> Result<u64, Boxed> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .ok_or("no VmHWM in /proc/PID/status")?;
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .ok_or("VmHWM without a number")?
+        .parse()?;
+    Ok(kib * 1024)
+}
+
+/// About 375 KB: 15,000 distinct `session` cookies and a 180 KB `session.1`, under
+/// the 408 KiB request head hyper's server accepts.
+fn hostile_cookie_header() -> String {
+    let mut header = String::with_capacity(400_000);
+    for i in 0..15_000u32 {
+        header.push_str(&format!("session={i:x}; "));
+    }
+    header.push_str("session.1=");
+    header.push_str(&"c".repeat(180_000));
+    header
+}
+
+/// Four requests at once to each of a route that never reads the session, one that
+/// reads it and one that writes it, each with the hostile header: the peak resident
+/// memory grows by less than 64 MiB, and every request gets a proper answer.
+async fn hostile_headers_cost_bounded_memory(env: &[(&str, String)]) -> TestResult {
+    let port = free_port()?;
+    let (demo, _dir) = start_demo(port, env)?;
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for(&format!("{base}/health")).await?;
+    let client = reqwest::Client::new();
+    // Warm up: the first session request sets up the store.
+    let r = client
+        .put(format!("{base}/api/session/warm"))
+        .body("1")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let before = peak_resident(demo.0.id())?;
+
+    let header = hostile_cookie_header();
+    for (method, path, expected) in [
+        (reqwest::Method::GET, "/health", StatusCode::OK),
+        (reqwest::Method::GET, "/api/session", StatusCode::OK),
+        (
+            reqwest::Method::PUT,
+            "/api/session/k",
+            StatusCode::NO_CONTENT,
+        ),
+    ] {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let request = client
+                .request(method.clone(), format!("{base}{path}"))
+                .header(COOKIE, &header)
+                .body("1")
+                .send();
+            requests.spawn(request);
+        }
+        while let Some(answer) = requests.join_next().await {
+            let answer = answer??;
+            assert_eq!(answer.status(), expected, "{method} {path}");
+        }
+    }
+
+    let grown = peak_resident(demo.0.id())?.saturating_sub(before);
+    assert!(
+        grown < 64 << 20,
+        "twelve requests with a {} byte Cookie header grew the demo's peak memory by {} MiB",
+        header.len(),
+        grown >> 20
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn on_the_cookie_driver_a_400_kb_cookie_header_costs_bounded_memory() -> TestResult {
+    hostile_headers_cost_bounded_memory(&[]).await
+}
+
+#[tokio::test]
+async fn on_the_redis_driver_a_400_kb_cookie_header_costs_bounded_memory() -> TestResult {
+    let redis = RedisServer::start()?;
+    hostile_headers_cost_bounded_memory(&[
+        ("SESSION_DRIVER", "redis".into()),
+        ("SESSION_REDIS_HOST", "127.0.0.1".into()),
+        ("SESSION_REDIS_PORT", redis.port().to_string()),
+    ])
+    .await
+}
