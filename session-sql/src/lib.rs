@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod keys;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod settings;

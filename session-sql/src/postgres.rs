@@ -14,7 +14,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 use tokio::sync::watch;
 
-use crate::{Error, PostgresSettings};
+use crate::{keys, Error, PostgresSettings};
 
 /// Sessions in a PostgreSQL table:
 ///
@@ -27,6 +27,10 @@ use crate::{Error, PostgresSettings};
 ///     data       JSONB  NOT NULL    -- {"key": ["<value as JSON text>", is_flash]}
 /// );
 /// ```
+///
+/// Keys are stored with NUL (which neither `text` nor JSONB can hold) escaped, so any
+/// key the other stores accept is held exactly; a key without NUL or U+0001 is
+/// stored as it is.
 ///
 /// A load is one `SELECT`; a save is one `UPDATE` whose new `data` the database
 /// computes from the stored row (`data - removed || written`, counters added in
@@ -267,7 +271,7 @@ fn encode(record: &Record) -> String {
         .iter()
         .map(|(key, value)| {
             (
-                key.to_owned(),
+                keys::stored(key).into_owned(),
                 serde_json::json!([value.json(), value.is_flash()]),
             )
         })
@@ -280,7 +284,7 @@ fn decode(data: &str, created_ms: u64, expires_ms: u64) -> Option<Record> {
     let values: BTreeMap<String, (String, bool)> = serde_json::from_str(data).ok()?;
     let mut builder = RecordBuilder::with_capacity(values.len(), data.len());
     for (key, (json, flash)) in &values {
-        builder.push(key, json, *flash);
+        builder.push(&keys::from_stored(key), json, *flash);
     }
     Some(builder.finish(created_ms, expires_ms))
 }
@@ -426,7 +430,7 @@ impl Merge {
             .edits
             .iter()
             .filter(|(_, edit)| matches!(edit, Edit::Remove))
-            .map(|(key, _)| (*key).to_owned())
+            .map(|(key, _)| keys::stored(key).into_owned())
             .collect();
         let mut expr = format!("({base}");
         if !removed.is_empty() {
@@ -443,7 +447,7 @@ impl Merge {
                     format!("jsonb_build_array(${json}::text, ${flash}::bool)")
                 }
                 Edit::Add { by, flash } => {
-                    let k = merge.bind(first, Bind::Text(key.to_owned()));
+                    let k = merge.bind(first, Bind::Text(keys::stored(key).into_owned()));
                     let by = merge.bind(first, Bind::Int(by));
                     let flash = merge.bind(first, Bind::Flag(flash));
                     // The stored counter as Rust's `i64` parse reads it, else 0; the
@@ -462,7 +466,7 @@ impl Merge {
                     )
                 }
             };
-            let k = merge.bind(first, Bind::Text(key.to_owned()));
+            let k = merge.bind(first, Bind::Text(keys::stored(key).into_owned()));
             pairs.push(format!("${k}::text, {value}"));
         }
         if !pairs.is_empty() {

@@ -21,6 +21,7 @@ macro_rules! http_scenarios {
         $crate::http_scenarios!(@one $setup; html_page, the_page_counts_flashes_and_signs_in);
         $crate::http_scenarios!(@one $setup; cache_headers, session_responses_are_kept_out_of_shared_caches);
         $crate::http_scenarios!(@one $setup; duplicate_cookies, a_planted_duplicate_cookie_never_logs_a_user_out);
+        $crate::http_scenarios!(@one $setup; control_characters, control_characters_in_keys_and_values_are_stored_exactly);
         $crate::http_scenarios!(@one $setup; many_planted_cookies, fifteen_planted_cookies_before_the_real_one_never_log_a_user_out);
         $crate::http_scenarios!(@one $setup; cross_site_forms, cross_site_posts_are_refused_and_touch_no_session);
         $crate::http_scenarios!(@one $setup; utf8_cookie_beside, a_session_beside_a_cookie_of_utf8_text_is_found);
@@ -487,6 +488,38 @@ pub async fn a_planted_duplicate_cookie_never_logs_a_user_out(base: &str) -> Tes
         );
         assert_eq!(all[format!("w{i}")], json!(1), "{all}");
     }
+    Ok(())
+}
+
+/// A key with a NUL in it (`a%00b` in the path) and a value holding `\u0000` are
+/// user input like any other: stored and read back exactly, on every driver, never a
+/// 5xx.
+pub async fn control_characters_in_keys_and_values_are_stored_exactly(base: &str) -> TestResult {
+    let c = browser()?;
+    let u = |p: &str| format!("{base}{p}");
+    for (path, body, value) in [
+        (
+            "/api/session/a%00b",
+            r#""nul \u0000 in a value""#,
+            json!("nul \u{0} in a value"),
+        ),
+        (
+            "/api/session/%01%1F",
+            r#"{"k\u0000":"\u0007"}"#,
+            json!({"k\u{0}": "\u{7}"}),
+        ),
+    ] {
+        let r = call(&c, Method::PUT, u(path), Some(body)).await?;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "PUT {path} {body}");
+        let r = call(&c, Method::GET, u(path), None).await?;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        assert_eq!(r.json::<Value>().await?, value, "GET {path}");
+    }
+    let all = call(&c, Method::GET, u("/api/session"), None).await?;
+    assert_eq!(
+        all.json::<Value>().await?["a\u{0}b"],
+        json!("nul \u{0} in a value")
+    );
     Ok(())
 }
 
