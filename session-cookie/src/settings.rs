@@ -31,7 +31,7 @@ pub enum SameSite {
 /// settings.validate()?;
 /// # Ok::<(), session_core::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct CookieSettings {
@@ -60,6 +60,28 @@ pub struct CookieSettings {
     /// Memory in bytes for cookies the cookie driver already opened, so a cookie
     /// sent again is not decrypted again (default 8 MiB; 0 turns it off).
     pub opened_cache_bytes: usize,
+}
+
+/// The keys print as `"***"`.
+impl std::fmt::Debug for CookieSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CookieSettings")
+            .field("name", &self.name)
+            .field("key", &session_core::redact::secret(&self.key))
+            .field(
+                "previous_keys",
+                &session_core::redact::secrets(&self.previous_keys),
+            )
+            .field("secure", &self.secure)
+            .field("domain", &self.domain)
+            .field("path", &self.path)
+            .field("same_site", &self.same_site)
+            .field("host_prefix", &self.host_prefix)
+            .field("max_chunks", &self.max_chunks)
+            .field("persistent", &self.persistent)
+            .field("opened_cache_bytes", &self.opened_cache_bytes)
+            .finish()
+    }
 }
 
 impl Default for CookieSettings {

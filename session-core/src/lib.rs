@@ -68,6 +68,7 @@ mod keyed;
 mod memory;
 mod plan;
 mod record;
+pub mod redact;
 mod session;
 pub mod store;
 mod text;

@@ -20,7 +20,7 @@ pub struct RedisOptions {
 /// sentinel = { master = "mymaster", nodes = ["10.0.0.1:26379", "10.0.0.2:26379"] }
 /// password = "the master's password, if any"
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct SentinelSettings {
@@ -31,6 +31,17 @@ pub struct SentinelSettings {
     /// The sentinels' own password (`requirepass` of the sentinels), if any; the
     /// master's is `[redis] password`.
     pub password: Option<String>,
+}
+
+/// The password prints as `"***"`.
+impl std::fmt::Debug for SentinelSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentinelSettings")
+            .field("master", &self.master)
+            .field("nodes", &self.nodes)
+            .field("password", &session_core::redact::secret(&self.password))
+            .finish()
+    }
 }
 
 impl SentinelSettings {
@@ -65,7 +76,7 @@ impl SentinelSettings {
 /// settings.validate()?;
 /// # Ok::<(), session_core::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct RedisSettings {
@@ -120,6 +131,32 @@ pub struct RedisSettings {
     pub near_cache: bool,
     /// The most sessions the near-cache holds (default 10000).
     pub near_cache_entries: usize,
+}
+
+/// The password prints as `"***"`, the URL without its password and query values
+/// ([`session_core::redact::url`]).
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &session_core::redact::secret(&self.password))
+            .field("options", &self.options)
+            .field("timeout", &self.timeout)
+            .field("namespace", &self.namespace)
+            .field("url", &session_core::redact::optional_url(&self.url))
+            .field("tls", &self.tls)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("cluster", &self.cluster)
+            .field("sentinel", &self.sentinel)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("response_timeout_ms", &self.response_timeout_ms)
+            .field("max_session_bytes", &self.max_session_bytes)
+            .field("near_cache", &self.near_cache)
+            .field("near_cache_entries", &self.near_cache_entries)
+            .finish()
+    }
 }
 
 impl Default for RedisSettings {

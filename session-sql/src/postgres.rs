@@ -110,7 +110,7 @@ impl PostgresStore {
         if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
             return Err(Error::Config { field, reason });
         }
-        let target = redacted(&settings.url);
+        let target = session_core::redact::url(&settings.url);
         let acquire_timeout = Duration::from_millis(settings.acquire_timeout_ms);
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size)
@@ -242,18 +242,6 @@ impl PostgresStore {
             return Err(session_core::Error::TooLarge { size, limit });
         }
         Ok(())
-    }
-}
-
-/// The URL without its password, for messages and logs.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -683,9 +671,10 @@ mod tests {
 
     #[test]
     fn passwords_stay_out_of_messages() {
+        let redacted = session_core::redact::url;
         assert_eq!(
             redacted("postgres://app:s3cret@db:5432/x"),
-            "postgres://app@db:5432/x"
+            "postgres://app:***@db:5432/x"
         );
         assert_eq!(redacted("postgres://db/x"), "postgres://db/x");
     }

@@ -16,7 +16,7 @@ use session_core::Error;
 /// settings.validate()?;
 /// # Ok::<(), session_core::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct PostgresSettings {
@@ -45,6 +45,24 @@ pub struct PostgresSettings {
     pub cleanup_interval_ms: u64,
     /// The most expired rows one cleanup statement deletes (default 1000).
     pub cleanup_batch: u32,
+}
+
+/// The URL prints without its password and query values
+/// ([`session_core::redact::url`]).
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("url", &session_core::redact::url(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("table", &self.table)
+            .field("migrate", &self.migrate)
+            .field("timeout", &self.timeout)
+            .field("max_session_bytes", &self.max_session_bytes)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("cleanup_interval_ms", &self.cleanup_interval_ms)
+            .field("cleanup_batch", &self.cleanup_batch)
+            .finish()
+    }
 }
 
 impl Default for PostgresSettings {

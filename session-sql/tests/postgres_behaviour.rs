@@ -181,3 +181,35 @@ async fn a_write_only_request_after_the_idle_deadline_starts_a_fresh_session() -
     assert_eq!(old.get::<String>("theme").await?, None);
     Ok(())
 }
+
+/// A password in the URL (in its user info, or as a `?password=` query parameter,
+/// which sqlx accepts) reaches neither the settings' nor the store's `Debug` (the
+/// target every log line names) nor the error of a failed connection.
+#[tokio::test]
+async fn passwords_in_the_url_reach_no_debug_output_log_target_or_error() -> TestResult {
+    const SECRET: &str = "s3cr3t-of-the-test";
+    let mut settings = common::settings();
+    // Trust authentication accepts, and ignores, any password.
+    let separator = if settings.url.contains('?') { '&' } else { '?' };
+    settings.url = format!("{}{separator}password={SECRET}", settings.url);
+    let store = common::store(settings.clone()).await;
+    for shown in [format!("{settings:?}"), format!("{store:?}")] {
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(shown.contains("password=***"), "{shown}");
+    }
+    let mut refused = PostgresSettings::default();
+    refused.url = format!("postgres://app:{SECRET}@127.0.0.1:1/app?sslpassword={SECRET}");
+    refused.acquire_timeout_ms = 300;
+    let error = PostgresStore::connect(&refused)
+        .await
+        .err()
+        .ok_or("a connection to port 1 succeeded")?;
+    for shown in [
+        error.to_string(),
+        format!("{error:?}"),
+        format!("{refused:?}"),
+    ] {
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+    Ok(())
+}

@@ -46,8 +46,10 @@ use serde::de::DeserializeOwned;
 use session_cookie::CookieSettings;
 use session_core::{Error, Expiry};
 
-/// Everything in `session.toml`.
-#[derive(Clone, Debug, PartialEq)]
+/// Everything in `session.toml`. Its `Debug` output holds no secret: keys and
+/// passwords print as `"***"`, URLs without their credentials, and the tables of
+/// other drivers by name only.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SessionConfig {
     /// The driver to use (Masonite's name): `cookie`, `redis`, `postgres`, or a driver
@@ -68,6 +70,23 @@ pub struct SessionConfig {
     pub postgres: session_sql::PostgresSettings,
     /// The tables of other drivers, by name.
     tables: BTreeMap<String, toml::Table>,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("SessionConfig");
+        out.field("default", &self.default)
+            .field("timeout", &self.timeout)
+            .field("lifetime", &self.lifetime)
+            .field("cookie", &self.cookie);
+        #[cfg(feature = "redis-store")]
+        out.field("redis", &self.redis);
+        #[cfg(feature = "postgres-store")]
+        out.field("postgres", &self.postgres);
+        // A third-party driver's table may hold its secrets: names only.
+        out.field("tables", &self.tables.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Default for SessionConfig {
@@ -258,6 +277,32 @@ mod tests {
             Err(Error::Config { field, .. }) => field,
             other => format!("not a config error: {other:?}"),
         }
+    }
+
+    #[test]
+    fn debug_output_holds_no_key_password_or_credentials() -> Result<(), Error> {
+        const SECRET: &str = "s3cr3t";
+        let mut text = format!(
+            "default = \"mine\"\n\
+             [cookie]\nkey = \"{SECRET}-key\"\nprevious_keys = [\"{SECRET}-old\"]\n\
+             [mine]\npassword = \"{SECRET}-mine\"\n"
+        );
+        if cfg!(feature = "redis-store") {
+            text.push_str(&format!(
+                "[redis]\npassword = \"{SECRET}-pw\"\nurl = \"redis://u:{SECRET}-url@h:1/0?password={SECRET}-q\"\n\
+                 sentinel = {{ master = \"m\", nodes = [\"h:26379\"], password = \"{SECRET}-sentinel\" }}\n"
+            ));
+        }
+        if cfg!(feature = "postgres-store") {
+            text.push_str(&format!(
+                "[postgres]\nurl = \"postgres://u:{SECRET}-pg@h/db?password={SECRET}-pgq\"\n"
+            ));
+        }
+        let config = SessionConfig::from_toml_str(&text)?;
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(shown.contains("\"***\""), "{shown}");
+        Ok(())
     }
 
     #[test]
