@@ -268,12 +268,20 @@ where
 
 /// `Sec-Fetch-Site`, which `http` has no constant for.
 static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// What the cross-site protection looks at, off `request`.
 fn facts(request: &ServiceRequest) -> RequestFacts<'_> {
     let headers = request.headers();
     RequestFacts {
         method: request.method().as_str(),
+        scheme: request.uri().scheme_str().or_else(|| {
+            headers
+                .get(&X_FORWARDED_PROTO)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+        }),
         host: headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())

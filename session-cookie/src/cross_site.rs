@@ -6,7 +6,12 @@
 /// another site can then neither sign a user in as someone else nor sign her out.
 ///
 /// A request is refused when it carries `Sec-Fetch-Site: cross-site`, or an `Origin`
-/// that is neither the request's own (its `Host`) nor in the trusted list. Requests
+/// that is neither the request's own nor in the trusted list. Origins are compared
+/// as browsers define them: scheme, host and port (a missing port is the scheme's
+/// default), so `https://app.test` is not the origin of a request to
+/// `http://app.test`. The request's scheme is its URI's (HTTP/2), else its
+/// `X-Forwarded-Proto` (set by a TLS-terminating proxy; a cross-site form cannot set
+/// it), else `https` when the session cookie is `Secure` and `http` otherwise. Requests
 /// without these headers (curl, server-to-server clients, old browsers) pass; for old
 /// browsers, forms can also carry [`Session::csrf_token`](session_core::Session::csrf_token).
 ///
@@ -88,13 +93,34 @@ impl CrossSiteProtection {
         }
         // `null` (a sandboxed or privacy-sensitive context) and anything without a
         // host is not the request's own.
-        let Some((_, authority)) = origin.split_once("://") else {
+        let Some((scheme, authority)) = origin.split_once("://") else {
             return true;
         };
-        !request
+        let own_scheme = request.scheme.unwrap_or("http").to_ascii_lowercase();
+        let own = request
             .host
-            .is_some_and(|own| own.eq_ignore_ascii_case(authority))
+            .and_then(|host| host_and_port(&host.to_ascii_lowercase(), &own_scheme));
+        own.is_none() || own != host_and_port(authority, scheme) || own_scheme != scheme
     }
+}
+
+/// The host and port of `authority` (`host`, `host:port`, `[v6]:port`), the port
+/// being `scheme`'s default when absent; `None` when the port is not a number.
+fn host_and_port(authority: &str, scheme: &str) -> Option<(String, Option<u16>)> {
+    let default = match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    };
+    let (host, port) = match authority.rfind(':') {
+        // A colon inside `[...]` belongs to an IPv6 address, not to a port.
+        Some(colon) if !authority[colon..].contains(']') => (
+            &authority[..colon],
+            Some(authority[colon + 1..].parse().ok()?),
+        ),
+        _ => (authority, default),
+    };
+    Some((host.to_owned(), port))
 }
 
 /// What [`CrossSiteProtection`] looks at, as the integration reads it off a request.
@@ -102,6 +128,10 @@ impl CrossSiteProtection {
 pub struct RequestFacts<'a> {
     /// `GET`, `POST`, ...
     pub method: &'a str,
+    /// The request's scheme when the integration knows it (the URI's, or
+    /// `X-Forwarded-Proto`); `None` lets the protection assume it (see
+    /// [`CrossSiteProtection`]).
+    pub scheme: Option<&'a str>,
     /// The request's own host (`Host`, or the URI's authority), `host[:port]`.
     pub host: Option<&'a str>,
     /// `Origin`; `None` when absent, a header that is not text as `Some("null")`.
@@ -122,6 +152,7 @@ mod tests {
         let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         p.refuses(&RequestFacts {
             method,
+            scheme: get("scheme"),
             host: get("host"),
             origin: get("origin"),
             sec_fetch_site: get("sec-fetch-site"),
@@ -165,6 +196,59 @@ mod tests {
             !refused(&p, "GET", &[host, ("sec-fetch-site", "cross-site")]),
             "safe methods pass"
         );
+    }
+
+    #[test]
+    fn scheme_host_and_port_are_all_compared() {
+        let p = CrossSiteProtection::default();
+        let post = |pairs: &[(&str, &str)]| refused(&p, "POST", pairs);
+        // Another scheme on the same host and port is another origin.
+        assert!(post(&[
+            ("host", "app.test:8000"),
+            ("origin", "https://app.test:8000")
+        ]));
+        assert!(post(&[
+            ("scheme", "https"),
+            ("host", "app.test:8000"),
+            ("origin", "http://app.test:8000")
+        ]));
+        assert!(!post(&[
+            ("scheme", "https"),
+            ("host", "app.test"),
+            ("origin", "https://app.test")
+        ]));
+        // A default port written or left out is the same port.
+        assert!(!post(&[
+            ("host", "app.test"),
+            ("origin", "http://app.test:80")
+        ]));
+        assert!(!post(&[
+            ("scheme", "https"),
+            ("host", "app.test:443"),
+            ("origin", "https://app.test")
+        ]));
+        assert!(post(&[
+            ("host", "app.test"),
+            ("origin", "https://app.test:80")
+        ]));
+        // IPv6 hosts, and a port that is no number.
+        assert!(!post(&[
+            ("host", "[::1]:8000"),
+            ("origin", "http://[::1]:8000")
+        ]));
+        assert!(post(&[
+            ("host", "[::1]:8000"),
+            ("origin", "http://[::1]:8001")
+        ]));
+        assert!(post(&[
+            ("host", "app.test:x"),
+            ("origin", "http://app.test:x")
+        ]));
+        // Host names compare without regard to case.
+        assert!(!post(&[
+            ("host", "App.Test:8000"),
+            ("origin", "http://app.test:8000")
+        ]));
     }
 
     #[test]

@@ -192,6 +192,11 @@ impl CookieOptions {
         self
     }
 
+    /// True when the cookie is `Secure` (sent over HTTPS only).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
     /// Sets the cookie name (as sent: a `__Host-` prefix, if wanted, included).
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();

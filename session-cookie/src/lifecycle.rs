@@ -71,8 +71,18 @@ impl Sessions {
         facts: impl FnOnce() -> RequestFacts<'r>,
         cookie_headers: impl IntoIterator<Item = &'a str>,
     ) -> Option<Begun> {
-        if self.cross_site.reads_headers(method) && self.cross_site.refuses(&facts()) {
-            return None;
+        if self.cross_site.reads_headers(method) {
+            let mut facts = facts();
+            // A site whose session cookie is `Secure` is served over HTTPS.
+            let assumed = if self.cookie.is_secure() {
+                "https"
+            } else {
+                "http"
+            };
+            facts.scheme = facts.scheme.or(Some(assumed));
+            if self.cross_site.refuses(&facts) {
+                return None;
+            }
         }
         let (tokens, sent) = self.cookie.read(cookie_headers);
         let session = Session::with_candidates(self.store.clone(), self.expiry, tokens);

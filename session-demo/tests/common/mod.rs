@@ -22,6 +22,7 @@ macro_rules! http_scenarios {
         $crate::http_scenarios!(@one $setup; cache_headers, session_responses_are_kept_out_of_shared_caches);
         $crate::http_scenarios!(@one $setup; duplicate_cookies, a_planted_duplicate_cookie_never_logs_a_user_out);
         $crate::http_scenarios!(@one $setup; control_characters, control_characters_in_keys_and_values_are_stored_exactly);
+        $crate::http_scenarios!(@one $setup; other_scheme_origin, an_origin_of_another_scheme_is_refused);
         $crate::http_scenarios!(@one $setup; many_planted_cookies, fifteen_planted_cookies_before_the_real_one_never_log_a_user_out);
         $crate::http_scenarios!(@one $setup; cross_site_forms, cross_site_posts_are_refused_and_touch_no_session);
         $crate::http_scenarios!(@one $setup; utf8_cookie_beside, a_session_beside_a_cookie_of_utf8_text_is_found);
@@ -520,6 +521,34 @@ pub async fn control_characters_in_keys_and_values_are_stored_exactly(base: &str
         all.json::<Value>().await?["a\u{0}b"],
         json!("nul \u{0} in a value")
     );
+    Ok(())
+}
+
+/// An `Origin` with the server's host and port but another scheme is another site:
+/// an `https` origin posting to this `http` server is refused, and its own `http`
+/// origin passes.
+pub async fn an_origin_of_another_scheme_is_refused(base: &str) -> TestResult {
+    let c = browser()?;
+    let u = |p: &str| format!("{base}{p}");
+    let authority = base.trim_start_matches("http://");
+    let r = c
+        .put(u("/api/session/k"))
+        .header("origin", format!("https://{authority}"))
+        .body("1")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        set_cookies(&r).is_empty(),
+        "a refused request touched the session"
+    );
+    let r = c
+        .put(u("/api/session/k"))
+        .header("origin", base)
+        .body("1")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
     Ok(())
 }
 
