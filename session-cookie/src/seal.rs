@@ -33,7 +33,11 @@ pub(crate) fn seal(
     touched_ms: u64,
 ) -> Result<String, session_core::Error> {
     let (key, cipher) = keyring.current();
-    seal_with_nonce(cipher, key.id(), name, record, touched_ms, &random_nonce())
+    let nonce = random_nonce().map_err(|e| session_core::Error::Unavailable {
+        store: "the operating system's random number generator",
+        source: e.to_string().into(),
+    })?;
+    seal_with_nonce(cipher, key.id(), name, record, touched_ms, &nonce)
 }
 
 /// Seals with a given nonce. Only [`seal`] (random nonces) and the test vector call it.

@@ -68,13 +68,16 @@ impl Cipher {
     }
 }
 
-/// A fresh random nonce from the thread's CSPRNG (ChaCha, seeded and reseeded from
-/// the operating system): no system call per seal.
-pub(crate) fn random_nonce() -> [u8; NONCE] {
-    use rand::RngCore as _;
+/// A fresh random nonce, straight from the operating system's CSPRNG.
+///
+/// Not from a generator kept in the process: a server that forks (a prefork server)
+/// would carry that generator's state into every child, and parent and children
+/// would then draw the same nonces. The kernel's generator is fork-safe, and one
+/// `getrandom` call per sealed cookie costs well under a microsecond.
+pub(crate) fn random_nonce() -> Result<[u8; NONCE], getrandom::Error> {
     let mut nonce = [0u8; NONCE];
-    rand::rng().fill_bytes(&mut nonce);
-    nonce
+    getrandom::fill(&mut nonce)?;
+    Ok(nonce)
 }
 
 #[cfg(test)]
