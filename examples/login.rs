@@ -1,6 +1,11 @@
 //! Sign in and sign out: a new session id at sign-in (against session fixation), the
-//! session destroyed at sign-out, and forms that carry the session's cross-site
-//! request token (the layer also refuses cross-site posts by itself).
+//! session ended at sign-out, and forms that carry the session's cross-site request
+//! token (the layer also refuses cross-site posts by itself).
+//!
+//! This example keeps sessions in the cookie store, which keeps nothing on the
+//! server: sign-out clears this browser's cookie, but a copy of the cookie taken
+//! before sign-out still opens the session until it expires. A server store (Redis,
+//! PostgreSQL) destroys the session at sign-out.
 //!
 //! `cargo run -p session-examples --example login`, then open http://127.0.0.1:3000.
 
@@ -66,7 +71,9 @@ async fn logout(
     if !session.verify_csrf_token(&form.token).await? {
         return Ok((StatusCode::FORBIDDEN, "reload the page and try again").into_response());
     }
-    // Destroys the stored session and starts an empty one.
+    // Ends the session and starts an empty one: clears this browser's cookie (a
+    // server store would also destroy the stored session; a copied cookie of the
+    // cookie store stays valid until it expires).
     session.invalidate().await?;
     Ok(home())
 }

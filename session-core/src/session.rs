@@ -552,6 +552,11 @@ impl Session {
 
     /// Removes everything and destroys the session in the store; later writes in this
     /// request go to a new id. Call it at logout.
+    ///
+    /// A server store (Redis, SQL) destroys the stored session, so no copy of the
+    /// old cookie opens it again. A store whose cookie carries the session (the
+    /// cookie store) keeps nothing to destroy: this clears the client's cookie, but
+    /// a copy taken before still opens the session until it expires.
     pub async fn invalidate(&self) -> Result<(), Error> {
         self.flush().await?;
         self.state().renew = true;

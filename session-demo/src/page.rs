@@ -66,6 +66,12 @@ pub(crate) async fn render(
         "redis" => "the session is kept in Redis; your cookie holds only its random id",
         _ => "the session is kept by this store; your cookie holds only its id",
     };
+    // What signing out does is the store's to say: a cookie session lives in the
+    // cookie, and a copy of it taken before sign-out still opens it.
+    let sign_out = match about.driver.as_str() {
+        "cookie" => "signing out clears the cookie in this browser, but the cookie driver keeps nothing on the server, so a copy of the cookie taken before sign-out still opens the session until it expires (at most the session lifetime)",
+        _ => "signing out destroys it in the store, so no copy of the cookie opens it again",
+    };
     let random_key = if about.random_key {
         r#"<p id="random-key" class="warn">No cookie key is configured, so the demo made a random one: every session ends when the demo stops. Set <code>APP_KEY</code> (base64 of 32 bytes) or <code>[cookie] key</code> in <code>session.toml</code> to keep them.</p>"#
     } else {
@@ -103,7 +109,7 @@ and a signed-in user, each stored with one call of the session API
 <section class="card" aria-labelledby="account-title">
 <h2 id="account-title">Sign in</h2>
 {account}
-<p class="note">Signing in gives the session a new id (against session fixation); signing out destroys it.</p>
+<p class="note" id="sign-out-note">Signing in gives the session a new id (against session fixation); {sign_out}.</p>
 </section>
 <section class="card wide" aria-labelledby="safety-title">
 <h2 id="safety-title">Protected forms</h2>
@@ -238,7 +244,8 @@ pub(crate) async fn sign_in(
     Ok(FormAnswer::Home)
 }
 
-/// Sign out: destroy the session; the goodbye lives in a new one.
+/// Sign out: end the session (a server store destroys it; the cookie store can only
+/// clear this browser's cookie); the goodbye lives in a new one.
 pub(crate) async fn sign_out(
     session: &session_core::Session,
     token: &str,

@@ -88,3 +88,24 @@ async fn an_oversized_session_is_a_413_and_the_old_cookie_survives() -> TestResu
     assert_eq!(r.json::<Value>().await?, serde_json::json!({"keep": "me"}));
     Ok(())
 }
+
+/// What the page says sign-out does on the cookie driver is what it does: a copy of
+/// the cookie taken before sign-out still opens the session, and the page says so
+/// rather than claiming the session is destroyed.
+#[tokio::test]
+async fn the_page_says_truly_that_a_copied_cookie_outlives_sign_out() -> TestResult {
+    let store = CookieStore::new(Keyring::new(Key::generate()?, []));
+    let base = serve_as(
+        SessionLayer::new(store),
+        session_demo::About::new("cookie", false),
+    )
+    .await?;
+    let (replayed, note) = replay_after_sign_out(&base).await?;
+    assert!(
+        replayed.contains("Signed in as <strong>ada</strong>"),
+        "the cookie store revoked a copied cookie: then the page may say so"
+    );
+    assert!(note.contains("still opens the session"), "{note}");
+    assert!(!note.contains("destroys"), "{note}");
+    Ok(())
+}

@@ -343,3 +343,22 @@ async fn an_attacker_reading_a_max_size_session_does_not_deny_other_users() -> T
     );
     Ok(())
 }
+
+/// On Redis, sign-out destroys the session, so a copy of the cookie taken before it
+/// opens nothing, as the page says.
+#[tokio::test]
+async fn sign_out_destroys_the_session_so_a_copied_cookie_opens_nothing() -> TestResult {
+    let redis = RedisServer::start()?;
+    let mut config = SessionConfig::default();
+    config.apply_env(|name| match name {
+        "SESSION_DRIVER" => Some("redis".into()),
+        "SESSION_REDIS_PORT" => Some(redis.port().to_string()),
+        _ => None,
+    })?;
+    let layer = session_demo::session_layer(config).await?.0;
+    let base = serve_as(layer, session_demo::About::new("redis", false)).await?;
+    let (replayed, note) = replay_after_sign_out(&base).await?;
+    assert!(replayed.contains("Not signed in"), "{replayed}");
+    assert!(note.contains("destroys it in the store"), "{note}");
+    Ok(())
+}

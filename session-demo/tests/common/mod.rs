@@ -41,15 +41,15 @@ pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 /// Serves the demo router behind `layer` on 127.0.0.1 with an ephemeral port;
 /// returns its base URL. The server task ends with the test's runtime.
 pub async fn serve(layer: SessionLayer) -> Result<String, std::io::Error> {
+    serve_as(layer, About::new("test", false)).await
+}
+
+/// [`serve`], with the page describing the driver as `about` says.
+pub async fn serve_as(layer: SessionLayer, about: About) -> Result<String, std::io::Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(
-            listener,
-            session_demo::router(layer, About::new("test", false)),
-        )
-        .await
-        {
+        if let Err(e) = axum::serve(listener, session_demo::router(layer, about)).await {
             panic!("demo server failed: {e}");
         }
     });
@@ -697,4 +697,50 @@ pub async fn cross_site_posts_are_refused_and_touch_no_session(base: &str) -> Te
     let html = c.get(u("/")).send().await?.text().await?;
     assert!(html.contains("Signed in as <strong>ada</strong>"));
     Ok(())
+}
+
+/// Signs in as ada through the page's forms, copies the signed-in cookie, signs out,
+/// then sends the copy again: the page after the replay, and the page's note on
+/// sign-out.
+pub async fn replay_after_sign_out(
+    base: &str,
+) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
+    let c = bare()?;
+    let page = |cookie: String| {
+        let c = c.clone();
+        let url = format!("{base}/");
+        async move {
+            let r = c.get(url).header(COOKIE, cookie).send().await?;
+            let next = cookie_header(&r);
+            Ok::<_, reqwest::Error>((next, r.text().await?))
+        }
+    };
+    let (first, html) = page(String::new()).await?;
+    let r = c
+        .post(format!("{base}/login"))
+        .header(COOKIE, &first)
+        .form(&[("username", "ada"), ("_token", &form_token(&html))])
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let signed_in = cookie_after(&r, &first);
+    let (next, html) = page(signed_in.clone()).await?;
+    assert!(html.contains("Signed in as <strong>ada</strong>"), "{html}");
+    // The page may have changed the session (its visit counter, its form token).
+    let signed_in = if next.is_empty() { signed_in } else { next };
+    let r = c
+        .post(format!("{base}/logout"))
+        .header(COOKIE, &signed_in)
+        .form(&[("_token", &form_token(&html))])
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, replayed) = page(signed_in).await?;
+    let note = replayed
+        .split("id=\"sign-out-note\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_default()
+        .to_owned();
+    Ok((replayed, note))
 }
