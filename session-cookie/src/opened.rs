@@ -21,8 +21,12 @@ use crate::seal::Opened;
 /// The default budget: 8 MiB, about 3,000 sessions of 1 KiB.
 pub(crate) const DEFAULT_BYTES: usize = 8 << 20;
 
-/// Bytes counted for one kept cookie besides its text and its record's values.
-const OVERHEAD: usize = 160;
+/// Bytes counted for one kept cookie besides its text and its record
+/// ([`Record::memory_bytes`](session_core::Record::memory_bytes), which counts each
+/// value's own overhead): the shared entry, its slot in a map, the text's
+/// allocation, and the opened session's bookkeeping.
+const OVERHEAD: usize =
+    std::mem::size_of::<Kept>() + std::mem::size_of::<(u64, Arc<Kept>)>() + 3 * 32;
 
 /// How many bytes of a cookie's end its digest reads. A sealed cookie ends with its
 /// authentication tag, random to anyone without the key, so these tell cookies
@@ -108,7 +112,7 @@ impl OpenedCookies {
     /// Keeps what `token` opens to. Call only with a cookie that authenticated, or
     /// that was just sealed from `opened`.
     pub(crate) fn put(&self, token: &str, opened: Opened) {
-        let bytes = token.len() + opened.record.size() + OVERHEAD;
+        let bytes = token.len() + opened.record.memory_bytes() + OVERHEAD;
         if self.budget == 0 || bytes > self.half {
             return;
         }

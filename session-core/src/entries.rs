@@ -74,6 +74,11 @@ impl Entries {
         }
     }
 
+    /// How many values there is room for without growing.
+    pub(crate) fn capacity(&self) -> usize {
+        self.items.as_deref().map_or(0, Vec::capacity)
+    }
+
     /// How many values there are.
     #[inline]
     pub fn len(&self) -> usize {

@@ -157,6 +157,43 @@ impl Record {
             .sum()
     }
 
+    /// About how many bytes of memory the record holds: the record itself, the
+    /// map's slots (those it has room for), each key that does not fit inline, and
+    /// each value's text. Smaller than this it never is; a cache bounded in bytes counts it, so a
+    /// session of many tiny values weighs what it costs, not only its text.
+    ///
+    /// ```
+    /// use session_core::{Record, StoredValue};
+    ///
+    /// let mut record = Record::new(0, 1);
+    /// let empty = record.memory_bytes();
+    /// record.insert("k", StoredValue::persistent("1"));
+    /// assert!(record.memory_bytes() > empty + record.size());
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        /// One value's slot in the map: its key and its stored value.
+        const SLOT: usize = std::mem::size_of::<(compact_str::CompactString, StoredValue)>();
+        /// What one allocation costs besides its bytes (the allocator's header, a
+        /// reference count).
+        const ALLOCATION: usize = 32;
+        /// Keys up to this length are kept inline.
+        const INLINE: usize = std::mem::size_of::<compact_str::CompactString>();
+        let texts: usize = self
+            .entries
+            .iter()
+            .map(|(key, value)| {
+                let key_heap = if key.len() > INLINE {
+                    key.len() + ALLOCATION
+                } else {
+                    0
+                };
+                key_heap + value.json.len()
+            })
+            .sum();
+        // Slots the map has room for count, used or not.
+        std::mem::size_of::<Record>() + 2 * ALLOCATION + SLOT * self.entries.capacity() + texts
+    }
+
     /// Asks for this loaded record to be saved again on this request even if the
     /// request changes nothing (a store's `load` calls it, for example when the stored
     /// form is sealed with a retired key).
