@@ -52,13 +52,23 @@
 //!   a balancer that does not keep a user on one server, and requests that must see
 //!   the previous request's writes, use sticky sessions or turn the cache off. A lost
 //!   or replaced connection, a restart of Redis, or a `FLUSHALL` empties the cache.
+//!   **Staleness bound**: the cache serves only while its invalidation channel is
+//!   proven alive by a heartbeat (a `PING` every `near_cache_heartbeat_ms`, 500 by
+//!   default, on the connection that carries the notices); a heartbeat unanswered
+//!   within the response timeout empties the cache and replaces the connection. So
+//!   a session changed, signed out or regenerated through another app server is
+//!   never served from this cache later than `near_cache_heartbeat_ms +
+//!   response_timeout_ms` after the change (1 s by default), even over a connection
+//!   that went silent without an error (half-open).
 //!   On a cluster, tracking is on for every master's connection: a failed call, a
 //!   lost connection or a connection the cluster client made of its own accord
 //!   (found by a check about once a second) empties the cache, and while a master
 //!   does not answer, reads are served from Redis without caching.
 //!   The idle deadline in Redis is refreshed when it has moved by 1% of the timeout,
-//!   as for the cookie store. At most `near_cache_entries` sessions (default 10000)
-//!   are held; [`RedisStore::near_cache_stats`] counts hits and misses.
+//!   as for the cookie store. **Memory bound**: the cached sessions weigh at most
+//!   `near_cache_bytes` (64 MiB by default), each counted with its keys, values and
+//!   bookkeeping; a session heavier than a 64th of that (1 MiB by default) is never
+//!   cached. [`RedisStore::near_cache_stats`] counts hits, misses and bytes held.
 //!
 //! # Sentinel
 //!

@@ -15,8 +15,20 @@
 //!   ticket taken after that invalidation) or invalidate again.
 //! - **Flushes.** A lost connection, a replaced one, or a `FLUSHALL` empties the
 //!   cache: invalidations may have been missed.
+//! - **A channel proven alive.** An entry is served only while the connection that
+//!   carries the invalidations is proven alive: a heartbeat (`PING`) goes over it
+//!   every interval, and each answer proves that every invalidation Redis sent before
+//!   the ping was sent has arrived. An answer to a ping sent at `t` lets entries be
+//!   served until `t + interval + response timeout`; a ping that fails or goes
+//!   unanswered empties the cache (and the store replaces the connection). So a
+//!   change made through another app server is never served from here later than
+//!   *interval + response timeout* after it, even while this connection is
+//!   half-open (silent, with no error to notice).
 //!
-//! Memory is bounded by an entry count; a full cache drops an entry at random.
+//! Memory is bounded in bytes: each entry weighs its key, its record
+//! ([`Record::memory_bytes`]) and its own bookkeeping; a full cache drops entries
+//! until the new one fits, and a session heavier than a 64th of the budget is not
+//! kept at all.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,15 +43,26 @@ use session_core::Record;
 const SLOTS: usize = 4096;
 
 /// A cached session: the record as loaded, its stored mark, when its idle deadline
-/// was last refreshed in Redis.
+/// was last refreshed in Redis, and the bytes it is counted for.
 struct Entry {
     record: Record,
     mark: u64,
     refreshed_ms: u64,
+    weight: usize,
 }
+
+/// Bytes counted for an entry besides its key and its record: its slot in the map
+/// and the key's allocation.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<(Box<[u8]>, Entry)>() + 32;
+
+/// An entry heavier than this share of the budget is not kept: one huge session
+/// would push out many ordinary ones.
+const LARGEST_SHARE: usize = 64;
 
 struct Inner {
     entries: HashMap<Box<[u8]>, Entry>,
+    /// The weights of `entries`, summed.
+    bytes: usize,
     /// Invalidations so far (the ticket counter).
     seq: u64,
     /// The `seq` of the last invalidation per slot.
@@ -54,7 +77,13 @@ struct Inner {
 /// Hot sessions, by Redis key.
 pub(crate) struct NearCache {
     inner: Mutex<Inner>,
-    capacity: usize,
+    /// The most bytes the entries weigh together.
+    budget: usize,
+    /// Entries are served while the clock is before this (unix ms): the invalidation
+    /// channel was last proven alive by a heartbeat or by turning tracking on.
+    alive_until_ms: AtomicU64,
+    /// When the heartbeat last ran (unix ms), to start another if it stopped.
+    beat_ms: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     /// When the connections' tracking was last checked (ms).
@@ -70,6 +99,8 @@ pub struct NearCacheStats {
     pub misses: u64,
     /// Sessions held now.
     pub entries: usize,
+    /// Bytes the sessions held now are counted for (at most the budget).
+    pub bytes: usize,
 }
 
 fn slot(key: &[u8]) -> usize {
@@ -81,17 +112,20 @@ fn slot(key: &[u8]) -> usize {
 }
 
 impl NearCache {
-    /// A cache of at most `capacity` sessions.
-    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+    /// A cache whose entries weigh at most `budget` bytes together.
+    pub(crate) fn new(budget: usize) -> Arc<Self> {
         Arc::new(NearCache {
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
+                bytes: 0,
                 seq: 0,
                 stamps: vec![0; SLOTS].into_boxed_slice(),
                 flushed: 0,
                 tracking_on: None,
             }),
-            capacity: capacity.max(1),
+            budget,
+            alive_until_ms: AtomicU64::new(0),
+            beat_ms: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             checked_ms: AtomicU64::new(0),
@@ -106,13 +140,18 @@ impl NearCache {
 
     /// The cached session under `key` and its mark, unless its idle deadline is due
     /// for a refresh (`refresh_every` ms after the last one): that read goes to Redis.
+    /// Nothing is served while the invalidation channel is not proven alive.
     pub(crate) fn get(&self, key: &[u8], now_ms: u64, refresh_every: u64) -> Option<(Record, u64)> {
-        let found = self
-            .inner()
-            .entries
-            .get(key)
-            .filter(|e| now_ms.saturating_sub(e.refreshed_ms) < refresh_every)
-            .map(|e| (e.record.clone(), e.mark));
+        let alive = now_ms < self.alive_until_ms.load(Ordering::Acquire);
+        let found = alive
+            .then(|| {
+                self.inner()
+                    .entries
+                    .get(key)
+                    .filter(|e| now_ms.saturating_sub(e.refreshed_ms) < refresh_every)
+                    .map(|e| (e.record.clone(), e.mark))
+            })
+            .flatten();
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -145,6 +184,29 @@ impl NearCache {
                 .is_ok()
     }
 
+    /// The invalidation channel answered a ping (or a command) sent at `sent_ms`:
+    /// everything Redis sent on it before then has arrived, and entries may be
+    /// served until `until_ms` (the next heartbeat is due before then).
+    pub(crate) fn proven(&self, until_ms: u64) {
+        self.alive_until_ms.fetch_max(until_ms, Ordering::AcqRel);
+    }
+
+    /// True for one caller when no heartbeat has run for `stale_ms` (none was
+    /// started yet, or the runtime that ran it ended): that caller starts one.
+    pub(crate) fn heartbeat_due(&self, now_ms: u64, stale_ms: u64) -> bool {
+        let last = self.beat_ms.load(Ordering::Relaxed);
+        now_ms.saturating_sub(last) >= stale_ms
+            && self
+                .beat_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// The heartbeat ran at `now_ms`.
+    pub(crate) fn beat(&self, now_ms: u64) {
+        self.beat_ms.store(now_ms, Ordering::Relaxed);
+    }
+
     /// A ticket for a read about to go to Redis.
     pub(crate) fn ticket(&self) -> u64 {
         self.inner().seq
@@ -160,21 +222,27 @@ impl NearCache {
         mark: u64,
         refreshed_ms: u64,
     ) {
+        let weight = key.len() + record.memory_bytes() + ENTRY_OVERHEAD;
         let mut inner = self.inner();
-        if inner.flushed > ticket || inner.stamps[slot(key)] > ticket {
-            inner.entries.remove(key);
+        let refused = inner.flushed > ticket || inner.stamps[slot(key)] > ticket;
+        inner.remove(key);
+        if refused || weight > self.budget / LARGEST_SHARE {
             return;
         }
-        if inner.entries.len() >= self.capacity && !inner.entries.contains_key(key) {
-            if let Some(victim) = inner.entries.keys().next().cloned() {
-                inner.entries.remove(&victim);
-            }
+        // Room for it: drop entries (whichever the map holds first) until it fits.
+        while inner.bytes + weight > self.budget {
+            let Some(victim) = inner.entries.keys().next().cloned() else {
+                break;
+            };
+            inner.remove(&victim);
         }
         let entry = Entry {
             record: record.clone(),
             mark,
             refreshed_ms,
+            weight,
         };
+        inner.bytes += weight;
         inner.entries.insert(key.into(), entry);
     }
 
@@ -191,23 +259,37 @@ impl NearCache {
         inner.seq += 1;
         let seq = inner.seq;
         inner.stamps[slot(key)] = seq;
-        inner.entries.remove(key).map(|e| e.refreshed_ms)
+        inner.remove(key).map(|e| e.refreshed_ms)
     }
 
-    /// Drops everything: invalidations may have been lost.
+    /// Drops everything: invalidations may have been lost. Nothing is served again
+    /// until the channel is proven alive anew.
     pub(crate) fn flush(&self) {
         let mut inner = self.inner();
         inner.seq += 1;
         inner.flushed = inner.seq;
         inner.entries.clear();
+        inner.bytes = 0;
+        self.alive_until_ms.store(0, Ordering::Release);
     }
 
     pub(crate) fn stats(&self) -> NearCacheStats {
+        let inner = self.inner();
         NearCacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
-            entries: self.inner().entries.len(),
+            entries: inner.entries.len(),
+            bytes: inner.bytes,
         }
+    }
+}
+
+impl Inner {
+    /// Removes `key`'s entry and its weight.
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.bytes = self.bytes.saturating_sub(entry.weight);
+        Some(entry)
     }
 }
 
@@ -242,6 +324,13 @@ mod tests {
     use super::*;
     use session_core::StoredValue;
 
+    /// A cache of `budget` bytes whose channel is proven alive for good.
+    fn alive(budget: usize) -> Arc<NearCache> {
+        let cache = NearCache::new(budget);
+        cache.proven(u64::MAX);
+        cache
+    }
+
     fn record(v: &str) -> Record {
         let mut r = Record::new(1, 2);
         r.insert("k", StoredValue::persistent(v));
@@ -250,7 +339,7 @@ mod tests {
 
     #[test]
     fn a_fill_is_served_until_invalidated() {
-        let cache = NearCache::new(10);
+        let cache = alive(1 << 20);
         let t = cache.ticket();
         cache.fill(b"a", t, &record("1"), 7, 100);
         assert_eq!(cache.get(b"a", 150, 1000), Some((record("1"), 7)));
@@ -262,7 +351,7 @@ mod tests {
 
     #[test]
     fn a_read_that_raced_an_invalidation_is_not_kept() {
-        let cache = NearCache::new(10);
+        let cache = alive(1 << 20);
         let t = cache.ticket();
         cache.invalidate(b"a"); // a write landed while the read was in flight
         cache.fill(b"a", t, &record("old"), 1, 100);
@@ -280,7 +369,7 @@ mod tests {
 
     #[test]
     fn a_write_takes_the_entry_and_puts_its_result_back() {
-        let cache = NearCache::new(10);
+        let cache = alive(1 << 20);
         cache.fill(b"a", cache.ticket(), &record("1"), 1, 40);
         assert_eq!(cache.take(b"a"), Some(40));
         let t = cache.ticket();
@@ -290,7 +379,7 @@ mod tests {
 
     #[test]
     fn a_flush_empties_and_refuses_reads_in_flight() {
-        let cache = NearCache::new(10);
+        let cache = alive(1 << 20);
         cache.fill(b"a", cache.ticket(), &record("1"), 1, 100);
         let t = cache.ticket();
         cache.flush();
@@ -299,20 +388,80 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_due_for_a_refresh_is_a_miss_and_the_size_is_bounded() {
-        let cache = NearCache::new(3);
+    fn an_entry_due_for_a_refresh_is_a_miss() {
+        let cache = alive(1 << 20);
         cache.fill(b"a", cache.ticket(), &record("1"), 1, 100);
         assert!(cache.get(b"a", 100 + 999, 1000).is_some());
         assert!(cache.get(b"a", 100 + 1000, 1000).is_none());
-        for key in [b"b", b"c", b"d", b"e"] {
-            cache.fill(key, cache.ticket(), &record("1"), 1, 100);
+    }
+
+    #[test]
+    fn the_entries_weigh_at_most_the_budget_and_a_huge_one_is_not_kept() {
+        let budget = 256 << 10;
+        let cache = alive(budget);
+        let value = format!("\"{}\"", "v".repeat(2000));
+        for i in 0..1000u32 {
+            cache.fill(&i.to_be_bytes(), cache.ticket(), &record(&value), 1, 100);
+            let stats = cache.stats();
+            assert!(stats.bytes <= budget, "{} bytes held", stats.bytes);
         }
-        assert_eq!(cache.stats().entries, 3);
+        let stats = cache.stats();
+        assert!(
+            stats.entries > 50,
+            "the budget holds {} entries",
+            stats.entries
+        );
+        assert!(
+            cache.get(&999u32.to_be_bytes(), 100, 1000).is_some(),
+            "the newest stays"
+        );
+        // A session heavier than a 64th of the budget is not kept.
+        let huge = format!("\"{}\"", "h".repeat(budget / 64));
+        cache.fill(b"huge", cache.ticket(), &record(&huge), 1, 100);
+        assert!(cache.get(b"huge", 100, 1000).is_none());
+        // Many tiny values weigh their bookkeeping, not only their text.
+        let mut tiny = Record::new(1, 2);
+        for k in 0..400 {
+            tiny.insert(&format!("k{k}"), StoredValue::persistent("1"));
+        }
+        assert!(tiny.memory_bytes() > 400 * 40, "{}", tiny.memory_bytes());
+    }
+
+    #[test]
+    fn nothing_is_served_unless_the_channel_is_proven_alive() {
+        let cache = NearCache::new(1 << 20);
+        cache.fill(b"a", cache.ticket(), &record("1"), 1, 100);
+        assert!(cache.get(b"a", 100, 1000).is_none(), "not proven yet");
+        cache.proven(1_000);
+        assert!(cache.get(b"a", 999, 1000).is_some());
+        assert!(cache.get(b"a", 1_000, 1000).is_none(), "past the proof");
+        cache.proven(5_000);
+        assert!(cache.get(b"a", 1_000, 2000).is_some());
+        // A flush ends the proof: a new connection has to be proven.
+        cache.flush();
+        cache.fill(b"a", cache.ticket(), &record("1"), 1, 1_000);
+        assert!(cache.get(b"a", 1_001, 1000).is_none());
+    }
+
+    #[test]
+    fn one_heartbeat_runs_and_a_stopped_one_is_started_again() {
+        let cache = NearCache::new(1 << 20);
+        assert!(
+            cache.heartbeat_due(10_000, 3_000),
+            "the first is due at once"
+        );
+        assert!(!cache.heartbeat_due(10_000, 3_000));
+        cache.beat(12_000);
+        assert!(!cache.heartbeat_due(14_999, 3_000));
+        assert!(
+            cache.heartbeat_due(15_000, 3_000),
+            "no beat for 3 s: start another"
+        );
     }
 
     #[test]
     fn one_caller_checks_once_per_period() {
-        let cache = NearCache::new(10);
+        let cache = alive(1 << 20);
         assert!(
             cache.check_due(5_000, 1000),
             "the first check is due at once"
@@ -325,7 +474,7 @@ mod tests {
 
     #[test]
     fn pushes_invalidate_keys_or_flush() {
-        let cache = NearCache::new(10);
+        let cache = alive(1 << 20);
         for key in [b"a", b"b", b"c"] {
             cache.fill(key, cache.ticket(), &record("1"), 1, 100);
         }

@@ -129,8 +129,17 @@ pub struct RedisSettings {
     /// each read of a server without it changes the key's TTL, which is announced to
     /// the servers with it. Needs Redis 6 or newer (RESP3 and client tracking).
     pub near_cache: bool,
-    /// The most sessions the near-cache holds (default 10000).
-    pub near_cache_entries: usize,
+    /// The most memory the near-cache holds, in bytes (default 67108864, 64 MiB):
+    /// each session counts its keys, values and bookkeeping, and a session heavier
+    /// than a 64th of this is not cached (it is read from Redis each time).
+    pub near_cache_bytes: usize,
+    /// How often the near-cache proves that its invalidation channel is alive, in ms
+    /// (default 500): a `PING` on the connection that carries Redis' invalidation
+    /// notices. A session changed through another app server is never served from
+    /// this cache later than `near_cache_heartbeat_ms + response_timeout_ms` after the
+    /// change (1 s by default), even over a connection that went silent; a heartbeat
+    /// that fails empties the cache and replaces the connection.
+    pub near_cache_heartbeat_ms: u64,
 }
 
 /// The password prints as `"***"`, the URL without its password and query values
@@ -154,7 +163,8 @@ impl std::fmt::Debug for RedisSettings {
             .field("response_timeout_ms", &self.response_timeout_ms)
             .field("max_session_bytes", &self.max_session_bytes)
             .field("near_cache", &self.near_cache)
-            .field("near_cache_entries", &self.near_cache_entries)
+            .field("near_cache_bytes", &self.near_cache_bytes)
+            .field("near_cache_heartbeat_ms", &self.near_cache_heartbeat_ms)
             .finish()
     }
 }
@@ -178,7 +188,8 @@ impl Default for RedisSettings {
             response_timeout_ms: 500,
             max_session_bytes: session_core::DEFAULT_MAX_SESSION_BYTES,
             near_cache: true,
-            near_cache_entries: 10_000,
+            near_cache_bytes: 64 << 20,
+            near_cache_heartbeat_ms: 500,
         }
     }
 }
@@ -233,6 +244,12 @@ impl RedisSettings {
         }
         if self.namespace.is_empty() {
             return Err(Error::config("redis.namespace", "must not be empty"));
+        }
+        if self.near_cache_heartbeat_ms == 0 {
+            return Err(Error::config(
+                "redis.near_cache_heartbeat_ms",
+                "must be at least 1",
+            ));
         }
         if self.max_session_bytes == 0 {
             return Err(Error::config(

@@ -265,6 +265,8 @@ pub struct RedisStore {
     near: Option<Arc<NearCache>>,
     /// `{namespace}:`, the prefix whose changes Redis announces to the near-cache.
     tracked_prefix: String,
+    /// How often the near-cache's heartbeat proves its channel alive.
+    heartbeat: Duration,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -338,7 +340,7 @@ impl RedisStore {
             let target = info.addr().to_string();
             let near = settings
                 .near_cache
-                .then(|| NearCache::new(settings.near_cache_entries));
+                .then(|| NearCache::new(settings.near_cache_bytes));
             // Invalidations arrive as RESP3 pushes on the store's own connection.
             let info = match near {
                 Some(_) => {
@@ -392,7 +394,7 @@ impl RedisStore {
                 .retries(1);
             let near = settings
                 .near_cache
-                .then(|| NearCache::new(settings.near_cache_entries));
+                .then(|| NearCache::new(settings.near_cache_bytes));
             // Invalidations arrive as RESP3 pushes on each node's connection.
             if let Some(near) = &near {
                 builder = builder
@@ -427,6 +429,7 @@ impl RedisStore {
             append: scripts::append(),
             near,
             tracked_prefix: format!("{}:", settings.namespace),
+            heartbeat: Duration::from_millis(settings.near_cache_heartbeat_ms.max(1)),
         })
     }
 
@@ -690,8 +693,12 @@ impl RedisStore {
     ) -> Result<Option<u64>, session_core::Error> {
         let ticket = near.ticket();
         if let Some(epoch) = near.needs_tracking() {
+            let sent = now_ms();
             match self.track().await {
-                Ok(_) => near.tracking_on(epoch),
+                Ok(_) => {
+                    near.tracking_on(epoch);
+                    near.proven(self.proof_until(sent));
+                }
                 Err(error) if self.is_cluster() => {
                     tracing::debug!(%error, "cannot turn tracking on on every cluster master yet; reading uncached");
                     return Ok(None);
@@ -721,6 +728,35 @@ impl RedisStore {
                     Err(error) => tracing::debug!(%error, "tracking check failed"),
                 }
             });
+        }
+    }
+
+    /// Until when an answer to a command sent at `sent_ms` on the invalidation
+    /// channel lets the near-cache serve: the next heartbeat's answer is due by then.
+    fn proof_until(&self, sent_ms: u64) -> u64 {
+        proof_until(sent_ms, self.heartbeat, self.deadlines.up)
+    }
+
+    /// Starts the near-cache's heartbeat when none runs: at the first read, and
+    /// again if the runtime that ran it ended (a store used on one runtime, then on
+    /// another). It runs on the runtime that serves requests, and ends with the store.
+    fn keep_heartbeat(&self, near: &Arc<NearCache>, now: u64) {
+        let stale = 2 * self.heartbeat + self.deadlines.connecting;
+        let stale = u64::try_from(stale.as_millis()).unwrap_or(u64::MAX);
+        if !near.heartbeat_due(now, stale) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let heartbeat = Heartbeat {
+                backend: match &self.backend {
+                    Backend::Single(node) => WeakBackend::Single(Arc::downgrade(node)),
+                    Backend::Cluster(cluster) => WeakBackend::Cluster(Arc::downgrade(cluster)),
+                },
+                near: Arc::downgrade(near),
+                every: self.heartbeat,
+                deadlines: self.deadlines.clone(),
+            };
+            runtime.spawn(heartbeat.run());
         }
     }
 
@@ -952,6 +988,111 @@ impl Deadlines {
     }
 }
 
+/// Until when an answer to a command sent on the invalidation channel at `sent_ms`
+/// lets the near-cache serve: the next heartbeat (after `every`) is answered within
+/// `response` by then, or the cache stops serving.
+fn proof_until(sent_ms: u64, every: Duration, response: Duration) -> u64 {
+    let grace = u64::try_from((every + response).as_millis()).unwrap_or(u64::MAX);
+    sent_ms.saturating_add(grace)
+}
+
+/// The store's connection, held weakly by the heartbeat so that it ends with the
+/// store.
+enum WeakBackend {
+    Single(std::sync::Weak<Node>),
+    Cluster(std::sync::Weak<Cluster>),
+}
+
+/// The near-cache's heartbeat: a `PING` every `every` on the connection that carries
+/// the invalidations. An answer proves that every invalidation Redis sent before the
+/// ping has arrived (replies and pushes share the connection, in order), so entries
+/// may be served until the next answer is due; no answer within the response timeout
+/// empties the cache and replaces the connection (half-open: silent, with no error
+/// to notice), before a request meets it.
+struct Heartbeat {
+    backend: WeakBackend,
+    near: std::sync::Weak<NearCache>,
+    every: Duration,
+    deadlines: Deadlines,
+}
+
+impl Heartbeat {
+    async fn run(self) {
+        loop {
+            let Some(near) = self.near.upgrade() else {
+                return;
+            };
+            let sent = now_ms();
+            near.beat(sent);
+            match self.ping().await {
+                Some(true) => near.proven(proof_until(sent, self.every, self.deadlines.up)),
+                Some(false) => {
+                    tracing::warn!("the near-cache's invalidation channel did not answer its heartbeat; emptying the cache and replacing the connection");
+                    near.flush();
+                }
+                // The store is gone.
+                None => return,
+            }
+            drop(near);
+            tokio::time::sleep(self.every).await;
+        }
+    }
+
+    /// `Some(true)` when the connection answered a `PING` in time; `None` when the
+    /// store is gone. A silent connection is replaced here.
+    async fn ping(&self) -> Option<bool> {
+        let limit = self.deadlines.limit();
+        match &self.backend {
+            WeakBackend::Single(node) => {
+                let node = node.upgrade()?;
+                let Ok(conn) = node.conn() else {
+                    return Some(false);
+                };
+                let mut manager = conn.manager.clone();
+                let ping = redis::cmd("PING");
+                let answered =
+                    tokio::time::timeout(limit, ping.query_async::<Value>(&mut manager)).await;
+                match answered {
+                    Ok(Ok(_)) => {
+                        self.deadlines.connection_up(true);
+                        Some(true)
+                    }
+                    Ok(Err(e)) if !e.is_timeout() => {
+                        // The client makes the connection again after an I/O error
+                        // (and empties the cache through its disconnection notice).
+                        self.deadlines.connection_up(false);
+                        Some(false)
+                    }
+                    _ => {
+                        node.failed_over_maybe();
+                        node.replace(conn.generation);
+                        self.deadlines.connection_up(false);
+                        Some(false)
+                    }
+                }
+            }
+            WeakBackend::Cluster(cluster) => {
+                let cluster = cluster.upgrade()?;
+                let every_master =
+                    RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let ping = async {
+                    let mut conn = cluster.conn().await?;
+                    conn.route_command(redis::cmd("PING"), every_master).await
+                };
+                let answered = tokio::time::timeout(limit, ping).await;
+                let every_one = match answered {
+                    Ok(Ok(Value::Map(answers))) => answers
+                        .iter()
+                        .all(|(_, answer)| !matches!(answer, Value::ServerError(_))),
+                    Ok(Ok(_)) => true,
+                    _ => false,
+                };
+                Some(every_one)
+            }
+        }
+    }
+}
+
 /// What a plain load found under a session key.
 enum Fetched {
     /// No key.
@@ -1067,6 +1208,7 @@ impl MergeStore for RedisStore {
         // is within 1% of the timeout of where a load would put it.
         let near = self.near.as_ref().map(|near| (near, key.to_bytes()));
         if let Some((near, bytes)) = &near {
+            self.keep_heartbeat(near, now);
             self.check_tracking(near, now);
             if let Some((mut record, mark)) = near.get(bytes, now, (idle / 100).max(1)) {
                 record.expires_ms = expiry.deadline(record.created_ms, now);

@@ -4,6 +4,10 @@
 //! The invalidation window (from a write's answer to the other server's first read
 //! of it) is measured and printed, not asserted.
 //!
+//! Over a connection that goes half-open (silent, no error), the cache stops serving
+//! within its staleness bound (heartbeat interval + response timeout), and the
+//! connection is replaced before a request meets it.
+//!
 //! On a 3-master cluster, sessions spread over every master, and connections that
 //! are lost (and made again by the cluster client) empty the cache, and tracking is
 //! turned on again on the new ones.
@@ -16,6 +20,8 @@ use session_redis::{RedisSettings, RedisStore};
 use session_testkit::servers::{RedisCluster, RedisServer};
 
 mod common;
+
+use common::proxy::HalfOpenProxy;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -404,5 +410,94 @@ async fn on_a_cluster_a_store_connected_on_another_runtime_serves_and_gets_inval
         until(&a, &token, "n", Some(n + 20)).await?;
     }
     assert!(b_store.near_cache_stats().is_some_and(|s| s.hits >= 4));
+    Ok(())
+}
+
+/// App server A, whose connection goes through a proxy that can make it silent,
+/// and app server B, on the same Redis; A's heartbeat every 200 ms, 300 ms
+/// timeouts: a staleness bound of 500 ms.
+async fn a_behind_a_proxy_and_b(
+    redis: &RedisServer,
+) -> Result<(HalfOpenProxy, RedisStore, Arc<dyn SessionStore>), Box<dyn std::error::Error>> {
+    let proxy = HalfOpenProxy::start(redis.port()).await?;
+    let mut settings = common::settings_for(redis);
+    settings.connect_timeout_ms = 300;
+    settings.response_timeout_ms = 300;
+    settings.near_cache_heartbeat_ms = 200;
+    let b: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
+    settings.port = proxy.port;
+    let a = common::connect(&settings).await;
+    Ok((proxy, a, b))
+}
+
+/// The bound these tests hold A to: heartbeat + response timeout, and 300 ms for
+/// the scheduling of a loaded test machine.
+const SILENT_BOUND: Duration = Duration::from_millis(200 + 300 + 300);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_a_silent_connection_a_session_signed_out_elsewhere_is_not_served_past_the_bound(
+) -> TestResult {
+    let redis = RedisServer::start()?;
+    let (proxy, a_store, b) = a_behind_a_proxy_and_b(&redis).await?;
+    let a: Arc<dyn SessionStore> = Arc::new(a_store.clone());
+    let token = create(&b, 1).await?;
+    assert_eq!(get(&a, &token, "n").await?, Some(1));
+    assert_eq!(get(&a, &token, "n").await?, Some(1));
+    assert!(a_store.near_cache_stats().ok_or("near-cache off")?.hits >= 1);
+
+    proxy.silence_open_connections();
+    // Through B: a change, then sign-out.
+    set(&b, &token, 2).await?;
+    let s = Session::new(b.clone(), Expiry::default(), Some(token.clone()));
+    s.invalidate().await?;
+    s.commit().await?;
+    let signed_out = Instant::now();
+
+    let mut last_stale = None;
+    let mut answers = (0, 0, 0);
+    while signed_out.elapsed() < SILENT_BOUND + Duration::from_secs(2) {
+        match get(&a, &token, "n").await {
+            Ok(Some(_)) => {
+                answers.0 += 1;
+                last_stale = Some(signed_out.elapsed());
+            }
+            Ok(None) => answers.1 += 1,
+            Err(e) if e.is_unavailable() => answers.2 += 1,
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "after sign-out through B, A answered stale {}, signed out {}, 503 {} times; last stale at {last_stale:?}",
+        answers.0, answers.1, answers.2
+    );
+    if let Some(at) = last_stale {
+        assert!(
+            at <= SILENT_BOUND,
+            "A served the signed-out session {at:?} after sign-out, past the bound of {SILENT_BOUND:?}"
+        );
+    }
+    assert!(answers.1 > 0, "A never answered that the session is gone");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_connection_goes_silent_the_first_write_past_the_bound_succeeds() -> TestResult {
+    let redis = RedisServer::start()?;
+    let (proxy, a_store, b) = a_behind_a_proxy_and_b(&redis).await?;
+    let a: Arc<dyn SessionStore> = Arc::new(a_store);
+    let token = create(&a, 1).await?;
+    assert_eq!(get(&a, &token, "n").await?, Some(1));
+
+    proxy.silence_open_connections();
+    let connections = proxy.connections();
+    // No request through A meanwhile: its heartbeat alone finds the dead connection.
+    tokio::time::sleep(SILENT_BOUND).await;
+    set(&a, &token, 2).await?;
+    assert_eq!(get(&b, &token, "n").await?, Some(2));
+    assert!(
+        proxy.connections() > connections,
+        "no new connection was made"
+    );
     Ok(())
 }
