@@ -167,8 +167,21 @@ fn calls(
         .unwrap_or(0))
 }
 
+/// Loads the script of the common save (once per store, as any script): a session of
+/// its own, loaded and changed.
+async fn warm_up_the_common_save(
+    store: &Arc<dyn SessionStore>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let token = save_new(store, Expiry::default(), &[("warm", "up")]).await?;
+    let s = Session::new(store.clone(), Expiry::default(), Some(token));
+    s.get::<String>("warm").await?;
+    s.set("more", &1).await?;
+    s.commit().await?;
+    Ok(())
+}
+
 #[tokio::test]
-async fn a_save_appends_natively_and_writes_whole_only_to_compact() -> TestResult {
+async fn a_save_appends_and_writes_whole_only_to_compact() -> TestResult {
     let server = RedisServer::start()?;
     let store = common::connect(&common::settings_for(&server)).await;
     let shared: Arc<dyn SessionStore> = Arc::new(store.clone());
@@ -186,7 +199,9 @@ async fn a_save_appends_natively_and_writes_whole_only_to_compact() -> TestResul
         Ok(server.cli(&["strlen", &key])?.trim().parse()?)
     };
 
-    // Alone: one native APPEND of this request's change, no script.
+    warm_up_the_common_save(&shared).await?;
+    // Alone: one call that appends this request's change (the append script: the
+    // size check and the APPEND in one atomic step), nothing written whole.
     server.cli(&["config", "resetstat"])?;
     let before = strlen(&server)?;
     let alone = session();
@@ -196,8 +211,13 @@ async fn a_save_appends_natively_and_writes_whole_only_to_compact() -> TestResul
     assert_eq!(calls(&server, "append")?, 1);
     assert_eq!(
         calls(&server, "evalsha")?,
+        1,
+        "an uncontended save is one call"
+    );
+    assert_eq!(
+        calls(&server, "set")?,
         0,
-        "an uncontended save ran a script"
+        "an uncontended save wrote the session whole"
     );
     assert!(strlen(&server)? > before, "the change was not appended");
 
@@ -230,7 +250,8 @@ async fn a_save_appends_natively_and_writes_whole_only_to_compact() -> TestResul
         s.set("counter", &i).await?;
         s.commit().await?;
     }
-    let compactions = calls(&server, "evalsha")?;
+    // A compaction writes the session whole (a `SET` inside the save script).
+    let compactions = calls(&server, "set")?;
     assert!(compactions >= 1, "40 saves never compacted");
     assert!(compactions <= 20, "compacted at {compactions} of 40 saves");
     assert!(strlen(&server)? < 400, "the stored value keeps growing");
@@ -540,10 +561,15 @@ async fn a_cached_read_makes_no_round_trip_and_a_write_one() -> TestResult {
     let (port, turns) = round_trip_counter(server.port()).await?;
     let mut settings = common::settings_for(&server);
     settings.port = port;
+    // The heartbeat's pings are round trips of their own, not of requests: one at
+    // the first read, then none for a minute.
+    settings.near_cache_heartbeat_ms = 60_000;
     let store = common::connect(&settings).await;
     let shared: Arc<dyn SessionStore> = Arc::new(store.clone());
     let token = save_new(&shared, Expiry::default(), &[("a", "1")]).await?;
+    warm_up_the_common_save(&shared).await?;
     read(&shared, &token, "a").await?; // fills the cache
+    tokio::time::sleep(Duration::from_millis(50)).await; // the first heartbeat's answer
     let before = turns.load(Ordering::SeqCst);
     for _ in 0..5 {
         assert_eq!(read(&shared, &token, "a").await?.as_deref(), Some("1"));
@@ -559,16 +585,19 @@ async fn a_cached_read_makes_no_round_trip_and_a_write_one() -> TestResult {
         1,
         "a cached load, then one save"
     );
-    // The write was appended onto the session as loaded, so the cache holds the
-    // session as written: the next read needs no round trip, and sees the write.
+    // The write was appended onto the session as loaded, and the cache holds the
+    // session as written, until Redis announces the write: Redis 7.0 announces a
+    // script's writes to the very connection that ran it (NOLOOP does not apply to
+    // scripts), and the common save is a script (its size check and its append are
+    // one atomic step). So the next read costs at most one round trip, and sees the
+    // write.
     let before = turns.load(Ordering::SeqCst);
     let s = Session::new(shared.clone(), Expiry::default(), Some(token.clone()));
     assert_eq!(s.get::<i32>("b").await?, Some(2));
     assert_eq!(s.get::<String>("a").await?.as_deref(), Some("1"));
     s.commit().await?;
-    assert_eq!(
-        turns.load(Ordering::SeqCst) - before,
-        0,
+    assert!(
+        turns.load(Ordering::SeqCst) - before <= 1,
         "a read after a write"
     );
     // A write by another app server is read from Redis.
@@ -612,6 +641,7 @@ async fn round_trips_load_1_save_1_untouched_0() -> TestResult {
     let s = Session::new(store.clone(), expiry_with_lifetime, Some(token.clone()));
     s.get::<String>("a").await?;
     s.commit().await?;
+    warm_up_the_common_save(&store).await?;
 
     for (expiry, what) in [
         (Expiry::default(), "idle only"),
