@@ -125,7 +125,7 @@ pub(crate) fn split<'a>(name: &str, token: &'a str, max_chunks: usize) -> Option
 
 /// The session cookie's name and attributes.
 ///
-/// Defaults (SPEC 6): name `session`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no
+/// Defaults: name `session`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no
 /// `Secure` (turn it on behind HTTPS), no `Domain`, at most 4 chunk cookies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookieOptions {

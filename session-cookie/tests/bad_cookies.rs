@@ -1,4 +1,4 @@
-//! SPEC section 7, cookie rows: every kind of bad cookie opens as "no session", never
+//! Bad cookies: every kind of bad cookie opens as "no session", never
 //! an error or a panic. Plus key rotation and a property test of the round trip.
 
 use std::sync::Arc;
@@ -199,7 +199,7 @@ async fn key_rotation_reseals_under_the_new_key() -> Result<(), Error> {
     Ok(())
 }
 
-/// SPEC 6: the re-seal happens on the very response, even one that only reads
+/// Key rotation: the re-seal happens on the very response, even one that only reads
 /// persistent values (nothing else would make it save).
 #[tokio::test]
 async fn a_read_only_request_reseals_an_old_key_cookie() -> Result<(), Error> {
@@ -220,7 +220,7 @@ async fn a_read_only_request_reseals_an_old_key_cookie() -> Result<(), Error> {
     Ok(())
 }
 
-/// SPEC 5: the server's current idle timeout applies to cookies issued under a longer
+/// Expiry: the server's current idle timeout applies to cookies issued under a longer
 /// one (the sealed deadline is not trusted past it).
 #[tokio::test]
 async fn a_lowered_timeout_shortens_cookies_already_issued() -> Result<(), Error> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 ///
 /// Each variant says what failed and, where there is one, what to do about it. Bad
 /// input from clients (a tampered cookie, an unknown id) is *not* an error: it is
-/// treated as "no session" (SPEC section 7), so these variants describe application
+/// treated as "no session" (a fresh, empty one), so these variants describe application
 /// mistakes, configuration mistakes and backend failures.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -1,4 +1,5 @@
-//! Expiry: the idle `timeout` and the absolute `lifetime` (SPEC section 5).
+//! Expiry: the idle `timeout` and the absolute `lifetime`, both enforced by the
+//! server on every load under its current policy.
 //!
 //! A session dies at the earlier of two deadlines: `timeout` after the last request
 //! that loaded it (refreshed by every load), and `lifetime` after it was created

@@ -1,4 +1,5 @@
-//! The flash rules of SPEC section 3, in one place.
+//! The flash rules, in one place: flash data lives for the rest of its request and
+//! the next request that reads flash data.
 //!
 //! Every value a request sees has a [`Life`]. Values arrive from the store as
 //! [`Life::Persistent`] or [`Life::Arrived`] (flash data from an earlier request);

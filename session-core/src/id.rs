@@ -3,7 +3,7 @@
 //! An id is what a server store hands the client. It is parsed strictly (exactly 43
 //! characters of unpadded, canonical base64url), so malformed input is rejected before
 //! any backend is called, and stores keep only its [`digest`](SessionId::storage_key),
-//! never the id itself (SPEC section 6).
+//! never the id itself, so a dump of the store holds no usable token.
 //!
 //! ```
 //! use session_core::SessionId;

@@ -12,7 +12,7 @@ use crate::text::JsonText;
 ///
 /// JSON is the self-describing encoding that lets every type that round-trips through
 /// `serde_json` round-trip through the session. Flash data lives for one more request
-/// that reads flash data (SPEC section 3).
+/// that reads flash data.
 ///
 /// ```
 /// use session_core::StoredValue;

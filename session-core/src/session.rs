@@ -141,7 +141,8 @@ struct State {
     increments: KeyMap<i64>,
     /// `flush` was called: nothing stored before survives.
     cleared: bool,
-    /// The request read flash data, so it ages flash data (SPEC 3, rule 3).
+    /// The request read flash data, so it ages flash data (only requests that read
+    /// flash data do).
     read: bool,
     /// `regenerate` / `invalidate`: save under a new token, destroy the old one.
     renew: bool,
@@ -192,8 +193,8 @@ impl State {
         self.lives.is_empty() && !self.view.values().any(|value| value.flash)
     }
 
-    /// The value under `key`, read by the handler: reading flash data ages it (SPEC 3,
-    /// rule 3); a request that reads only persistent keys (an AJAX call for `user`
+    /// The value under `key`, read by the handler: reading flash data ages it; a
+    /// request that reads only persistent keys (an AJAX call for `user`
     /// while the redirected page loads) ages nothing.
     fn read_value(&mut self, key: &str) -> Option<&StoredValue> {
         let value = self.view.get(key)?;
@@ -820,7 +821,7 @@ impl Session {
     }
 
     /// The state, loaded, for a method that returns all of the session's data: it
-    /// reads flash data (SPEC 3, rule 3).
+    /// reads flash data (only requests that read flash data age it).
     async fn reading(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut st = self.loaded().await?;
         st.read = true;

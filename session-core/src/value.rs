@@ -1,7 +1,8 @@
 //! Encoding values to the stored JSON text, and back.
 //!
 //! `serde_json` writes a NaN or infinite float as `null`, which would silently change
-//! the value; the session refuses such values instead (SPEC section 7). The check is a
+//! the value; the session refuses such values instead (`set` answers an error and
+//! stores nothing). The check is a
 //! second, allocation-free pass that only runs when the JSON contains `null`.
 
 use serde::de::DeserializeOwned;

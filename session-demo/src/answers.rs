@@ -1,4 +1,4 @@
-//! What each JSON API route answers (SPEC section 9), framework-neutral: the axum
+//! What each JSON API route answers, framework-neutral: the axum
 //! routes (`api`) and the actix-web routes (`actix`) only carry these answers.
 
 use serde_json::{json, Value};

@@ -389,7 +389,7 @@ async fn the_page_explains_itself_and_labels_every_form() -> TestResult {
         "{random}"
     );
     assert!(b.text("#protection").await?.contains("403"));
-    // The JSON API: one row per route of SPEC 9.
+    // The JSON API: one row per route.
     let routes = b
         .script("return [...document.querySelectorAll('#api tbody tr')].map(r => r.cells[0].textContent)")
         .await?;
@@ -516,7 +516,7 @@ async fn attacker_site(target: &str) -> Result<String, Boxed> {
     Ok(format!("http://localhost:{port}/"))
 }
 
-/// SPEC 6: a form on another site that posts itself to the demo (the attack of a
+/// Cross-site protection: a form on another site that posts itself to the demo (the attack of a
 /// top-level cross-site POST, which SameSite=Lax lets through) neither signs the
 /// user in as someone else nor signs her out.
 #[tokio::test]
@@ -570,7 +570,7 @@ async fn a_forged_cross_site_form_is_refused_in_a_real_browser() -> TestResult {
     Ok(())
 }
 
-/// SPEC 4a: a Redis that cannot be used is reported at startup with its cause, and
+/// Startup checks: a Redis that cannot be used is reported at startup with its cause, and
 /// the demo does not claim to be listening.
 #[tokio::test]
 async fn the_binary_names_an_unusable_redis_at_startup() -> TestResult {

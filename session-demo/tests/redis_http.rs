@@ -185,7 +185,7 @@ async fn put(
     r.send().await
 }
 
-/// SPEC 4a over HTTP: a PUT past the cap is 413 with no cookie, nothing is stored,
+/// The size cap over HTTP: a PUT past the cap is 413 with no cookie, nothing is stored,
 /// and a cookieless one creates no session.
 #[tokio::test]
 async fn a_session_past_the_cap_is_413_and_nothing_is_stored() -> TestResult {
@@ -214,7 +214,7 @@ async fn a_session_past_the_cap_is_413_and_nothing_is_stored() -> TestResult {
     Ok(())
 }
 
-/// SPEC 4a over HTTP: a write-only DELETE of the last key removes the session from
+/// Complete removal over HTTP: a write-only DELETE of the last key removes the session from
 /// Redis and sends a removal cookie.
 #[tokio::test]
 async fn a_write_only_delete_of_the_last_key_sends_a_removal_and_empties_redis() -> TestResult {
@@ -244,7 +244,7 @@ async fn a_write_only_delete_of_the_last_key_sends_a_removal_and_empties_redis()
     Ok(())
 }
 
-/// SPEC 4a: while an attacker reads a session at the cap in loops, other users'
+/// No head-of-line blocking: while an attacker reads a session at the cap in loops, other users'
 /// requests keep answering 2xx (none 503). Their latency is printed for the notes;
 /// it is not asserted.
 #[tokio::test]

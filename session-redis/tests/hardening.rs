@@ -1,4 +1,4 @@
-//! SPEC 4a against real `redis-server` processes: connections that heal, startup
+//! The production guarantees of a server store against real `redis-server` processes: connections that heal, startup
 //! checks that name the cause, and (below) the size cap, bounded growth, complete
 //! removal, lossless regenerate and atomic counters.
 mod common;

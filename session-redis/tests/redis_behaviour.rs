@@ -685,7 +685,7 @@ async fn round_trips_load_1_save_1_untouched_0() -> TestResult {
         "an untouched session calls redis"
     );
 
-    // A malformed id is rejected before any backend call (SPEC 7).
+    // A malformed id is rejected before any backend call.
     for bad in ["short".to_owned(), "!".repeat(43), "A".repeat(44)] {
         let s = Session::new(store.clone(), Expiry::default(), Some(bad));
         assert_eq!(s.keys().await?, Vec::<String>::new());

@@ -92,7 +92,7 @@ macro_rules! __all_cases {
     ($kit:path, $factory:expr) => {
         $crate::__tests!(
             $kit, $factory;
-            // API (SPEC 2)
+            // API
             set_then_get_in_the_same_request,
             set_value_is_visible_in_later_requests,
             get_of_a_missing_key_is_none,
@@ -106,7 +106,7 @@ macro_rules! __all_cases {
             all_and_keys_show_what_get_sees,
             unserialisable_value_is_refused_and_nothing_stored,
             clones_of_the_handle_share_one_session,
-            // Flash (SPEC 3)
+            // Flash
             flash_is_visible_in_the_same_request,
             flash_is_visible_throughout_the_next_request,
             flash_is_gone_two_requests_later,
@@ -121,7 +121,7 @@ macro_rules! __all_cases {
             flash_after_set_makes_the_key_flash,
             flash_now_is_visible_in_this_request_only,
             delete_removes_flash_data_at_once,
-            // Life cycle (SPEC 4)
+            // Life cycle
             untouched_session_makes_no_store_call,
             never_written_session_is_not_stored,
             unchanged_session_writes_only_the_idle_refresh,
@@ -129,7 +129,7 @@ macro_rules! __all_cases {
             write_only_request_skips_the_load_when_the_store_merges,
             emptied_session_removes_the_token,
             second_commit_does_nothing,
-            // Expiry (SPEC 5)
+            // Expiry
             idle_timeout_expires_the_session,
             each_load_refreshes_the_idle_timeout,
             lifetime_caps_an_active_session,
@@ -138,11 +138,11 @@ macro_rules! __all_cases {
             regenerate_destroys_the_old_token,
             invalidate_empties_and_destroys_the_session,
             writes_after_invalidate_go_to_a_new_session,
-            // Concurrency (SPEC 4)
+            // Concurrency
             concurrent_requests_changing_different_keys_keep_both,
             concurrent_writes_to_one_key_last_writer_wins,
             save_never_brings_back_a_destroyed_session,
-            // Production guarantees (SPEC 4a, 5)
+            // Production guarantees
             oversized_session_is_refused_and_nothing_of_it_stored,
             concurrent_increments_are_never_lost,
             regenerate_racing_writes_loses_none_of_them,
@@ -150,11 +150,11 @@ macro_rules! __all_cases {
             a_lowered_policy_shortens_sessions_already_issued,
             concurrent_writers_never_pass_the_size_cap_together,
             control_characters_in_keys_and_values_round_trip,
-            // Tokens (SPEC 6, 7)
+            // Tokens
             malformed_tokens_give_a_fresh_session,
             unknown_token_gives_a_fresh_session_under_a_new_token,
             altered_token_opens_nothing,
-            // Values (SPEC 2, 7)
+            // Values
             unicode_keys_and_values_round_trip,
             large_value_round_trips,
             many_keys_round_trip,

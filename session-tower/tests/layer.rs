@@ -140,7 +140,7 @@ fn max_age(cookie: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// SPEC 6: by default the cookie lasts for the browser session; `remember(true)`
+/// Persistent cookies: by default the cookie lasts for the browser session; `remember(true)`
 /// makes it persistent (Max-Age: the remaining idle timeout), kept so on later
 /// requests, refreshed by reads; `remember(false)` makes it a session cookie again.
 #[tokio::test]

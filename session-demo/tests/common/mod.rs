@@ -102,7 +102,7 @@ pub fn cookie_header(r: &Response) -> String {
         .join("; ")
 }
 
-/// Every SPEC 9 route, its status codes and bodies.
+/// Every route of the JSON API, its status codes and bodies.
 pub async fn every_route_answers_as_specified(base: &str) -> TestResult {
     let c = browser()?;
     let u = |p: &str| format!("{base}{p}");
@@ -394,7 +394,7 @@ fn header_values(r: &Response, name: &str) -> String {
         .join(", ")
 }
 
-/// SPEC 6: a response that sets or removes the session cookie says `private,
+/// Caches: a response that sets or removes the session cookie says `private,
 /// no-store`; a response of a request that read the session varies by `Cookie`.
 pub async fn session_responses_are_kept_out_of_shared_caches(base: &str) -> TestResult {
     let c = browser()?;
@@ -430,7 +430,7 @@ pub async fn session_responses_are_kept_out_of_shared_caches(base: &str) -> Test
     Ok(())
 }
 
-/// SPEC 6: a garbage duplicate `session` cookie (before or after the real one) or a
+/// Duplicate cookies: a garbage duplicate `session` cookie (before or after the real one) or a
 /// forged chunk never logs the user out, for reads and for writes.
 /// The Cookie header for the request after `r`: what `r` set, or `before` when it set
 /// nothing (a server store's session changed in place keeps its cookie).
@@ -635,7 +635,7 @@ pub async fn a_session_beside_a_cookie_of_utf8_text_is_found(base: &str) -> Test
     Ok(())
 }
 
-/// SPEC 6: an unsafe request a browser marks cross-site is refused with 403 and
+/// Cross-site protection: an unsafe request a browser marks cross-site is refused with 403 and
 /// touches no session; one without those headers passes; the page's forms carry a
 /// token the handlers check.
 pub async fn cross_site_posts_are_refused_and_touch_no_session(base: &str) -> TestResult {

@@ -1,4 +1,4 @@
-//! Every method of the `Session` API (SPEC section 2).
+//! Every method of the `Session` API.
 
 use std::collections::BTreeMap;
 

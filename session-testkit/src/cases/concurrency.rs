@@ -1,4 +1,4 @@
-//! Concurrent requests on one session (SPEC section 4).
+//! Concurrent requests on one session.
 
 use session_core::Error;
 

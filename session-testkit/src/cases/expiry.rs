@@ -1,4 +1,4 @@
-//! Idle timeout and absolute lifetime (SPEC section 5), with short timeouts.
+//! Idle timeout and absolute lifetime, with short timeouts.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The flash rules, request by request (SPEC section 3).
+//! The flash rules, request by request.
 
 use session_core::Error;
 

@@ -1,4 +1,4 @@
-//! Production guarantees (SPEC 4a, 5): the size cap, atomic counters, lossless
+//! Production guarantees: the size cap, atomic counters, lossless
 //! `regenerate`, complete removal, and the current expiry policy.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! When the store is called (SPEC section 4).
+//! When the store is called.
 
 use session_core::{Error, TokenUpdate};
 

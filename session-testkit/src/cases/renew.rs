@@ -1,4 +1,4 @@
-//! `regenerate` and `invalidate` (SPEC section 2, 6).
+//! `regenerate` and `invalidate`.
 
 use session_core::{Error, TokenUpdate};
 

@@ -1,4 +1,4 @@
-//! Bad, forged and unknown tokens (SPEC sections 6, 7).
+//! Bad, forged and unknown tokens.
 
 use session_core::{Error, SessionId};
 

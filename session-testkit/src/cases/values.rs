@@ -1,4 +1,5 @@
-//! Values: sizes, unicode, and the serde round trips of SPEC section 2.
+//! Values: sizes, unicode, and the serde round trips (any type that round-trips
+//! through `serde_json` round-trips through the session).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
