@@ -57,6 +57,15 @@ pub(crate) fn head(revision: u32) -> [u8; HEAD] {
     head
 }
 
+/// The mark ([`Loaded::mark`]) of a stored value whose first [`HEAD`] bytes are
+/// `head` and whose length is `len`; `None` when it is not a session of this format.
+pub(crate) fn mark_of(head: &[u8], len: i64) -> Option<u64> {
+    let revision: [u8; 4] = head.get(1..HEAD)?.try_into().ok()?;
+    let revision = u32::from_be_bytes(revision);
+    let len = u32::try_from(len).ok()?;
+    (head == self::head(revision)).then(|| Loaded { revision, len }.mark())
+}
+
 /// What a request loaded, kept as the mark of its load ([`session_core::Seen::mark`]): the
 /// stored revision and the stored length, so a save can tell what was appended since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

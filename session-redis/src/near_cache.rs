@@ -25,6 +25,18 @@
 //!   *interval + response timeout* after it, even while this connection is
 //!   half-open (silent, with no error to notice).
 //!
+//! - **This process's own writes, verified.** Redis 7.0 announces a script's writes
+//!   to the very connection that ran it (`NOLOOP` does not apply to scripts), and the
+//!   common save is a script. Such an announcement may also stand for another app
+//!   server's write of the same key in the same moment (Redis announces a key once
+//!   per event-loop turn). So the session as this process wrote it is kept, but not
+//!   served, until that announcement has arrived; then a small check (the stored
+//!   revision and length) is sent on the same connection, and the entry is served
+//!   only if the check finds exactly what was written and no other announcement of
+//!   the key came while it was out. The check runs after the write's turn of the
+//!   event loop, so it sees any write that shared the announcement; any later write
+//!   is announced after the check's answer, as usual.
+//!
 //! Memory is bounded in bytes: each entry weighs its key, its record
 //! ([`Record::memory_bytes`]) and its own bookkeeping; a full cache drops entries
 //! until the new one fits, and a session heavier than a 64th of the budget is not
@@ -43,13 +55,29 @@ use session_core::Record;
 const SLOTS: usize = 4096;
 
 /// A cached session: the record as loaded, its stored mark, when its idle deadline
-/// was last refreshed in Redis, and the bytes it is counted for.
+/// was last refreshed in Redis, the bytes it is counted for, and whether it is served.
 struct Entry {
     record: Record,
     mark: u64,
     refreshed_ms: u64,
     weight: usize,
+    standing: Standing,
 }
+
+/// Whether an entry is served (see the module docs on this process's own writes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    /// Served until an announcement of its key drops it.
+    Served,
+    /// Written by this process; Redis' announcement of that write is still to come.
+    AwaitingAnnouncement,
+    /// The announcement came; a check is queued or out, sent at the given ticket.
+    Checking(Option<u64>),
+}
+
+/// At most this many of this process's writes are followed at once, and at most
+/// this many checks wait: past it, a written session is simply not kept.
+const MAX_FOLLOWED: usize = 1024;
 
 /// Bytes counted for an entry besides its key and its record: its slot in the map
 /// and the key's allocation.
@@ -61,6 +89,11 @@ const LARGEST_SHARE: usize = 64;
 
 struct Inner {
     entries: HashMap<Box<[u8]>, Entry>,
+    /// This process's writes in flight, by key: how many announcements of the key
+    /// arrived since the write was sent (at most [`MAX_FOLLOWED`] keys).
+    writing: HashMap<Box<[u8]>, u32>,
+    /// Keys whose check is to be sent (at most [`MAX_FOLLOWED`]).
+    to_check: Vec<Box<[u8]>>,
     /// The weights of `entries`, summed.
     bytes: usize,
     /// Invalidations so far (the ticket counter).
@@ -84,6 +117,8 @@ pub(crate) struct NearCache {
     alive_until_ms: AtomicU64,
     /// When the heartbeat last ran (unix ms), to start another if it stopped.
     beat_ms: AtomicU64,
+    /// Wakes the heartbeat's task when checks are waiting.
+    checks_wanted: tokio::sync::Notify,
     hits: AtomicU64,
     misses: AtomicU64,
     /// When the connections' tracking was last checked (ms).
@@ -117,6 +152,8 @@ impl NearCache {
         Arc::new(NearCache {
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
+                writing: HashMap::new(),
+                to_check: Vec::new(),
                 bytes: 0,
                 seq: 0,
                 stamps: vec![0; SLOTS].into_boxed_slice(),
@@ -126,6 +163,7 @@ impl NearCache {
             budget,
             alive_until_ms: AtomicU64::new(0),
             beat_ms: AtomicU64::new(0),
+            checks_wanted: tokio::sync::Notify::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             checked_ms: AtomicU64::new(0),
@@ -148,6 +186,7 @@ impl NearCache {
                 self.inner()
                     .entries
                     .get(key)
+                    .filter(|e| e.standing == Standing::Served)
                     .filter(|e| now_ms.saturating_sub(e.refreshed_ms) < refresh_every)
                     .map(|e| (e.record.clone(), e.mark))
             })
@@ -222,14 +261,27 @@ impl NearCache {
         mark: u64,
         refreshed_ms: u64,
     ) {
-        let weight = key.len() + record.memory_bytes() + ENTRY_OVERHEAD;
         let mut inner = self.inner();
         let refused = inner.flushed > ticket || inner.stamps[slot(key)] > ticket;
         inner.remove(key);
-        if refused || weight > self.budget / LARGEST_SHARE {
-            return;
+        if !refused {
+            let entry = (record, mark, refreshed_ms, Standing::Served);
+            self.insert(&mut inner, key, entry);
         }
-        // Room for it: drop entries (whichever the map holds first) until it fits.
+    }
+
+    /// Puts an entry in, making room for it (entries are dropped, whichever the map
+    /// holds first, until it fits); one heavier than a share of the budget is not kept.
+    fn insert(
+        &self,
+        inner: &mut Inner,
+        key: &[u8],
+        (record, mark, refreshed_ms, standing): (&Record, u64, u64, Standing),
+    ) -> bool {
+        let weight = key.len() + record.memory_bytes() + ENTRY_OVERHEAD;
+        if weight > self.budget / LARGEST_SHARE {
+            return false;
+        }
         while inner.bytes + weight > self.budget {
             let Some(victim) = inner.entries.keys().next().cloned() else {
                 break;
@@ -241,9 +293,122 @@ impl NearCache {
             mark,
             refreshed_ms,
             weight,
+            standing,
         };
         inner.bytes += weight;
         inner.entries.insert(key.into(), entry);
+        true
+    }
+
+    /// This process is about to send a write of `key` whose result it may keep
+    /// ([`written`](Self::written)): announcements of the key are counted from now.
+    pub(crate) fn writing(&self, key: &[u8]) {
+        let mut inner = self.inner();
+        if inner.writing.len() < MAX_FOLLOWED || inner.writing.contains_key(key) {
+            inner.writing.insert(key.into(), 0);
+        }
+    }
+
+    /// Keeps the session as this process's write under `ticket` left it (`mark`),
+    /// to be served once Redis' announcement of the write has come and a check on the
+    /// connection finds it stored as written. Not kept when the write was not
+    /// followed ([`writing`](Self::writing)), the cache was flushed since, or two
+    /// announcements came already.
+    pub(crate) fn written(
+        &self,
+        key: &[u8],
+        ticket: u64,
+        record: &Record,
+        mark: u64,
+        refreshed_ms: u64,
+    ) {
+        let mut inner = self.inner();
+        inner.remove(key);
+        let announced = inner.writing.remove(key);
+        let standing = match announced {
+            _ if inner.flushed > ticket => return,
+            Some(0) => Standing::AwaitingAnnouncement,
+            Some(1) if inner.to_check.len() < MAX_FOLLOWED => Standing::Checking(None),
+            _ => return,
+        };
+        let entry = (record, mark, refreshed_ms, standing);
+        if self.insert(&mut inner, key, entry) && standing != Standing::AwaitingAnnouncement {
+            inner.to_check.push(key.into());
+            drop(inner);
+            self.checks_wanted.notify_one();
+        }
+    }
+
+    /// An announcement from Redis that `key` changed: another app server's write,
+    /// or this process's own (see the module docs). Drops the entry, except one
+    /// awaiting the announcement of its own write, which is checked now, and one
+    /// whose check is queued but not sent yet.
+    pub(crate) fn announced(&self, key: &[u8]) {
+        let mut inner = self.inner();
+        inner.seq += 1;
+        let seq = inner.seq;
+        inner.stamps[slot(key)] = seq;
+        if let Some(count) = inner.writing.get_mut(key) {
+            *count += 1;
+        }
+        let room = inner.to_check.len() < MAX_FOLLOWED;
+        match inner.entries.get_mut(key).map(|e| &mut e.standing) {
+            Some(standing @ Standing::AwaitingAnnouncement) if room => {
+                *standing = Standing::Checking(None);
+                inner.to_check.push(key.into());
+                drop(inner);
+                self.checks_wanted.notify_one();
+            }
+            Some(Standing::Checking(None)) => {}
+            _ => {
+                inner.remove(key);
+            }
+        }
+    }
+
+    /// Waits until checks are wanted.
+    pub(crate) async fn checks_wanted(&self) {
+        self.checks_wanted.notified().await;
+    }
+
+    /// The keys whose checks are to be sent now, each with the mark it must find,
+    /// and the ticket they are sent under.
+    pub(crate) fn checks_to_send(&self) -> (Vec<(Box<[u8]>, u64)>, u64) {
+        let mut inner = self.inner();
+        let ticket = inner.seq;
+        let keys = std::mem::take(&mut inner.to_check);
+        let mut checks = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(entry) = inner.entries.get_mut(&key) {
+                if entry.standing == Standing::Checking(None) {
+                    entry.standing = Standing::Checking(Some(ticket));
+                    checks.push((key, entry.mark));
+                }
+            }
+        }
+        (checks, ticket)
+    }
+
+    /// The answer to the check of `key` sent under `ticket`: the entry is served
+    /// when the stored mark is the one it holds and nothing announced a change of
+    /// its slot (and nothing flushed the cache) since the check was sent; else it
+    /// is dropped.
+    pub(crate) fn checked(&self, key: &[u8], ticket: u64, found: Option<u64>) {
+        let mut inner = self.inner();
+        let quiet = inner.flushed <= ticket && inner.stamps[slot(key)] <= ticket;
+        match inner.entries.get_mut(key) {
+            Some(entry)
+                if quiet
+                    && entry.standing == Standing::Checking(Some(ticket))
+                    && found == Some(entry.mark) =>
+            {
+                entry.standing = Standing::Served;
+            }
+            Some(entry) if entry.standing == Standing::Checking(Some(ticket)) => {
+                inner.remove(key);
+            }
+            _ => {}
+        }
     }
 
     /// Drops `key`: it changed (here or on another server).
@@ -259,6 +424,7 @@ impl NearCache {
         inner.seq += 1;
         let seq = inner.seq;
         inner.stamps[slot(key)] = seq;
+        inner.writing.remove(key);
         inner.remove(key).map(|e| e.refreshed_ms)
     }
 
@@ -269,6 +435,8 @@ impl NearCache {
         inner.seq += 1;
         inner.flushed = inner.seq;
         inner.entries.clear();
+        inner.writing.clear();
+        inner.to_check.clear();
         inner.bytes = 0;
         self.alive_until_ms.store(0, Ordering::Release);
     }
@@ -305,7 +473,7 @@ impl AsyncPushSender for Invalidations {
                 Some(Value::Array(keys)) => {
                     for key in keys {
                         if let Value::BulkString(key) = key {
-                            self.0.invalidate(key);
+                            self.0.announced(key);
                         }
                     }
                 }
@@ -441,6 +609,93 @@ mod tests {
         cache.flush();
         cache.fill(b"a", cache.ticket(), &record("1"), 1, 1_000);
         assert!(cache.get(b"a", 1_001, 1000).is_none());
+    }
+
+    /// This process writes `key`: the write is followed, and its result kept.
+    fn write(cache: &NearCache, key: &[u8]) -> u64 {
+        cache.take(key);
+        let ticket = cache.ticket();
+        cache.writing(key);
+        ticket
+    }
+
+    #[test]
+    fn an_own_write_is_served_once_announced_and_checked() {
+        let cache = alive(1 << 20);
+        let t = write(&cache, b"a");
+        cache.written(b"a", t, &record("2"), 9, 100);
+        assert!(
+            cache.get(b"a", 100, 1000).is_none(),
+            "not before its announcement"
+        );
+        cache.announced(b"a");
+        assert!(cache.get(b"a", 100, 1000).is_none(), "not before its check");
+        let (checks, ticket) = cache.checks_to_send();
+        assert_eq!(checks, vec![(b"a".to_vec().into_boxed_slice(), 9)]);
+        cache.checked(b"a", ticket, Some(9));
+        assert_eq!(cache.get(b"a", 100, 1000), Some((record("2"), 9)));
+        // Served from now on, until an announcement.
+        cache.announced(b"a");
+        assert!(cache.get(b"a", 100, 1000).is_none());
+    }
+
+    #[test]
+    fn an_announcement_before_the_answer_counts_as_the_own_one() {
+        let cache = alive(1 << 20);
+        let t = write(&cache, b"a");
+        cache.announced(b"a"); // processed before the write's answer was handled
+        cache.written(b"a", t, &record("2"), 9, 100);
+        let (checks, ticket) = cache.checks_to_send();
+        assert_eq!(checks.len(), 1);
+        cache.checked(b"a", ticket, Some(9));
+        assert!(cache.get(b"a", 100, 1000).is_some());
+        // Two announcements during the write: another server wrote too; not kept.
+        let t = write(&cache, b"b");
+        cache.announced(b"b");
+        cache.announced(b"b");
+        cache.written(b"b", t, &record("2"), 9, 100);
+        assert!(cache.checks_to_send().0.is_empty());
+        assert!(cache.get(b"b", 100, 1000).is_none());
+    }
+
+    #[test]
+    fn a_check_that_finds_another_mark_or_races_an_announcement_drops_the_entry() {
+        let cache = alive(1 << 20);
+        let t = write(&cache, b"a");
+        cache.written(b"a", t, &record("2"), 9, 100);
+        cache.announced(b"a");
+        let (_, ticket) = cache.checks_to_send();
+        cache.checked(b"a", ticket, Some(10)); // someone appended meanwhile
+        assert!(cache.get(b"a", 100, 1000).is_none());
+        assert_eq!(cache.stats().entries, 0);
+
+        let t = write(&cache, b"b");
+        cache.written(b"b", t, &record("2"), 9, 100);
+        cache.announced(b"b");
+        let (_, ticket) = cache.checks_to_send();
+        cache.announced(b"b"); // a change announced while the check was out
+        cache.checked(b"b", ticket, Some(9));
+        assert!(cache.get(b"b", 100, 1000).is_none());
+
+        // A flush while the write is out: nothing is kept.
+        let t = write(&cache, b"c");
+        cache.flush();
+        cache.proven(u64::MAX);
+        cache.written(b"c", t, &record("2"), 9, 100);
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    #[test]
+    fn followed_writes_and_waiting_checks_are_bounded() {
+        let cache = alive(64 << 20);
+        for i in 0..(2 * MAX_FOLLOWED as u32) {
+            let key = i.to_be_bytes();
+            let t = write(&cache, &key);
+            cache.announced(&key);
+            cache.written(&key, t, &record("1"), 1, 100);
+        }
+        assert!(cache.inner().writing.len() <= MAX_FOLLOWED);
+        assert!(cache.inner().to_check.len() <= MAX_FOLLOWED);
     }
 
     #[test]

@@ -1018,24 +1018,90 @@ struct Heartbeat {
 
 impl Heartbeat {
     async fn run(self) {
+        let mut next_beat = tokio::time::Instant::now();
         loop {
             let Some(near) = self.near.upgrade() else {
                 return;
             };
-            let sent = now_ms();
-            near.beat(sent);
-            match self.ping().await {
-                Some(true) => near.proven(proof_until(sent, self.every, self.deadlines.up)),
-                Some(false) => {
-                    tracing::warn!("the near-cache's invalidation channel did not answer its heartbeat; emptying the cache and replacing the connection");
-                    near.flush();
+            if tokio::time::Instant::now() >= next_beat {
+                let sent = now_ms();
+                near.beat(sent);
+                match self.ping().await {
+                    Some(true) => near.proven(proof_until(sent, self.every, self.deadlines.up)),
+                    Some(false) => {
+                        tracing::warn!("the near-cache's invalidation channel did not answer its heartbeat; emptying the cache and replacing the connection");
+                        near.flush();
+                    }
+                    // The store is gone.
+                    None => return,
                 }
-                // The store is gone.
-                None => return,
+                next_beat = tokio::time::Instant::now() + self.every;
             }
-            drop(near);
-            tokio::time::sleep(self.every).await;
+            let (checks, ticket) = near.checks_to_send();
+            if !checks.is_empty() && self.check(&near, checks, ticket).await.is_none() {
+                return;
+            }
+            // Until the next beat, or until this process's writes want checks.
+            tokio::select! {
+                () = tokio::time::sleep_until(next_beat) => {}
+                () = near.checks_wanted() => {}
+            }
         }
+    }
+
+    /// Checks, on the connection that carries the invalidations, that each session
+    /// this process wrote is stored as written (its revision and length are the
+    /// entry's mark): one pipeline for all. `None` when the store is gone.
+    async fn check(
+        &self,
+        near: &NearCache,
+        checks: Vec<(Box<[u8]>, u64)>,
+        ticket: u64,
+    ) -> Option<()> {
+        let mut pipe = redis::pipe();
+        for (key, _) in &checks {
+            pipe.cmd("GETRANGE")
+                .arg(&key[..])
+                .arg(0)
+                .arg(format::HEAD - 1);
+            pipe.cmd("STRLEN").arg(&key[..]);
+        }
+        let limit = self.deadlines.limit();
+        let answered = match &self.backend {
+            WeakBackend::Single(node) => {
+                let node = node.upgrade()?;
+                match node.conn() {
+                    Ok(conn) => {
+                        let mut manager = conn.manager.clone();
+                        tokio::time::timeout(limit, pipe.query_async::<Vec<Value>>(&mut manager))
+                            .await
+                    }
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            WeakBackend::Cluster(cluster) => {
+                let cluster = cluster.upgrade()?;
+                let query = async {
+                    let mut conn = cluster.conn().await?;
+                    pipe.query_async::<Vec<Value>>(&mut conn).await
+                };
+                tokio::time::timeout(limit, query).await
+            }
+        };
+        let replies = match answered {
+            Ok(Ok(replies)) if replies.len() == 2 * checks.len() => replies,
+            _ => Vec::new(),
+        };
+        for (i, (key, _)) in checks.iter().enumerate() {
+            let found = match (replies.get(2 * i), replies.get(2 * i + 1)) {
+                (Some(Value::BulkString(head)), Some(Value::Int(len))) => {
+                    format::mark_of(head, *len)
+                }
+                _ => None,
+            };
+            near.checked(key, ticket, found);
+        }
+        Some(())
     }
 
     /// `Some(true)` when the connection answered a `PING` in time; `None` when the
@@ -1279,13 +1345,14 @@ impl MergeStore for RedisStore {
         let bytes = key.to_bytes();
         let refreshed = near.take(&bytes);
         let ticket = near.ticket();
+        near.writing(&bytes);
         let merged = self.merge_at(key, change, seen, expiry).await;
         // An append onto the session exactly as loaded leaves it as this request
-        // does: the next read here needs no round trip. (A write by another server
-        // in between would have been announced before this answer.)
+        // does: kept, and served once Redis' announcement of this write has come
+        // and a check finds it stored as written (see the near-cache's docs).
         match (&merged, seen, refreshed) {
             (Ok((true, Some(now))), Some(seen), Some(refreshed_ms)) => {
-                near.fill(&bytes, ticket, seen.record, now.mark(), refreshed_ms);
+                near.written(&bytes, ticket, seen.record, now.mark(), refreshed_ms);
             }
             _ => near.invalidate(&bytes),
         }

@@ -145,6 +145,44 @@ async fn a_write_through_one_server_reaches_the_others_cache() -> TestResult {
     Ok(())
 }
 
+/// A session this server wrote is kept (and served once checked), but a write by
+/// another server, even one racing this server's own, always reaches it: after both
+/// writes are answered, this server's reads settle on what Redis stores, and stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_writes_through_two_servers_settle_on_what_redis_stores() -> TestResult {
+    let redis = RedisServer::start()?;
+    let settings = common::settings_for(&redis);
+    let (_, a, b) = two_servers_with(&settings).await;
+    let mut plain = settings.clone();
+    plain.near_cache = false;
+    let truth: Arc<dyn SessionStore> = Arc::new(common::connect(&plain).await);
+    let token = create(&a, 0).await?;
+    for round in 1..=30 {
+        let (sa, sb) = (
+            Session::new(a.clone(), Expiry::default(), Some(token.clone())),
+            Session::new(b.clone(), Expiry::default(), Some(token.clone())),
+        );
+        sa.get::<i64>("n").await?;
+        sb.get::<i64>("n").await?;
+        sa.set("n", &(2 * round)).await?;
+        sb.set("n", &(2 * round + 1)).await?;
+        let (ra, rb) = tokio::join!(sa.commit(), sb.commit());
+        ra?;
+        rb?;
+        let stored = get(&truth, &token, "n").await?;
+        until(&a, &token, "n", stored).await?;
+        until(&b, &token, "n", stored).await?;
+        for _ in 0..3 {
+            assert_eq!(get(&a, &token, "n").await?, stored, "round {round}");
+        }
+        // A's own write alone: kept, and read back as written.
+        set(&a, &token, -round).await?;
+        until(&a, &token, "n", Some(-round)).await?;
+        assert_eq!(get(&b, &token, "n").await?, Some(-round));
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn logout_and_regenerate_on_one_server_are_never_served_by_the_other() -> TestResult {
     let redis = RedisServer::start()?;
