@@ -75,6 +75,9 @@ enum Standing {
     Checking(Option<u64>),
 }
 
+/// A check to send: the key, and the mark it must find stored.
+pub(crate) type Check = (Box<[u8]>, u64);
+
 /// At most this many of this process's writes are followed at once, and at most
 /// this many checks wait: past it, a written session is simply not kept.
 const MAX_FOLLOWED: usize = 1024;
@@ -373,7 +376,7 @@ impl NearCache {
 
     /// The keys whose checks are to be sent now, each with the mark it must find,
     /// and the ticket they are sent under.
-    pub(crate) fn checks_to_send(&self) -> (Vec<(Box<[u8]>, u64)>, u64) {
+    pub(crate) fn checks_to_send(&self) -> (Vec<Check>, u64) {
         let mut inner = self.inner();
         let ticket = inner.seq;
         let keys = std::mem::take(&mut inner.to_check);

@@ -25,7 +25,7 @@ use session_core::{
 };
 
 use crate::format;
-use crate::near_cache::{Invalidations, NearCache, NearCacheStats};
+use crate::near_cache::{Check, Invalidations, NearCache, NearCacheStats};
 use crate::scripts;
 use crate::{Error, RedisSettings};
 
@@ -1055,7 +1055,7 @@ impl Heartbeat {
     async fn check(
         &self,
         near: &NearCache,
-        checks: Vec<(Box<[u8]>, u64)>,
+        checks: Vec<Check>,
         ticket: u64,
     ) -> Option<()> {
         let mut pipe = redis::pipe();
