@@ -1,0 +1,347 @@
+//! Client tracking for the near-cache: turning it on, checking it on a cluster, the
+//! tracked read, and the heartbeat that proves the invalidation channel alive.
+
+use super::*;
+
+impl RedisStore {
+    /// For the near-cache, in one round trip: `PTTL` and a `GET`, which unlike
+    /// `GETEX` does not change the key (a change would invalidate every other app
+    /// server's copy). The caller refreshes the idle deadline
+    /// ([`refresh_tracked`](Self::refresh_tracked)) only when it is due.
+    pub(super) async fn get_tracked(
+        &self,
+        key: RedisKey<'_>,
+    ) -> Result<Fetched, session_core::Error> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("PTTL").arg(key);
+        pipe.cmd("GET").arg(key);
+        self.call(|mut backend| async move {
+            match backend.send_pipe(&pipe).await {
+                Ok(Value::Array(replies)) => {
+                    let mut replies = replies.into_iter();
+                    Ok(match (replies.next(), replies.next()) {
+                        (_, Some(Value::Nil)) => Fetched::Missing,
+                        (Some(Value::Int(ttl)), Some(Value::BulkString(bytes))) => {
+                            Fetched::Bytes(bytes, Some(u64::try_from(ttl).unwrap_or(0)))
+                        }
+                        _ => Fetched::WrongType,
+                    })
+                }
+                Ok(_) => Ok(Fetched::WrongType),
+                // A pipeline reports the `GET`'s error as a failure of the whole.
+                Err(e) if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") => {
+                    Ok(Fetched::WrongType)
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// A ticket for a near-cache fill ([`NearCache::ticket`]), once Redis tracks the
+    /// connections this read may use: `None` when what it reads must not be cached.
+    ///
+    /// On a new connection (after a flush) tracking is turned on first. On a
+    /// cluster, tracking is turned on on every master; while a master does not
+    /// answer, reads are served from Redis uncached (the other masters' sessions
+    /// stay readable).
+    pub(super) async fn tracked_ticket(
+        &self,
+        near: &Arc<NearCache>,
+    ) -> Result<Option<u64>, session_core::Error> {
+        let ticket = near.ticket();
+        if let Some(epoch) = near.needs_tracking() {
+            let sent = now_ms();
+            match self.track().await {
+                Ok(_) => {
+                    near.tracking_on(epoch);
+                    near.proven(self.proof_until(sent));
+                }
+                Err(error) if self.is_cluster() => {
+                    tracing::debug!(%error, "cannot turn tracking on on every cluster master yet; reading uncached");
+                    return Ok(None);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(Some(ticket))
+    }
+
+    /// On a cluster, about once a second, a check in the background (never on a
+    /// request's path) turns tracking on where the cluster client made a connection
+    /// of its own accord, and empties the cache then: what that node announced
+    /// before may have been lost. Run by every load, cached or not.
+    pub(super) fn check_tracking(&self, near: &Arc<NearCache>, now: u64) {
+        let due = self.is_cluster() && near.check_due(now, TRACKING_CHECK_MS);
+        if let (true, Ok(runtime)) = (due, tokio::runtime::Handle::try_current()) {
+            let store = self.clone();
+            let near = near.clone();
+            runtime.spawn(async move {
+                match store.track().await {
+                    Ok(true) => {
+                        tracing::info!(target = %store.target, "a cluster connection was not tracked yet; emptying the near-cache");
+                        near.flush();
+                    }
+                    Ok(false) => {}
+                    Err(error) => tracing::debug!(%error, "tracking check failed"),
+                }
+            });
+        }
+    }
+
+    /// Until when an answer to a command sent at `sent_ms` on the invalidation
+    /// channel lets the near-cache serve: the next heartbeat's answer is due by then.
+    pub(super) fn proof_until(&self, sent_ms: u64) -> u64 {
+        proof_until(sent_ms, self.heartbeat, self.deadlines.up)
+    }
+
+    /// Starts the near-cache's heartbeat when none runs: at the first read, and
+    /// again if the runtime that ran it ended (a store used on one runtime, then on
+    /// another). It runs on the runtime that serves requests, and ends with the store.
+    pub(super) fn keep_heartbeat(&self, near: &Arc<NearCache>, now: u64) {
+        let stale = 2 * self.heartbeat + self.deadlines.connecting;
+        let stale = u64::try_from(stale.as_millis()).unwrap_or(u64::MAX);
+        if !near.heartbeat_due(now, stale) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let heartbeat = Heartbeat {
+                backend: match &self.backend {
+                    Backend::Single(node) => WeakBackend::Single(Arc::downgrade(node)),
+                    Backend::Cluster(cluster) => WeakBackend::Cluster(Arc::downgrade(cluster)),
+                },
+                near: Arc::downgrade(near),
+                every: self.heartbeat,
+                deadlines: self.deadlines.clone(),
+            };
+            runtime.spawn(heartbeat.run());
+        }
+    }
+
+    /// `CLIENT TRACKING ON BCAST PREFIX {namespace}: NOLOOP`: from now on Redis tells
+    /// this connection (on a cluster: each master's) whenever another one changes a
+    /// session. True when it was off somewhere (a new connection). Turning it on
+    /// where it is on already is refused as an overlap, which means it is on.
+    pub(super) async fn track(&self) -> Result<bool, session_core::Error> {
+        let mut cmd = Cmd::with_capacity(7, self.tracked_prefix.len() + 48);
+        cmd.arg("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("BCAST")
+            .arg("PREFIX")
+            .arg(&self.tracked_prefix)
+            .arg("NOLOOP");
+        let overlaps = |e: &dyn std::fmt::Display| e.to_string().contains("overlaps");
+        self.call(|mut backend| async move {
+            match backend {
+                Connection::Single(_) => match backend.send(&cmd).await {
+                    Err(e) if overlaps(&e) => Ok(false),
+                    other => other.map(|_| true),
+                },
+                Connection::Cluster(ref mut c) => {
+                    let every_master =
+                        RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                    let mut turned_on = false;
+                    // Each master's answer, by address.
+                    if let Value::Map(answers) = c.route_command(cmd, every_master).await? {
+                        for (_, answer) in answers {
+                            match answer {
+                                Value::ServerError(e) if overlaps(&e) => {}
+                                Value::ServerError(e) => return Err(e.into()),
+                                _ => turned_on = true,
+                            }
+                        }
+                    }
+                    Ok(turned_on)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Refreshes the idle deadline of a key the near-cache holds (`PEXPIRE`).
+    pub(super) async fn refresh_tracked(
+        &self,
+        key: RedisKey<'_>,
+        idle_ms: u64,
+    ) -> Result<(), session_core::Error> {
+        let mut cmd = Cmd::with_capacity(3, key.len() + 24);
+        cmd.arg("PEXPIRE").arg(key).arg(idle_ms);
+        self.query(&cmd).await.map(drop)
+    }
+}
+
+/// How often, at most, a cluster's masters are asked whether tracking is on for the
+/// connections the cluster client uses (ms).
+pub(super) const TRACKING_CHECK_MS: u64 = 1000;
+
+/// Until when an answer to a command sent on the invalidation channel at `sent_ms`
+/// lets the near-cache serve: the next heartbeat (after `every`) is answered within
+/// `response` by then, or the cache stops serving.
+pub(super) fn proof_until(sent_ms: u64, every: Duration, response: Duration) -> u64 {
+    let grace = u64::try_from((every + response).as_millis()).unwrap_or(u64::MAX);
+    sent_ms.saturating_add(grace)
+}
+
+/// The store's connection, held weakly by the heartbeat so that it ends with the
+/// store.
+pub(super) enum WeakBackend {
+    Single(std::sync::Weak<Node>),
+    Cluster(std::sync::Weak<Cluster>),
+}
+
+/// The near-cache's heartbeat: a `PING` every `every` on the connection that carries
+/// the invalidations. An answer proves that every invalidation Redis sent before the
+/// ping has arrived (replies and pushes share the connection, in order), so entries
+/// may be served until the next answer is due; no answer within the response timeout
+/// empties the cache and replaces the connection (half-open: silent, with no error
+/// to notice), before a request meets it.
+pub(super) struct Heartbeat {
+    pub(super) backend: WeakBackend,
+    pub(super) near: std::sync::Weak<NearCache>,
+    pub(super) every: Duration,
+    pub(super) deadlines: Deadlines,
+}
+
+impl Heartbeat {
+    pub(super) async fn run(self) {
+        let mut next_beat = tokio::time::Instant::now();
+        loop {
+            let Some(near) = self.near.upgrade() else {
+                return;
+            };
+            if tokio::time::Instant::now() >= next_beat {
+                let sent = now_ms();
+                near.beat(sent);
+                match self.ping().await {
+                    Some(true) => near.proven(proof_until(sent, self.every, self.deadlines.up)),
+                    Some(false) => {
+                        tracing::warn!("the near-cache's invalidation channel did not answer its heartbeat; emptying the cache and replacing the connection");
+                        near.flush();
+                    }
+                    // The store is gone.
+                    None => return,
+                }
+                next_beat = tokio::time::Instant::now() + self.every;
+            }
+            let (checks, ticket) = near.checks_to_send();
+            if !checks.is_empty() && self.check(&near, checks, ticket).await.is_none() {
+                return;
+            }
+            // Until the next beat, or until this process's writes want checks.
+            tokio::select! {
+                () = tokio::time::sleep_until(next_beat) => {}
+                () = near.checks_wanted() => {}
+            }
+        }
+    }
+
+    /// Checks, on the connection that carries the invalidations, that each session
+    /// this process wrote is stored as written (its revision and length are the
+    /// entry's mark): one pipeline for all. `None` when the store is gone.
+    pub(super) async fn check(
+        &self,
+        near: &NearCache,
+        checks: Vec<Check>,
+        ticket: u64,
+    ) -> Option<()> {
+        let mut pipe = redis::pipe();
+        for (key, _) in &checks {
+            pipe.cmd("GETRANGE")
+                .arg(&key[..])
+                .arg(0)
+                .arg(format::HEAD - 1);
+            pipe.cmd("STRLEN").arg(&key[..]);
+        }
+        let limit = self.deadlines.limit();
+        let answered = match &self.backend {
+            WeakBackend::Single(node) => {
+                let node = node.upgrade()?;
+                match node.conn() {
+                    Ok(conn) => {
+                        let mut manager = conn.manager.clone();
+                        tokio::time::timeout(limit, pipe.query_async::<Vec<Value>>(&mut manager))
+                            .await
+                    }
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            WeakBackend::Cluster(cluster) => {
+                let cluster = cluster.upgrade()?;
+                let query = async {
+                    let mut conn = cluster.conn().await?;
+                    pipe.query_async::<Vec<Value>>(&mut conn).await
+                };
+                tokio::time::timeout(limit, query).await
+            }
+        };
+        let replies = match answered {
+            Ok(Ok(replies)) if replies.len() == 2 * checks.len() => replies,
+            _ => Vec::new(),
+        };
+        for (i, (key, _)) in checks.iter().enumerate() {
+            let found = match (replies.get(2 * i), replies.get(2 * i + 1)) {
+                (Some(Value::BulkString(head)), Some(Value::Int(len))) => {
+                    format::mark_of(head, *len)
+                }
+                _ => None,
+            };
+            near.checked(key, ticket, found);
+        }
+        Some(())
+    }
+
+    /// `Some(true)` when the connection answered a `PING` in time; `None` when the
+    /// store is gone. A silent connection is replaced here.
+    pub(super) async fn ping(&self) -> Option<bool> {
+        let limit = self.deadlines.limit();
+        match &self.backend {
+            WeakBackend::Single(node) => {
+                let node = node.upgrade()?;
+                let Ok(conn) = node.conn() else {
+                    return Some(false);
+                };
+                let mut manager = conn.manager.clone();
+                let ping = redis::cmd("PING");
+                let answered =
+                    tokio::time::timeout(limit, ping.query_async::<Value>(&mut manager)).await;
+                match answered {
+                    Ok(Ok(_)) => {
+                        self.deadlines.connection_up(true);
+                        Some(true)
+                    }
+                    Ok(Err(e)) if !e.is_timeout() => {
+                        // The client makes the connection again after an I/O error
+                        // (and empties the cache through its disconnection notice).
+                        self.deadlines.connection_up(false);
+                        Some(false)
+                    }
+                    _ => {
+                        node.failed_over_maybe();
+                        node.replace(conn.generation);
+                        self.deadlines.connection_up(false);
+                        Some(false)
+                    }
+                }
+            }
+            WeakBackend::Cluster(cluster) => {
+                let cluster = cluster.upgrade()?;
+                let every_master =
+                    RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let ping = async {
+                    let mut conn = cluster.conn().await?;
+                    conn.route_command(redis::cmd("PING"), every_master).await
+                };
+                let answered = tokio::time::timeout(limit, ping).await;
+                let every_one = match answered {
+                    Ok(Ok(Value::Map(answers))) => answers
+                        .iter()
+                        .all(|(_, answer)| !matches!(answer, Value::ServerError(_))),
+                    Ok(Ok(_)) => true,
+                    _ => false,
+                };
+                Some(every_one)
+            }
+        }
+    }
+}
