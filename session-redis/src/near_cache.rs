@@ -29,13 +29,16 @@
 //!   to the very connection that ran it (`NOLOOP` does not apply to scripts), and the
 //!   common save is a script. Such an announcement may also stand for another app
 //!   server's write of the same key in the same moment (Redis announces a key once
-//!   per event-loop turn). So the session as this process wrote it is kept, but not
-//!   served, until that announcement has arrived; then a small check (the stored
-//!   revision and length) is sent on the same connection, and the entry is served
-//!   only if the check finds exactly what was written and no other announcement of
-//!   the key came while it was out. The check runs after the write's turn of the
-//!   event loop, so it sees any write that shared the announcement; any later write
-//!   is announced after the check's answer, as usual.
+//!   per event-loop turn). So the session as this process wrote it is kept and
+//!   served, and when that announcement arrives, a small check (the stored revision
+//!   and length) goes out on the same connection: the entry stays only if the check
+//!   finds exactly what was written and no other announcement of the key came while
+//!   it was out. The check runs after the write's turn of the event loop, so it sees
+//!   any write that shared the announcement; any later write is announced after the
+//!   check's answer, as usual. A write by another server that shared this
+//!   process's announcement is thus served for at most one check's round trip
+//!   (within the response timeout, or the check's failure drops the entry), well
+//!   inside the staleness bound.
 //!
 //! Memory is bounded in bytes: each entry weighs its key, its record
 //! ([`Record::memory_bytes`]) and its own bookkeeping; a full cache drops entries
@@ -64,12 +67,15 @@ struct Entry {
     standing: Standing,
 }
 
-/// Whether an entry is served (see the module docs on this process's own writes).
+/// What an entry waits for (see the module docs on this process's own writes).
+/// Every entry is served; one of this process's writes is dropped by a check that
+/// does not confirm it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Standing {
-    /// Served until an announcement of its key drops it.
+    /// Dropped by the next announcement of its key.
     Served,
-    /// Written by this process; Redis' announcement of that write is still to come.
+    /// Written by this process; Redis' announcement of that write is still to come
+    /// (it starts the check).
     AwaitingAnnouncement,
     /// The announcement came; a check is queued or out, sent at the given ticket.
     Checking(Option<u64>),
@@ -189,7 +195,6 @@ impl NearCache {
                 self.inner()
                     .entries
                     .get(key)
-                    .filter(|e| e.standing == Standing::Served)
                     .filter(|e| now_ms.saturating_sub(e.refreshed_ms) < refresh_every)
                     .map(|e| (e.record.clone(), e.mark))
             })
@@ -313,10 +318,10 @@ impl NearCache {
     }
 
     /// Keeps the session as this process's write under `ticket` left it (`mark`),
-    /// to be served once Redis' announcement of the write has come and a check on the
-    /// connection finds it stored as written. Not kept when the write was not
-    /// followed ([`writing`](Self::writing)), the cache was flushed since, or two
-    /// announcements came already.
+    /// served at once and checked once Redis' announcement of the write has come: a
+    /// check that does not find it stored as written drops it. Not kept when the
+    /// write was not followed ([`writing`](Self::writing)), the cache was flushed
+    /// since, or two announcements came already.
     pub(crate) fn written(
         &self,
         key: &[u8],
@@ -623,16 +628,16 @@ mod tests {
     }
 
     #[test]
-    fn an_own_write_is_served_once_announced_and_checked() {
+    fn an_own_write_is_served_at_once_and_checked_once_announced() {
         let cache = alive(1 << 20);
         let t = write(&cache, b"a");
         cache.written(b"a", t, &record("2"), 9, 100);
-        assert!(
-            cache.get(b"a", 100, 1000).is_none(),
-            "not before its announcement"
-        );
+        assert!(cache.get(b"a", 100, 1000).is_some(), "served at once");
         cache.announced(b"a");
-        assert!(cache.get(b"a", 100, 1000).is_none(), "not before its check");
+        assert!(
+            cache.get(b"a", 100, 1000).is_some(),
+            "and while its check is out"
+        );
         let (checks, ticket) = cache.checks_to_send();
         assert_eq!(checks, vec![(b"a".to_vec().into_boxed_slice(), 9)]);
         cache.checked(b"a", ticket, Some(9));
