@@ -246,6 +246,22 @@ impl fmt::Debug for Session {
 impl Session {
     /// A session for one request. `token` is the client's cookie value, if any; it is
     /// not looked at until a method needs stored data.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// // A request without a cookie, then one that sends the token back.
+    /// let session = Session::new(store.clone(), Expiry::default(), None);
+    /// session.set("user", "ada").await?;
+    /// let TokenUpdate::Send(token) = session.commit().await? else { unreachable!() };
+    /// let next = Session::new(store, Expiry::default(), Some(token));
+    /// assert!(next.has("user").await?);
+    /// # Ok(()) }
+    /// ```
     pub fn new(store: Arc<dyn SessionStore>, expiry: Expiry, token: Option<String>) -> Self {
         Session::start(store, expiry, token.into_iter().collect())
     }
@@ -297,6 +313,19 @@ impl Session {
 
     /// True once this request loaded its session: the response then depends on the
     /// session (an HTTP layer adds `Vary: Cookie`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// assert!(!session.was_loaded(), "nothing needed the stored data yet");
+    /// session.get::<String>("user").await?;
+    /// assert!(session.was_loaded());
+    /// # Ok(()) }
+    /// ```
     pub fn was_loaded(&self) -> bool {
         self.inner.loaded.initialized()
     }
@@ -351,6 +380,19 @@ impl Session {
     /// True when `candidate` is this session's [`csrf_token`](Self::csrf_token) (a
     /// session without one accepts none). The comparison takes the same time
     /// wherever the texts differ.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// let token = session.csrf_token().await?;
+    /// assert!(session.verify_csrf_token(&token).await?);
+    /// assert!(!session.verify_csrf_token("forged").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn verify_csrf_token(&self, candidate: &str) -> Result<bool, Error> {
         let Some(token) = self.get::<String>(CSRF_TOKEN_KEY).await? else {
             return Ok(false);
@@ -386,6 +428,19 @@ impl Session {
     /// This session's [`remember`](Self::remember) choice, when known: made in this
     /// request, or found in the loaded session. `None` when neither (the configured
     /// default applies).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// assert_eq!(session.remembered(), None);
+    /// session.remember(false).await?;
+    /// assert_eq!(session.remembered(), Some(false));
+    /// # Ok(()) }
+    /// ```
     pub fn remembered(&self) -> Option<bool> {
         self.state().remember
     }
@@ -393,6 +448,18 @@ impl Session {
     /// How long this session lives if left idle from now: the idle timeout, capped by
     /// what its lifetime leaves (counted from its creation; from now, for a session
     /// not loaded or new). What a persistent cookie's `Max-Age` is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// // A new session lives for the idle timeout (one hour by default).
+    /// assert_eq!(session.time_left(), std::time::Duration::from_secs(3600));
+    /// # Ok(()) }
+    /// ```
     pub fn time_left(&self) -> std::time::Duration {
         let now = now_ms();
         let created = match self.inner.loaded.get() {
@@ -406,6 +473,23 @@ impl Session {
     /// The token this request's session goes by: the client's (or, after a load, the
     /// candidate that named the live session). `None` when the request carried none,
     /// or none named a live session.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let session = Session::new(store.clone(), Expiry::default(), None);
+    /// assert_eq!(session.current_token(), None);
+    /// session.set("user", "ada").await?;
+    /// let TokenUpdate::Send(token) = session.commit().await? else { unreachable!() };
+    /// let next = Session::new(store, Expiry::default(), Some(token.clone()));
+    /// assert!(next.has("user").await?);
+    /// assert_eq!(next.current_token(), Some(token.as_str()));
+    /// # Ok(()) }
+    /// ```
     pub fn current_token(&self) -> Option<&str> {
         match self.inner.loaded.get() {
             Some(Loaded::Nothing) => None,
@@ -415,6 +499,20 @@ impl Session {
 
     /// The value stored under `key`: `Ok(None)` when absent, `Err(Error::Decode)`
     /// naming the key when it is not a `T` (the stored value is left as it is).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("visits", &3).await?;
+    /// assert_eq!(session.get::<u32>("visits").await?, Some(3));
+    /// assert_eq!(session.get::<u32>("missing").await?, None);
+    /// assert!(session.get::<String>("visits").await.is_err(), "not a string");
+    /// # Ok(()) }
+    /// ```
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let mut st = self.loaded().await?;
         st.read_value(key)
@@ -423,11 +521,39 @@ impl Session {
     }
 
     /// True exactly when [`get`](Self::get) would return `Some`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("user", "ada").await?;
+    /// assert!(session.has("user").await?);
+    /// assert!(!session.has("cart").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn has(&self, key: &str) -> Result<bool, Error> {
         Ok(self.loaded().await?.read_value(key).is_some())
     }
 
     /// Every value `get` can see, as JSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("user", "ada").await?;
+    /// session.set("visits", &3).await?;
+    /// let all = session.all().await?;
+    /// assert_eq!(all["user"], serde_json::json!("ada"));
+    /// assert_eq!(all.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn all(&self) -> Result<BTreeMap<String, serde_json::Value>, Error> {
         let st = self.reading().await?;
         st.view
@@ -437,6 +563,19 @@ impl Session {
     }
 
     /// Every key `get` can see, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("b", &2).await?;
+    /// session.set("a", &1).await?;
+    /// assert_eq!(session.keys().await?, ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
         Ok(self
             .reading()
@@ -449,18 +588,68 @@ impl Session {
 
     /// Stores a persistent value. Makes `key` persistent even if it was flashed.
     /// A value that cannot be encoded gives `Err(Error::Encode)` and stores nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    /// struct Cart { items: Vec<String> }
+    ///
+    /// session.set("cart", &Cart { items: vec!["apple".into()] }).await?;
+    /// let cart: Option<Cart> = session.get("cart").await?;
+    /// assert_eq!(cart.map(|c| c.items.len()), Some(1));
+    /// # Ok(()) }
+    /// ```
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
         self.write(key, value, Life::Persistent).await
     }
 
     /// Stores a value readable for the rest of this request and throughout the next
     /// request that reads flash data.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let first = Session::new(store.clone(), Expiry::default(), None);
+    /// first.flash("notice", "Saved").await?;
+    /// let TokenUpdate::Send(token) = first.commit().await? else { unreachable!() };
+    /// // The next request that reads flash data sees it...
+    /// let second = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    /// assert_eq!(second.get::<String>("notice").await?.as_deref(), Some("Saved"));
+    /// second.commit().await?;
+    /// // ...and the one after that does not.
+    /// let third = Session::new(store, Expiry::default(), Some(token));
+    /// assert!(!third.has("notice").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn flash<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
         self.write(key, value, Life::Flashed).await
     }
 
     /// Makes a value readable in this request only; it is never stored, and replaces
     /// any stored value under `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.flash_now("error", "Try again").await?;
+    /// assert!(session.has("error").await?);
+    /// // Never stored: the session stays empty, and no cookie is sent.
+    /// assert_eq!(session.commit().await?, TokenUpdate::Keep);
+    /// # Ok(()) }
+    /// ```
     pub async fn flash_now<T: Serialize + ?Sized>(
         &self,
         key: &str,
@@ -470,12 +659,39 @@ impl Session {
     }
 
     /// Removes `key` (persistent or flash), now and for every later request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("user", "ada").await?;
+    /// session.delete("user").await?;
+    /// assert!(!session.has("user").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         self.writing().await?.forget(key);
         Ok(())
     }
 
     /// Removes everything, flash data included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("user", "ada").await?;
+    /// session.flash("notice", "Hi").await?;
+    /// session.flush().await?;
+    /// assert!(session.keys().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn flush(&self) -> Result<(), Error> {
         let mut st = self.writing().await?;
         st.view.clear();
@@ -489,6 +705,19 @@ impl Session {
     }
 
     /// [`get`](Self::get), then [`delete`](Self::delete) when the value was present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("coupon", "SAVE10").await?;
+    /// assert_eq!(session.pull::<String>("coupon").await?.as_deref(), Some("SAVE10"));
+    /// assert!(!session.has("coupon").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn pull<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let mut st = self.reading_key(key).await?;
         let Some(stored) = st.view.get(key) else {
@@ -503,12 +732,36 @@ impl Session {
     /// returns the new value as this request sees it. A store that merges applies the
     /// addition atomically at save, so concurrent increments are never lost (the
     /// stored counter then counts them all, though each request saw only its own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// assert_eq!(session.increment("visits", 1).await?, 1);
+    /// assert_eq!(session.increment("visits", 2).await?, 3);
+    /// # Ok(()) }
+    /// ```
     pub async fn increment(&self, key: &str, by: i64) -> Result<i64, Error> {
         self.count(key, by).await
     }
 
     /// Subtracts `by` from the integer counter under `key` (a missing key counts
     /// from 0) and returns the new value; see [`increment`](Self::increment).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("credits", &5).await?;
+    /// assert_eq!(session.decrement("credits", 2).await?, 3);
+    /// # Ok(()) }
+    /// ```
     pub async fn decrement(&self, key: &str, by: i64) -> Result<i64, Error> {
         let by = by.checked_neg().ok_or_else(|| Error::CounterOverflow {
             key: key.to_owned(),
@@ -517,6 +770,25 @@ impl Session {
     }
 
     /// Gives every current flash value one more reading request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let first = Session::new(store.clone(), Expiry::default(), None);
+    /// first.flash("notice", "Saved").await?;
+    /// let TokenUpdate::Send(token) = first.commit().await? else { unreachable!() };
+    /// let second = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    /// assert!(second.has("notice").await?);
+    /// second.reflash().await?; // one more reading request for every flash value
+    /// second.commit().await?;
+    /// let third = Session::new(store, Expiry::default(), Some(token));
+    /// assert!(third.has("notice").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn reflash(&self) -> Result<(), Error> {
         let mut st = self.loaded().await?;
         let keys: Vec<CompactString> = st.view.keys().cloned().collect();
@@ -527,6 +799,27 @@ impl Session {
     }
 
     /// Gives the named flash values one more reading request; other keys are ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let first = Session::new(store.clone(), Expiry::default(), None);
+    /// first.flash("notice", "Saved").await?;
+    /// first.flash("hint", "Press save").await?;
+    /// let TokenUpdate::Send(token) = first.commit().await? else { unreachable!() };
+    /// let second = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    /// assert!(second.has("notice").await?);
+    /// second.keep(["notice"]).await?;
+    /// second.commit().await?;
+    /// let third = Session::new(store, Expiry::default(), Some(token));
+    /// assert!(third.has("notice").await?);
+    /// assert!(!third.has("hint").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn keep<I, K>(&self, keys: I) -> Result<(), Error>
     where
         I: IntoIterator<Item = K>,
@@ -541,6 +834,26 @@ impl Session {
 
     /// Moves the session to a new id, keeping its data, and destroys the old id in
     /// the store. Call it at login, against session fixation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let first = Session::new(store.clone(), Expiry::default(), None);
+    /// first.set("user", "ada").await?;
+    /// let TokenUpdate::Send(old) = first.commit().await? else { unreachable!() };
+    /// // At sign-in: a new id, the same data; the old id opens nothing.
+    /// let login = Session::new(store.clone(), Expiry::default(), Some(old.clone()));
+    /// login.regenerate().await?;
+    /// let TokenUpdate::Send(new) = login.commit().await? else { unreachable!() };
+    /// assert_ne!(new, old);
+    /// assert!(Session::new(store.clone(), Expiry::default(), Some(new)).has("user").await?);
+    /// assert!(!Session::new(store, Expiry::default(), Some(old)).has("user").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn regenerate(&self) -> Result<(), Error> {
         let mut st = self.loaded().await?;
         st.renew = true;
@@ -558,6 +871,24 @@ impl Session {
     /// old cookie opens it again. A store whose cookie carries the session (the
     /// cookie store) keeps nothing to destroy: this clears the client's cookie, but
     /// a copy taken before still opens the session until it expires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let first = Session::new(store.clone(), Expiry::default(), None);
+    /// first.set("user", "ada").await?;
+    /// let TokenUpdate::Send(token) = first.commit().await? else { unreachable!() };
+    /// // At sign-out: everything gone, the client's cookie removed.
+    /// let logout = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    /// logout.invalidate().await?;
+    /// assert_eq!(logout.commit().await?, TokenUpdate::Remove);
+    /// assert!(!Session::new(store, Expiry::default(), Some(token)).has("user").await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn invalidate(&self) -> Result<(), Error> {
         self.flush().await?;
         self.state().renew = true;
@@ -568,6 +899,20 @@ impl Session {
     /// destroyed meanwhile and a fresh one is started, or when a store without a merge
     /// level renews it) and says what to do with the client's token. Call once, after
     /// the handler; later calls (and changes made after the first) do nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let session = Session::new(Arc::new(MemoryStore::new()), Expiry::default(), None);
+    /// session.set("user", "ada").await?;
+    /// assert!(matches!(session.commit().await?, TokenUpdate::Send(_)));
+    /// // A second commit does nothing.
+    /// assert_eq!(session.commit().await?, TokenUpdate::Keep);
+    /// # Ok(()) }
+    /// ```
     pub async fn commit(&self) -> Result<TokenUpdate, Error> {
         let mut st = {
             let mut state = self.state();
