@@ -14,16 +14,15 @@
 //! removes `b` and sets `c` to flash `3` appends `82 a1 62 c0 a1 63 a2 66 33`.
 //!
 //! A load reads the snapshot and applies the changes in order. A save of a request that
-//! loaded the session appends its change with one native `APPEND` (concurrent
-//! requests' changes land one after the other, so each keeps its writes, and the last
-//! writer of a key wins). When the changes have grown past a share of the snapshot, a
-//! save writes the session whole again (a new snapshot and revision) followed by any
-//! changes other requests appended since its load (the bytes past the length it
-//! loaded) and its own change once more, so the last writer still wins; if another
-//! save wrote the session whole since (the revision moved on), it appends instead.
-//! `APPEND` to a key that is gone (destroyed, expired) makes a value without a header,
-//! which is never read as a session; the store deletes it at once, so a destroyed
-//! session is never brought back.
+//! loaded the session appends its change (concurrent requests' changes land one after
+//! the other, so each keeps its writes, and the last writer of a key wins), in one
+//! atomic step with the size check, and never to a key that is gone (destroyed,
+//! expired), so a destroyed session is never brought back. When the changes have
+//! grown past a share of the snapshot, a save writes the session whole again (a new
+//! snapshot and revision) followed by any changes other requests appended since its
+//! load (the bytes past the length it loaded) and its own change once more, so the
+//! last writer still wins; if another save wrote the session whole since (the
+//! revision moved on), it appends instead.
 //!
 //! The decoder accepts every string encoding MessagePack allows; a value of any other
 //! format version loads as no session.
@@ -101,454 +100,16 @@ pub(crate) fn worth_compacting(loaded_len: usize, whole_len: usize) -> bool {
     loaded_len.saturating_sub(whole_len) > (whole_len / 4).clamp(64, 1024)
 }
 
-/// The length of [`encode`]'s output for `record`.
-pub(crate) fn encoded_len(record: &Record) -> usize {
-    let n = record.len();
-    let map = match n {
-        0..=15 => 1,
-        16..=0xffff => 3,
-        _ => 5,
-    };
-    HEADER
-        + map
-        + record
-            .iter()
-            .map(|(k, v)| {
-                let json = v.json().len();
-                str_header_len(k.len()) + k.len() + str_header_len(json + 1) + 1 + json
-            })
-            .sum::<usize>()
-}
+mod decode;
+mod encode;
 
-/// The length of a MessagePack string header for `len` bytes (see [`str_header`]).
-fn str_header_len(len: usize) -> usize {
-    match len {
-        0..=31 => 1,
-        32..=0xff => 2,
-        0x100..=0xffff => 3,
-        _ => 5,
-    }
-}
-
-/// Encodes `record` (its entries and creation time; the deadline is the key's TTL)
-/// as a snapshot at `revision`.
-pub(crate) fn encode(record: &Record, revision: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(encoded_len(record));
-    out.extend_from_slice(&head(revision));
-    out.extend_from_slice(&record.created_ms.to_be_bytes());
-    map_header(&mut out, record.len());
-    for (key, value) in record.iter() {
-        entry(&mut out, key, value);
-    }
-    out
-}
-
-/// The length of [`encode_change`]'s output for `change`.
-pub(crate) fn encode_change_len(change: &Change<'_>) -> usize {
-    let map = match change.edits.len() {
-        0..=15 => 1,
-        16..=0xffff => 3,
-        _ => 5,
-    };
-    let edits: usize = change
-        .edits
-        .iter()
-        .map(|(key, edit)| {
-            let text = match edit {
-                Edit::Set(v) => v.json().len(),
-                Edit::Remove => return str_header_len(key.len()) + key.len() + 1,
-                Edit::Add { by, .. } => decimal_len(*by),
-            };
-            str_header_len(key.len()) + key.len() + str_header_len(text + 1) + 1 + text
-        })
-        .sum();
-    usize::from(change.flush) + map + edits
-}
-
-/// The length of `n` in decimal, sign included.
-fn decimal_len(n: i64) -> usize {
-    let digits = n
-        .unsigned_abs()
-        .checked_ilog10()
-        .map_or(1, |d| d as usize + 1);
-    digits + usize::from(n < 0)
-}
-
-/// Encodes a change: `c3` when it flushes, then a map of its edits.
-pub(crate) fn encode_change(change: &Change<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(encode_change_len(change));
-    if change.flush {
-        out.push(FLUSHED);
-    }
-    map_header(&mut out, change.edits.len());
-    for &(key, edit) in &change.edits {
-        match edit {
-            Edit::Set(value) => entry(&mut out, key, value),
-            Edit::Remove => {
-                str_header(&mut out, key.len());
-                out.extend_from_slice(key.as_bytes());
-                out.push(REMOVED);
-            }
-            Edit::Add { by, flash } => {
-                let kind = if flash { b'j' } else { b'i' };
-                kind_entry(&mut out, key, kind, &by.to_string());
-            }
-        }
-    }
-    out
-}
-
-fn entry(out: &mut Vec<u8>, key: &str, value: &StoredValue) {
-    let kind = if value.is_flash() { b'f' } else { b'p' };
-    kind_entry(out, key, kind, value.json());
-}
-
-/// A key and its string: a kind byte, then `text`.
-fn kind_entry(out: &mut Vec<u8>, key: &str, kind: u8, text: &str) {
-    str_header(out, key.len());
-    out.extend_from_slice(key.as_bytes());
-    str_header(out, text.len() + 1);
-    out.push(kind);
-    out.extend_from_slice(text.as_bytes());
-}
-
-fn map_header(out: &mut Vec<u8>, n: usize) {
-    match n {
-        0..=15 => out.push(0x80 | n as u8),
-        16..=0xffff => {
-            out.push(0xde);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(0xdf);
-            out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-    }
-}
-
-fn str_header(out: &mut Vec<u8>, len: usize) {
-    match len {
-        0..=31 => out.push(0xa0 | len as u8),
-        32..=0xff => {
-            out.push(0xd9);
-            out.push(len as u8);
-        }
-        0x100..=0xffff => {
-            out.push(0xda);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(0xdb);
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-        }
-    }
-}
-
-/// Decodes a stored session: the snapshot, then every change appended since.
-/// `expires_ms` is the deadline the caller knows (the TTL it just set). With the
-/// record comes what was loaded ([`Loaded`]). `Err` says why the bytes are not a
-/// session of this format.
-pub(crate) fn decode(bytes: &[u8], expires_ms: u64) -> Result<(Record, Loaded), &'static str> {
-    let mut r = Reader { bytes, at: 0 };
-    if r.byte()? != VERSION {
-        return Err("unknown format version");
-    }
-    let revision = r.u32()?;
-    let created = r.u64()?;
-    let n = r.map_len()?;
-    // The snapshot is read into the record once the changes after it are counted.
-    let snapshot = r.at;
-    // The values' text, at most: room made once, no larger than needed.
-    let mut text_bytes = 0usize;
-    for _ in 0..n {
-        r.str()?;
-        let value = r.str().map_err(|_| "the snapshot holds a non-value")?;
-        text_bytes += value.len().saturating_sub(1);
-    }
-    // The changes, borrowed: only the last change of each key is turned into a value
-    // (a key changed in every save is decoded once, not once per save). Increments
-    // of one key in a row are one change, their amounts kept in order in `amounts`.
-    let mut changes: Vec<(&[u8], u32, Changed<'_>)> =
-        Vec::with_capacity(if r.at < bytes.len() { 16 } else { 0 });
-    let mut amounts: Vec<i64> = Vec::new();
-    let mut flushed = false;
-    while r.at < bytes.len() {
-        if r.bytes[r.at] == FLUSHED {
-            r.at += 1;
-            flushed = true;
-            changes.clear();
-            amounts.clear();
-        }
-        for _ in 0..r.map_len()? {
-            let key = r.str()?;
-            let changed = if r.bytes.get(r.at) == Some(&REMOVED) {
-                r.at += 1;
-                Changed::Removed
-            } else {
-                let value = r.str()?;
-                match increment_of(value) {
-                    Some((flash, by)) => {
-                        if amounts.is_empty() {
-                            // Sized once: an increment of a short key takes about 6 bytes.
-                            amounts.reserve((bytes.len() - r.at) / 6 + 1);
-                        }
-                        let to =
-                            u32::try_from(amounts.len() + 1).map_err(|_| "too many changes")?;
-                        amounts.push(by);
-                        if let Some((
-                            last,
-                            _,
-                            Changed::Added {
-                                flash: newest,
-                                to: end,
-                                ..
-                            },
-                        )) = changes.last_mut()
-                        {
-                            if *last == key {
-                                *newest = flash;
-                                *end = to;
-                                continue;
-                            }
-                        }
-                        Changed::Added {
-                            flash,
-                            from: to - 1,
-                            to,
-                        }
-                    }
-                    None => {
-                        text_bytes += value.len().saturating_sub(1);
-                        Changed::Set(value)
-                    }
-                }
-            };
-            let order = u32::try_from(changes.len()).map_err(|_| "too many changes")?;
-            changes.push((key, order, changed));
-        }
-    }
-    let loaded = Loaded {
-        revision,
-        len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
-    };
-    // Every entry takes at least 3 bytes, which bounds the allocation.
-    let values = if flushed { 0 } else { n } + changes.len();
-    let mut entries = RecordBuilder::with_capacity(values.min(bytes.len() / 3), text_bytes);
-    if !flushed {
-        let mut r = Reader {
-            bytes,
-            at: snapshot,
-        };
-        for _ in 0..n {
-            let key = utf8_key(r.str()?)?;
-            let (json, flash) = value_parts(r.str()?)?;
-            entries.push(key, json, flash);
-        }
-    }
-    // By key, and among changes of one key in the order of the saves.
-    changes.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
-    // A key's last value joins the snapshot's in the builder (the later push wins,
-    // and its text shares the one buffer); removals, and increments, which add to
-    // the value before them, are applied to the record once it is built.
-    let mut later: Vec<(&str, Later<'_>)> = Vec::new();
-    for same_key in changes.chunk_by(|a, b| a.0 == b.0) {
-        let Some(&(key, _, _)) = same_key.last() else {
-            continue;
-        };
-        let key = utf8_key(key)?;
-        // The last value or removal decides, then the increments after it add up.
-        let last_set = same_key
-            .iter()
-            .rposition(|(_, _, changed)| !matches!(changed, Changed::Added { .. }));
-        let increments = &same_key[last_set.map_or(0, |i| i + 1)..];
-        let base = last_set.map(|i| same_key[i].2);
-        match (base, increments.is_empty()) {
-            (Some(Changed::Set(value)), true) => {
-                let (json, flash) = value_parts(value)?;
-                entries.push(key, json, flash);
-            }
-            (Some(_), true) => later.push((key, Later::Remove)),
-            (None, true) => {}
-            (base, false) => {
-                let start = match base {
-                    Some(Changed::Set(value)) => Some(counter_of(value_parts(value)?.0)),
-                    Some(_) => Some(0),
-                    // The snapshot's value, looked up once the record is built.
-                    None => None,
-                };
-                later.push((key, Later::Add { start, increments }));
-            }
-        }
-    }
-    // Our encoder writes keys in order: one comparison each.
-    let mut record = entries.finish(created, expires_ms);
-    for (key, change) in later {
-        match change {
-            Later::Remove => {
-                record.remove(key);
-            }
-            Later::Add { start, increments } => {
-                let mut total =
-                    start.unwrap_or_else(|| record.get(key).map_or(0, |v| counter_of(v.json())));
-                // The newest increment says whether the counter is flash.
-                let mut flash = false;
-                for (_, _, changed) in increments {
-                    if let Changed::Added {
-                        flash: is_flash,
-                        from,
-                        to,
-                    } = *changed
-                    {
-                        let added = amounts.get(from as usize..to as usize).unwrap_or(&[]);
-                        total = added.iter().fold(total, |t, &by| t.saturating_add(by));
-                        flash = is_flash;
-                    }
-                }
-                record.insert(key, StoredValue::new(total.to_string(), flash));
-            }
-        }
-    }
-    Ok((record, loaded))
-}
-
-/// What one appended change did to one key.
-#[derive(Clone, Copy)]
-enum Changed<'c> {
-    /// Set it to this stored value.
-    Set(&'c [u8]),
-    /// Removed it.
-    Removed,
-    /// Added each of `amounts[from..to]` in turn to its counter (flash when the
-    /// newest increment is).
-    Added { flash: bool, from: u32, to: u32 },
-}
-
-/// A change of one key that [`decode`] applies once the record is built.
-enum Later<'c> {
-    /// The key was removed last.
-    Remove,
-    /// The key's counter: `start` (the key's value in the snapshot when `None`)
-    /// plus each of `increments`, oldest first.
-    Add {
-        start: Option<i64>,
-        increments: &'c [(&'c [u8], u32, Changed<'c>)],
-    },
-}
-
-/// The counter an increment adds to, from the JSON of the value before it: 0 when
-/// that is not an integer.
-fn counter_of(json: &str) -> i64 {
-    json.parse().unwrap_or(0)
-}
-
-/// An increment's kind (true for flash) and amount, when `value` is one.
-fn increment_of(value: &[u8]) -> Option<(bool, i64)> {
-    let flash = match value.first()? {
-        b'i' => false,
-        b'j' => true,
-        _ => return None,
-    };
-    Some((flash, parse_i64(&value[1..])?))
-}
-
-/// `text` as a decimal `i64`, as `str::parse` reads it (an optional sign, then at
-/// least one digit; `None` past the range), without checking UTF-8 first.
-fn parse_i64(text: &[u8]) -> Option<i64> {
-    let (negative, digits) = match text.split_first()? {
-        (b'-', rest) => (true, rest),
-        (b'+', rest) => (false, rest),
-        _ => (false, text),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0i64, |n, &d| {
-        let d = i64::from(d.wrapping_sub(b'0'));
-        if !(0..=9).contains(&d) {
-            return None;
-        }
-        let n = n.checked_mul(10)?;
-        if negative {
-            n.checked_sub(d)
-        } else {
-            n.checked_add(d)
-        }
-    })
-}
-
-fn utf8_key(bytes: &[u8]) -> Result<&str, &'static str> {
-    std::str::from_utf8(bytes).map_err(|_| "key is not UTF-8")
-}
-
-/// A stored value's JSON and kind from its string: kind byte, then JSON.
-fn value_parts(value: &[u8]) -> Result<(&str, bool), &'static str> {
-    let flash = match value.first() {
-        Some(b'p') => false,
-        Some(b'f') => true,
-        _ => return Err("value without a kind"),
-    };
-    let json = std::str::from_utf8(&value[1..]).map_err(|_| "value is not UTF-8")?;
-    Ok((json, flash))
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        let end = self.at.checked_add(n).ok_or("length overflow")?;
-        let slice = self.bytes.get(self.at..end).ok_or("truncated")?;
-        self.at = end;
-        Ok(slice)
-    }
-
-    fn byte(&mut self) -> Result<u8, &'static str> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, &'static str> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn u32(&mut self) -> Result<u32, &'static str> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn u64(&mut self) -> Result<u64, &'static str> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_be_bytes(a))
-    }
-
-    fn map_len(&mut self) -> Result<usize, &'static str> {
-        Ok(match self.byte()? {
-            b @ 0x80..=0x8f => usize::from(b & 0x0f),
-            0xde => usize::from(self.u16()?),
-            0xdf => self.u32()? as usize,
-            _ => return Err("values are not a map"),
-        })
-    }
-
-    /// A string or binary, in any MessagePack encoding.
-    fn str(&mut self) -> Result<&'a [u8], &'static str> {
-        let len = match self.byte()? {
-            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
-            0xd9 | 0xc4 => usize::from(self.byte()?),
-            0xda | 0xc5 => usize::from(self.u16()?),
-            0xdb | 0xc6 => self.u32()? as usize,
-            _ => return Err("not a string"),
-        };
-        self.take(len)
-    }
-}
+pub(crate) use decode::decode;
+pub(crate) use encode::{encode, encode_change, encoded_len};
 
 #[cfg(test)]
 mod tests {
+    use super::decode::parse_i64;
+    use super::encode::{decimal_len, encode_change_len};
     use super::*;
 
     fn record(n: usize, value_len: usize) -> Record {
@@ -583,7 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn records_of_every_size_round_trip() -> Result<(), &'static str> {
+    fn records_of_every_size_round_trip() -> Result<(), decode::Undecodable> {
         for (n, len) in [(0, 0), (1, 0), (10, 5), (15, 20), (16, 200), (40, 40_000)] {
             let r = record(n, len);
             let bytes = encode(&r, 0x0102_0304);
@@ -608,7 +169,7 @@ mod tests {
     }
 
     #[test]
-    fn changes_apply_in_order_over_the_snapshot() -> Result<(), &'static str> {
+    fn changes_apply_in_order_over_the_snapshot() -> Result<(), decode::Undecodable> {
         let mut r = Record::new(5, 0);
         r.insert("a", StoredValue::persistent("1"));
         r.insert("b", StoredValue::persistent("2"));
@@ -646,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn the_last_change_of_each_key_wins() -> Result<(), &'static str> {
+    fn the_last_change_of_each_key_wins() -> Result<(), decode::Undecodable> {
         let mut r = Record::new(5, 0);
         r.insert("n", StoredValue::persistent("0"));
         r.insert("gone", StoredValue::persistent("1"));
@@ -677,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn increments_add_up_over_the_last_value_in_order() -> Result<(), &'static str> {
+    fn increments_add_up_over_the_last_value_in_order() -> Result<(), decode::Undecodable> {
         let mut r = Record::new(5, 0);
         r.insert("n", StoredValue::persistent("10"));
         let mut bytes = encode(&r, 1);
@@ -764,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn a_run_of_increments_of_one_key_adds_up_in_order() -> Result<(), &'static str> {
+    fn a_run_of_increments_of_one_key_adds_up_in_order() -> Result<(), decode::Undecodable> {
         let mut r = Record::new(5, 0);
         r.insert("n", StoredValue::persistent((i64::MAX - 3).to_string()));
         let mut bytes = encode(&r, 1);
@@ -788,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn increments_after_a_removal_or_a_flush_count_from_zero() -> Result<(), &'static str> {
+    fn increments_after_a_removal_or_a_flush_count_from_zero() -> Result<(), decode::Undecodable> {
         let mut r = Record::new(5, 0);
         r.insert("n", StoredValue::persistent("10"));
         r.insert("m", StoredValue::persistent("7"));

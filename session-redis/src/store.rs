@@ -503,7 +503,7 @@ impl MergeStore for RedisStore {
                 Ok(Some((record, loaded.mark())))
             }
             Err(reason) => {
-                tracing::warn!(%key, reason, "undecodable session in redis; starting a fresh one");
+                tracing::warn!(%key, %reason, "undecodable session in redis; starting a fresh one");
                 Ok(None)
             }
         }
