@@ -65,7 +65,16 @@ impl About {
 /// The session layer for `config`, and what the page says about it. With the cookie
 /// driver and no key configured, a random key is made (and a warning says so):
 /// sessions then end when the demo stops.
-pub async fn session_layer(mut config: SessionConfig) -> Result<(SessionLayer, About), Error> {
+pub async fn session_layer(config: SessionConfig) -> Result<(SessionLayer, About), Error> {
+    let (config, about) = prepared(config)?;
+    let layer = SessionLayer::from_config(&config).await?;
+    tracing::info!(driver = %config.default, "sessions ready");
+    Ok((layer, about))
+}
+
+/// `config` as the demo runs it, and what the page says about it: with the cookie
+/// driver and no key configured, a random key is made (and a warning says so).
+pub fn prepared(mut config: SessionConfig) -> Result<(SessionConfig, About), Error> {
     let random_key = config.default == "cookie" && config.cookie.key.is_none();
     if random_key {
         let key = session_tower::Key::generate().map_err(session_core::Error::from)?;
@@ -74,9 +83,18 @@ pub async fn session_layer(mut config: SessionConfig) -> Result<(SessionLayer, A
         );
         config.cookie.key = Some(key.to_base64());
     }
-    let layer = SessionLayer::from_config(&config).await?;
-    tracing::info!(driver = %config.default, "sessions ready");
-    Ok((layer, About::new(config.default, random_key)))
+    let about = About::new(config.default.clone(), random_key);
+    Ok((config, about))
+}
+
+/// The web framework the demo runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Framework {
+    /// axum, with `session-tower`.
+    #[default]
+    Axum,
+    /// actix-web, with `session-actix`.
+    Actix,
 }
 
 /// The demo's routes behind `layer`; the page tells visitors `about` the demo.
@@ -125,6 +143,9 @@ pub struct Args {
     /// The session.toml to read (default: ./session.toml when there is one).
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+    /// The web framework to serve the same page and JSON API on.
+    #[arg(long, env = "SESSION_DEMO_FRAMEWORK", value_enum, default_value_t = Framework::Axum)]
+    pub framework: Framework,
 }
 
 #[cfg(test)]
@@ -137,6 +158,9 @@ mod tests {
         let a = Args::try_parse_from(["session-demo", "--addr", "127.0.0.1:9", "--config=x.toml"])?;
         assert_eq!(a.addr, "127.0.0.1:9");
         assert_eq!(a.config.as_deref(), Some(std::path::Path::new("x.toml")));
+        assert_eq!(a.framework, Framework::Axum);
+        let a = Args::try_parse_from(["session-demo", "--framework", "actix"])?;
+        assert_eq!(a.framework, Framework::Actix);
         let bogus = Args::try_parse_from(["session-demo", "--bogus"]).map(|_| ());
         assert!(bogus.is_err());
         let missing = Args::try_parse_from(["session-demo", "--addr"]).map(|_| ());

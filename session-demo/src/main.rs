@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use session_demo::{router, session_layer, Args, Error};
+use session_demo::{prepared, router, session_layer, Args, Error, Framework};
 use session_tower::SessionConfig;
 use tracing_subscriber::EnvFilter;
 
@@ -28,6 +28,9 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), Error> {
     let config = SessionConfig::load(args.config.as_deref())?;
+    if args.framework == Framework::Actix {
+        return run_actix(&args, config).await;
+    }
     let (layer, about) = session_layer(config).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     tracing::info!(
@@ -37,6 +40,23 @@ async fn run(args: Args) -> Result<(), Error> {
     axum::serve(listener, router(layer, about))
         .with_graceful_shutdown(shutdown())
         .await?;
+    tracing::info!("session demo stopped");
+    Ok(())
+}
+
+/// The same demo on actix-web, which stops by itself on Ctrl-C and SIGTERM.
+async fn run_actix(args: &Args, config: SessionConfig) -> Result<(), Error> {
+    let (config, about) = prepared(config)?;
+    let sessions = session_actix::SessionMiddleware::from_config(&config)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    tracing::info!(driver = %config.default, "sessions ready");
+    let listener = std::net::TcpListener::bind(&args.addr)?;
+    tracing::info!(
+        "session demo listening on http://{} (actix-web)",
+        listener.local_addr()?
+    );
+    session_demo::actix::serve(listener, sessions, about).await?;
     tracing::info!("session demo stopped");
     Ok(())
 }
