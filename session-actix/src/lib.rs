@@ -2,7 +2,7 @@
 //! request and saves it once after the handler; [`Session`] is the extractor. The
 //! configuration is the same `session.toml` as for axum ([`SessionConfig`]), and the
 //! cookie behaviour is the same code: attributes, chunking past 4 KB, removal, cache
-//! headers, cross-site protection (`session_cookie::lifecycle`).
+//! headers, cross-site protection (`session_http::lifecycle`).
 //!
 //! # Example
 //!
@@ -50,13 +50,13 @@ use actix_web::http::header::{
 };
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use session_cookie::framing::{cookie_header_text, CookieOptions};
-use session_cookie::lifecycle::{self, Sessions};
-use session_cookie::RequestFacts;
 use session_core::{Expiry, SessionStore};
+use session_http::framing::{cookie_header_text, CookieOptions};
+use session_http::lifecycle::{self, Sessions};
+use session_http::RequestFacts;
 
-pub use session_cookie::{CookieStore, CrossSiteProtection, Key, Keyring};
-pub use session_tower::{Drivers, SessionConfig};
+pub use session_cookie::{CookieStore, Key, Keyring};
+pub use session_http::{CrossSiteProtection, Drivers, SessionConfig};
 
 /// What a handler using the session can fail with: answered 503 when the store is
 /// down or slow, 413 when the session is too large to store, 500 otherwise (the
@@ -64,12 +64,10 @@ pub use session_tower::{Drivers, SessionConfig};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The session failed (see [`session_core::Error`]).
+    /// The session failed, or building the store from `session.toml` did (see
+    /// [`session_core::Error`]).
     #[error(transparent)]
     Session(#[from] session_core::Error),
-    /// Building the store from `session.toml` failed.
-    #[error(transparent)]
-    Config(#[from] session_tower::Error),
     /// A handler asked for the session on a route without [`SessionMiddleware`].
     #[error("no session on this request: wrap the app (or scope) that serves this route in `SessionMiddleware`")]
     MissingMiddleware,
@@ -79,7 +77,6 @@ impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         let code = match self {
             Error::Session(e) => lifecycle::status_of(e),
-            Error::Config(e) => e.status().as_u16(),
             Error::MissingMiddleware => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

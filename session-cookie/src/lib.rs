@@ -35,18 +35,18 @@
 //!
 //! See the [`format`](mod@format) module: a byte table and a test vector.
 //!
-//! # Cookie framing and settings
+//! # Cookies and settings
 //!
-//! [`framing::CookieOptions`] is how a token travels in cookies for every HTTP
-//! integration (name, `__Host-` prefix, attributes, chunks, the size rule);
-//! [`CookieSettings`] is the `[cookie]` table of `session.toml`.
+//! This crate is the store only. How a token travels in cookies (name, `__Host-`
+//! prefix, attributes, chunks), the request's session life and the `[cookie]` table
+//! of `session.toml` are `session-http`'s, which every HTTP integration shares.
 //!
 //! # Performance
 //!
 //! XChaCha20-Poly1305 is computed as HChaCha20 followed by `ring`'s assembly
 //! ChaCha20-Poly1305 (with the same output as any other implementation: the format's
-//! test vector holds), and nonces come from the thread's CSPRNG (seeded from the
-//! operating system), so a seal makes no system call.
+//! test vector holds), and each nonce comes straight from the operating system's
+//! CSPRNG (one `getrandom` call per seal), so a server that forks never repeats one.
 //!
 //! An unchanged session is sealed again only when its idle deadline would move by more
 //! than 1% of the idle timeout, so most read-only requests send no `Set-Cookie`; and
@@ -58,14 +58,10 @@
 #![warn(missing_docs)]
 
 mod codec;
-mod cross_site;
 mod error;
-pub mod framing;
 mod key;
-pub mod lifecycle;
 mod opened;
 mod seal;
-mod settings;
 mod store;
 mod xchacha;
 
@@ -75,8 +71,6 @@ pub mod format {
     pub use crate::seal::VERSION;
 }
 
-pub use cross_site::{CrossSiteProtection, RequestFacts};
 pub use error::Error;
 pub use key::{Key, Keyring, KEY_BYTES};
-pub use settings::{CookieSettings, SameSite};
 pub use store::CookieStore;

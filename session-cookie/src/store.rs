@@ -5,12 +5,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use session_core::{now_ms, Expiry, Record, SessionStore};
 
-use crate::framing::{capacity, wire_name};
-use crate::key::{Key, Keyring};
+use crate::key::Keyring;
 use crate::opened::{self, OpenedCookies};
 use crate::seal::{open, seal, Opened, Rejected};
-use crate::settings::CookieSettings;
-use crate::Error;
+use session_core::cookie::capacity;
 
 /// Sessions sealed in the client's cookie with XChaCha20-Poly1305.
 ///
@@ -76,23 +74,6 @@ impl CookieStore {
             max_chunks: 4,
             opened: Arc::new(OpenedCookies::new(opened::DEFAULT_BYTES)),
         }
-    }
-
-    /// Builds the store from `[cookie]` settings: `key` (or `APP_KEY`, which
-    /// `SessionConfig` copies into `key`), `previous_keys`, `name`, `max_chunks`.
-    pub fn from_settings(settings: &CookieSettings) -> Result<Self, Error> {
-        let key = settings.key.as_deref().ok_or(Error::MissingKey)?;
-        let current = Key::from_base64("cookie.key (or APP_KEY)", key)?;
-        let previous = settings
-            .previous_keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| Key::from_base64(&format!("cookie.previous_keys[{i}]"), k))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(CookieStore::new(Keyring::new(current, previous))
-            .with_name(wire_name(&settings.name, settings.host_prefix))
-            .with_max_chunks(settings.max_chunks)
-            .with_opened_cache_bytes(settings.opened_cache_bytes))
     }
 
     /// Sets the cookie name. It is bound into every seal: a cookie sealed under one

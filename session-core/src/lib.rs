@@ -59,6 +59,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+pub mod cookie;
 mod entries;
 mod error;
 mod expiry;

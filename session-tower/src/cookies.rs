@@ -1,10 +1,10 @@
 //! The session cookie on `http` headers: [`CookieOptions`] (from
-//! `session_cookie::framing`, shared by every integration) read from `Cookie` headers
+//! `session_http::framing`, shared by every integration) read from `Cookie` headers
 //! and written to `Set-Cookie`.
 
 use http::header::{HeaderMap, HeaderValue, COOKIE, SET_COOKIE};
-use session_cookie::framing::cookie_header_text;
-pub use session_cookie::framing::CookieOptions;
+use session_http::framing::cookie_header_text;
+pub use session_http::framing::CookieOptions;
 
 /// The text of every `Cookie` header (a request may carry several), for
 /// [`CookieOptions::read`].

@@ -20,7 +20,7 @@ impl Error {
     /// 413 when the session is too large to store, 500 otherwise.
     pub fn status(&self) -> http::StatusCode {
         let code = match self {
-            Error::Session(e) => session_cookie::lifecycle::status_of(e),
+            Error::Session(e) => session_http::lifecycle::status_of(e),
             Error::MissingLayer => 500,
         };
         http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)

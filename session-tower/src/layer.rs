@@ -8,15 +8,13 @@ use std::task::{Context, Poll};
 
 use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, HOST, ORIGIN, VARY};
 use http::{Request, Response, StatusCode};
-use session_cookie::lifecycle::{self, Sessions};
-use session_cookie::RequestFacts;
 use session_core::{Expiry, SessionStore};
+use session_http::lifecycle::{self, Sessions};
+use session_http::{Drivers, RequestFacts, SessionConfig};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::config::SessionConfig;
 use crate::cookies::{self, CookieOptions};
-use crate::drivers::Drivers;
 use crate::{CrossSiteProtection, Error};
 
 /// Adds a lazily loaded [`Session`](session_core::Session) to every request's extensions and saves it after

@@ -80,25 +80,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod config;
 mod cookies;
-mod drivers;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
 mod layer;
 
-pub use config::SessionConfig;
 pub use cookies::CookieOptions;
-pub use drivers::Drivers;
 pub use error::Error;
 #[cfg(feature = "axum")]
 pub use extract::Session;
 pub use layer::{SessionLayer, SessionService};
-pub use session_cookie::{
-    CookieSettings, CookieStore, CrossSiteProtection, Key, Keyring, SameSite,
-};
+pub use session_cookie::{CookieStore, Key, Keyring};
 pub use session_core::{Expiry, MemoryStore};
+/// `session.toml`: its assembly and settings, shared with every other integration.
+pub use session_http::config;
+pub use session_http::{CookieSettings, CrossSiteProtection, Drivers, SameSite, SessionConfig};
 #[cfg(feature = "redis-store")]
 pub use session_redis::{RedisSettings, RedisStore};
 #[cfg(feature = "postgres-store")]
@@ -122,6 +119,7 @@ pub mod store {
 pub mod crates {
     pub use session_cookie;
     pub use session_core;
+    pub use session_http;
     #[cfg(feature = "redis-store")]
     pub use session_redis;
     #[cfg(feature = "postgres-store")]

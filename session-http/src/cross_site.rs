@@ -16,14 +16,15 @@
 /// browsers, forms can also carry [`Session::csrf_token`](session_core::Session::csrf_token).
 ///
 ///
-/// On by default in the HTTP integrations (`session-tower`'s `SessionLayer`). Behind a
+/// On by default in the HTTP integrations (`session-tower`'s `SessionLayer`,
+/// `session-actix`'s `SessionMiddleware`). Behind a
 /// reverse proxy that
 /// rewrites `Host`, either keep the client's `Host` (nginx: `proxy_set_header Host
 /// $host`) or add the public origin with [`with_trusted_origin`](Self::with_trusted_origin);
 /// otherwise the site's own forms are refused.
 ///
 /// ```
-/// use session_cookie::CrossSiteProtection;
+/// use session_http::CrossSiteProtection;
 ///
 /// let protection = CrossSiteProtection::default()
 ///     .with_trusted_origin("https://admin.example.com");

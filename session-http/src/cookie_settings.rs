@@ -20,7 +20,7 @@ pub enum SameSite {
 /// keys (for the cookie driver).
 ///
 /// ```
-/// use session_cookie::CookieSettings;
+/// use session_http::CookieSettings;
 ///
 /// let settings: CookieSettings = toml::from_str(r#"
 ///     name = "sid"
@@ -97,7 +97,7 @@ impl Default for CookieSettings {
             host_prefix: false,
             max_chunks: 4,
             persistent: false,
-            opened_cache_bytes: crate::opened::DEFAULT_BYTES,
+            opened_cache_bytes: 8 << 20,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! the `Set-Cookie` values to send), so any framework can use it.
 //!
 //! ```
-//! use session_cookie::framing::CookieOptions;
+//! use session_http::framing::CookieOptions;
 //!
 //! let options = CookieOptions::default().with_secure(true);
 //! let token = "x".repeat(5000);
@@ -31,10 +31,9 @@ use cookie::Cookie;
 
 use session_core::MAX_CANDIDATES;
 
-use crate::settings::{CookieSettings, SameSite};
+use crate::cookie_settings::{CookieSettings, SameSite};
 
-/// The most bytes of name plus value a browser keeps for one cookie.
-pub const COOKIE_BYTES: usize = 4096;
+pub use session_core::cookie::{capacity, COOKIE_BYTES};
 
 /// The name of chunk `index` (0 is the plain name).
 pub(crate) fn chunk_name(name: &str, index: usize) -> String {
@@ -49,22 +48,6 @@ pub(crate) fn chunk_name(name: &str, index: usize) -> String {
 /// `=` between name and value (counting the `=` keeps us clear of browsers that do).
 fn room(chunk_name: &str) -> usize {
     COOKIE_BYTES.saturating_sub(chunk_name.len() + 1)
-}
-
-/// How many token bytes `max_chunks` cookies named after `name` can carry.
-pub fn capacity(name: &str, max_chunks: usize) -> usize {
-    (0..max_chunks)
-        .map(|i| {
-            // The length of `chunk_name(name, i)`, without building it.
-            let suffix = if i == 0 { 0 } else { 1 + decimal_digits(i) };
-            COOKIE_BYTES.saturating_sub(name.len() + suffix + 1)
-        })
-        .sum()
-}
-
-/// How many decimal digits `n` is written with.
-fn decimal_digits(n: usize) -> usize {
-    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// The chunks of one token, in order: `(cookie name, value)`.
@@ -394,7 +377,7 @@ pub fn wire_name(name: &str, host_prefix: bool) -> String {
 /// byte that is not visible ASCII, which would lose the session beside such a cookie.
 ///
 /// ```
-/// use session_cookie::framing::{cookie_header_text, CookieOptions};
+/// use session_http::framing::{cookie_header_text, CookieOptions};
 ///
 /// let header = "city=Zürich; session=AAA".as_bytes();
 /// let text = cookie_header_text(header);

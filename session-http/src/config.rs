@@ -1,7 +1,7 @@
 //! [`SessionConfig`]: Masonite-shaped `session.toml`, with environment overrides.
 //!
 //! ```
-//! use session_tower::SessionConfig;
+//! use session_http::SessionConfig;
 //!
 //! let config = SessionConfig::from_toml_str(r#"
 //!     default = "redis"
@@ -42,8 +42,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::CookieSettings;
 use serde::de::DeserializeOwned;
-use session_cookie::CookieSettings;
 use session_core::{Error, Expiry};
 
 /// Everything in `session.toml`. Its `Debug` output holds no secret: keys and

@@ -5,8 +5,8 @@
 //! One test in this file: it counts the process's heap (dhat), which works for one
 //! test at a time.
 
-use session_cookie::framing::{CookieOptions, COOKIE_BYTES};
 use session_core::MAX_CANDIDATES;
+use session_http::framing::{CookieOptions, COOKIE_BYTES};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
