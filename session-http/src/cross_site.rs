@@ -141,6 +141,42 @@ pub struct RequestFacts<'a> {
     pub sec_fetch_site: Option<&'a str>,
 }
 
+impl<'a> RequestFacts<'a> {
+    /// The facts of a request, for an integration: its method, its URI's scheme and
+    /// authority (when the URI carries them), and a look-up of a header's value by
+    /// its lower-case name. The scheme is the URI's, else the first of
+    /// `X-Forwarded-Proto`; the host is `Host`, else the URI's authority; an `Origin`
+    /// that is not text is no origin of this site (`"null"`).
+    ///
+    /// ```
+    /// use session_http::RequestFacts;
+    ///
+    /// let headers = [("host", "app.test"), ("origin", "https://app.test"), ("x-forwarded-proto", "https")];
+    /// let header = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes());
+    /// let facts = RequestFacts::from_request("POST", None, None, header);
+    /// assert_eq!((facts.scheme, facts.host), (Some("https"), Some("app.test")));
+    /// ```
+    pub fn from_request(
+        method: &'a str,
+        uri_scheme: Option<&'a str>,
+        uri_authority: Option<&'a str>,
+        header: impl Fn(&str) -> Option<&'a [u8]>,
+    ) -> Self {
+        let text = |name: &str| header(name).and_then(|v| std::str::from_utf8(v).ok());
+        RequestFacts {
+            method,
+            scheme: uri_scheme.or_else(|| {
+                text("x-forwarded-proto")
+                    .and_then(|v| v.split(',').next())
+                    .map(str::trim)
+            }),
+            host: text("host").or(uri_authority),
+            origin: header("origin").map(|v| std::str::from_utf8(v).unwrap_or("null")),
+            sec_fetch_site: text("sec-fetch-site"),
+        }
+    }
+}
+
 fn is_unsafe(method: &str) -> bool {
     !matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
 }

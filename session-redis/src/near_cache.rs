@@ -223,12 +223,7 @@ impl NearCache {
     /// True for one caller once `every` ms have passed since the last check of the
     /// connections' tracking: that caller checks.
     pub(crate) fn check_due(&self, now_ms: u64, every: u64) -> bool {
-        let last = self.checked_ms.load(Ordering::Relaxed);
-        now_ms.saturating_sub(last) >= every
-            && self
-                .checked_ms
-                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+        claim(&self.checked_ms, now_ms, every)
     }
 
     /// The invalidation channel answered a ping (or a command) sent at `sent_ms`:
@@ -241,12 +236,7 @@ impl NearCache {
     /// True for one caller when no heartbeat has run for `stale_ms` (none was
     /// started yet, or the runtime that ran it ended): that caller starts one.
     pub(crate) fn heartbeat_due(&self, now_ms: u64, stale_ms: u64) -> bool {
-        let last = self.beat_ms.load(Ordering::Relaxed);
-        now_ms.saturating_sub(last) >= stale_ms
-            && self
-                .beat_ms
-                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+        claim(&self.beat_ms, now_ms, stale_ms)
     }
 
     /// The heartbeat ran at `now_ms`.
@@ -467,6 +457,16 @@ impl Inner {
         self.bytes = self.bytes.saturating_sub(entry.weight);
         Some(entry)
     }
+}
+
+/// True for the one caller that moves `stamp` to `now_ms`, once `every` ms have
+/// passed since it was last moved.
+fn claim(stamp: &AtomicU64, now_ms: u64, every: u64) -> bool {
+    let last = stamp.load(Ordering::Relaxed);
+    now_ms.saturating_sub(last) >= every
+        && stamp
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 /// Receives the connection's push messages: invalidations, and the client's own

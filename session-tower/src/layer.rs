@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, HOST, ORIGIN, VARY};
+use http::header::{HeaderValue, CACHE_CONTROL, VARY};
 use http::{Request, Response, StatusCode};
 use session_core::{Expiry, SessionStore};
 use session_http::lifecycle::{self, Sessions};
@@ -213,30 +213,15 @@ where
     }
 }
 
-/// `Sec-Fetch-Site`, which `http` has no constant for.
-static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-
 /// What the cross-site protection looks at, off `request`.
 fn facts<B>(request: &Request<B>) -> RequestFacts<'_> {
     let headers = request.headers();
-    RequestFacts {
-        method: request.method().as_str(),
-        scheme: request.uri().scheme_str().or_else(|| {
-            headers
-                .get(&X_FORWARDED_PROTO)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-        }),
-        host: headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().authority().map(|a| a.as_str())),
-        // An `Origin` that is not text is no origin of this site.
-        origin: headers.get(ORIGIN).map(|v| v.to_str().unwrap_or("null")),
-        sec_fetch_site: headers.get(&SEC_FETCH_SITE).and_then(|v| v.to_str().ok()),
-    }
+    RequestFacts::from_request(
+        request.method().as_str(),
+        request.uri().scheme_str(),
+        request.uri().authority().map(|a| a.as_str()),
+        |name| headers.get(name).map(|v| v.as_bytes()),
+    )
 }
 
 fn status_only<B: Default>(status: StatusCode) -> Response<B> {
