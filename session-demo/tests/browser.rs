@@ -2,8 +2,11 @@
 //! then driven by headless Chromium through WebDriver (Debian's `chromium` and
 //! `chromium-driver`; `scripts/test` installs them).
 
+mod common;
+
+use common::{wait_for, Running};
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -11,16 +14,6 @@ use session_testkit::servers::free_port;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
-
-/// A child process stopped when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `cargo run -p session-demo` as built by cargo for this test: no session.toml, no
 /// session environment variables.
@@ -60,20 +53,6 @@ async fn exit_within(process: &mut Running, limit: Duration) -> Option<std::proc
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     None
-}
-
-async fn wait_for(url: &str) -> Result<(), Boxed> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if reqwest::get(url)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(format!("nothing answered at {url} within 20 s").into())
 }
 
 #[tokio::test]

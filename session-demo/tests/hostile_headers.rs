@@ -3,8 +3,10 @@
 //! The memory it costs is read from the process's own peak resident size
 //! (`VmHWM` in `/proc/PID/status`), on the cookie and the Redis driver.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::{wait_for, Running};
+use std::process::{Command, Stdio};
 
 use reqwest::header::COOKIE;
 use reqwest::StatusCode;
@@ -48,16 +50,6 @@ async fn the_binary_serves_the_same_demo_on_actix_web() -> TestResult {
     Ok(())
 }
 
-/// A child process stopped when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The demo binary on `port`, with `env` on top of an environment without session
 /// settings.
 fn start_demo(port: u16, env: &[(&str, String)]) -> Result<(Running, tempfile::TempDir), Boxed> {
@@ -76,20 +68,6 @@ fn start_demo(port: u16, env: &[(&str, String)]) -> Result<(Running, tempfile::T
         command.env(name, value);
     }
     Ok((Running(command.spawn()?), dir))
-}
-
-async fn wait_for(url: &str) -> Result<(), Boxed> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if reqwest::get(url)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(format!("nothing answered at {url} within 30 s").into())
 }
 
 /// The process's peak resident memory so far, in bytes.

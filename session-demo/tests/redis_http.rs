@@ -17,6 +17,11 @@ type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
 /// A demo server built from configuration, the way an app switches drivers.
 async fn server(redis: &RedisServer) -> Result<String, Boxed> {
+    Ok(serve(layer(redis).await?).await?)
+}
+
+/// The demo's session layer on `redis`, built from configuration.
+async fn layer(redis: &RedisServer) -> Result<SessionLayer, Boxed> {
     let mut config = SessionConfig::default();
     config.apply_env(|name| match name {
         "SESSION_DRIVER" => Some("redis".into()),
@@ -26,7 +31,7 @@ async fn server(redis: &RedisServer) -> Result<String, Boxed> {
     assert_eq!(config.default, "redis");
     config.redis.connect_timeout_ms = 300;
     config.redis.response_timeout_ms = 300;
-    Ok(serve(session_demo::session_layer(config).await?.0).await?)
+    Ok(session_demo::session_layer(config).await?.0)
 }
 
 http_scenarios!(async {
@@ -349,14 +354,11 @@ async fn an_attacker_reading_a_max_size_session_does_not_deny_other_users() -> T
 #[tokio::test]
 async fn sign_out_destroys_the_session_so_a_copied_cookie_opens_nothing() -> TestResult {
     let redis = RedisServer::start()?;
-    let mut config = SessionConfig::default();
-    config.apply_env(|name| match name {
-        "SESSION_DRIVER" => Some("redis".into()),
-        "SESSION_REDIS_PORT" => Some(redis.port().to_string()),
-        _ => None,
-    })?;
-    let layer = session_demo::session_layer(config).await?.0;
-    let base = serve_as(layer, session_demo::About::new("redis", false)).await?;
+    let base = serve_as(
+        layer(&redis).await?,
+        session_demo::About::new("redis", false),
+    )
+    .await?;
     let (replayed, note) = replay_after_sign_out(&base).await?;
     assert!(replayed.contains("Not signed in"), "{replayed}");
     assert!(note.contains("destroys it in the store"), "{note}");

@@ -744,3 +744,28 @@ pub async fn replay_after_sign_out(
         .to_owned();
     Ok((replayed, note))
 }
+
+/// A child process (the demo binary, a driver) stopped when dropped.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `url` answers with a success, for at most 30 s.
+pub async fn wait_for(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(format!("nothing answered at {url} within 30 s").into())
+}
