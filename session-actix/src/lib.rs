@@ -168,6 +168,21 @@ impl SessionMiddleware {
         self.edit(|s| s.cookie = cookie)
     }
 
+    /// Sessions end after `idle` without a request, in the store and in the browser
+    /// (a persistent cookie whose `Max-Age` follows the idle deadline), in one call.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_actix::SessionMiddleware;
+    /// use session_core::MemoryStore;
+    ///
+    /// let sessions = SessionMiddleware::new(MemoryStore::new())
+    ///     .with_inactivity_expiry(Duration::from_secs(600));
+    /// ```
+    pub fn with_inactivity_expiry(self, idle: std::time::Duration) -> Self {
+        self.edit(|s| s.expire_after_inactivity(idle))
+    }
+
     /// Sets the cross-site request protection (on by default).
     pub fn with_cross_site_protection(self, protection: CrossSiteProtection) -> Self {
         self.edit(|s| s.cross_site = protection)

@@ -61,6 +61,33 @@ impl Sessions {
         }
     }
 
+    /// Sessions end after `idle` without a request, in the store and in the browser
+    /// alike: the idle timeout becomes `idle` (the absolute lifetime stays the
+    /// default 14 days), and the cookie is persistent, its `Max-Age` following the
+    /// idle deadline (what tower-sessions calls `Expiry::OnInactivity`). One call, so
+    /// the two settings cannot disagree.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use session_core::MemoryStore;
+    /// use session_http::lifecycle::Sessions;
+    ///
+    /// let mut sessions = Sessions::new(Arc::new(MemoryStore::new()));
+    /// sessions.expire_after_inactivity(Duration::from_secs(600));
+    /// assert_eq!(sessions.expiry.idle(), Duration::from_secs(600));
+    /// assert!(sessions.expiry.lifetime().is_some());
+    /// assert!(sessions.cookie.is_persistent());
+    /// ```
+    pub fn expire_after_inactivity(&mut self, idle: std::time::Duration) {
+        let mut expiry = Expiry::new(idle);
+        if let Some(lifetime) = Expiry::default().lifetime() {
+            expiry = expiry.with_lifetime(lifetime);
+        }
+        self.expiry = expiry;
+        self.cookie = self.cookie.clone().with_persistent(true);
+    }
+
     /// The request's session, made from the values of its `Cookie` headers; `None`
     /// when the cross-site protection refuses the request (answer it 403 and touch
     /// no session). `facts` is called only when the protection looks at more than

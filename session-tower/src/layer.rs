@@ -124,6 +124,22 @@ impl SessionLayer {
         self.edit(|s| s.cookie = cookie)
     }
 
+    /// Sessions end after `idle` without a request, in the store and in the browser
+    /// (a persistent cookie whose `Max-Age` follows the idle deadline), in one call:
+    /// what tower-sessions' `Expiry::OnInactivity` does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::MemoryStore;
+    /// use session_tower::SessionLayer;
+    ///
+    /// let layer = SessionLayer::new(MemoryStore::new())
+    ///     .with_inactivity_expiry(Duration::from_secs(600));
+    /// ```
+    pub fn with_inactivity_expiry(self, idle: std::time::Duration) -> Self {
+        self.edit(|s| s.expire_after_inactivity(idle))
+    }
+
     /// Sets the cross-site request protection (on by default: see
     /// [`CrossSiteProtection`]).
     pub fn with_cross_site_protection(self, protection: CrossSiteProtection) -> Self {

@@ -249,3 +249,29 @@ async fn persistent_by_configuration_sends_max_age_on_every_cookie() -> TestResu
     assert!(max_age(&cookie).is_some_and(|a| a > 3000), "{cookie}");
     Ok(())
 }
+
+/// Expiry after inactivity in one call: the cookie is persistent with the idle
+/// timeout as its `Max-Age`, and the store's session ends after it too.
+#[tokio::test]
+async fn inactivity_expiry_sets_the_idle_timeout_and_a_persistent_cookie_together() -> TestResult {
+    let layer = SessionLayer::new(MemoryStore::new())
+        .with_inactivity_expiry(std::time::Duration::from_secs(1));
+    let base = serve(remember_app(layer)).await?;
+    let c = reqwest::Client::new();
+    let r = c.get(format!("{base}/write")).send().await?;
+    let cookie = session_cookie(&r).ok_or("no cookie")?;
+    assert_eq!(max_age(&cookie), Some(1), "{cookie}");
+    let pair = cookie.split(';').next().unwrap_or_default().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let r = c
+        .get(format!("{base}/read"))
+        .header("cookie", &pair)
+        .send()
+        .await?;
+    assert_ne!(
+        r.text().await?,
+        "ada",
+        "the session outlived its idle timeout"
+    );
+    Ok(())
+}
