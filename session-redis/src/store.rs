@@ -17,8 +17,8 @@ use crate::tls;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{
-    Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo,
-    RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value,
+    Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, ProtocolVersion,
+    RedisConnectionInfo, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value,
 };
 use session_core::{
     now_ms, Change, Edit, Expiry, MergeStore, Record, Seen, SessionId, SessionStore,
@@ -123,6 +123,37 @@ impl RedisStore {
     /// cluster) is connected on first use, by the runtime that serves requests (the
     /// app starts even when Redis is down, and answers 503 until it is up).
     pub async fn connect_lazy(settings: &RedisSettings) -> Result<Self, Error> {
+        Self::lazy(settings, None)
+    }
+
+    /// A store on the server a client the application already made connects to (its
+    /// address, credentials, database and TLS), with the other `[redis]` settings
+    /// (namespace, timeouts, size cap, near-cache). Connected on first use, as
+    /// [`connect_lazy`](Self::connect_lazy); one node only (a cluster or Sentinel is
+    /// named in the settings).
+    ///
+    /// ```no_run
+    /// use session_redis::{RedisSettings, RedisStore};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379/2")?;
+    /// let mut settings = RedisSettings::default();
+    /// settings.namespace = "myapp".into();
+    /// let store = RedisStore::from_client(&client, &settings)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_client(client: &redis::Client, settings: &RedisSettings) -> Result<Self, Error> {
+        if !settings.cluster.is_empty() || settings.sentinel.is_some() {
+            return Err(Error::Config {
+                field: "redis".into(),
+                reason: "a store made from a client talks to that client's one server; leave `cluster` and `sentinel` unset".into(),
+            });
+        }
+        Self::lazy(settings, Some(client.get_connection_info().clone()))
+    }
+
+    /// [`connect_lazy`](Self::connect_lazy), on the server `given` names when given.
+    fn lazy(settings: &RedisSettings, given: Option<ConnectionInfo>) -> Result<Self, Error> {
         let connect_timeout = Duration::from_millis(settings.connect_timeout_ms.max(1));
         let response_timeout = Duration::from_millis(settings.response_timeout_ms.max(1));
         if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
@@ -130,15 +161,17 @@ impl RedisStore {
         }
         let password = settings.password.as_deref().filter(|p| !p.is_empty());
         let (backend, target, near) = if settings.cluster.is_empty() {
-            let info = match &settings.url {
-                Some(url) => url
-                    .as_str()
-                    .into_connection_info()
-                    .map_err(|e| Error::Config {
-                        field: "redis.url".into(),
-                        reason: e.to_string(),
-                    })?,
-                None => {
+            let info = match (given, &settings.url) {
+                (Some(info), _) => info,
+                (None, Some(url)) => {
+                    url.as_str()
+                        .into_connection_info()
+                        .map_err(|e| Error::Config {
+                            field: "redis.url".into(),
+                            reason: e.to_string(),
+                        })?
+                }
+                (None, None) => {
                     let mut redis = RedisConnectionInfo::default().set_db(settings.options.db);
                     if let Some(p) = password {
                         redis = redis.set_password(p);

@@ -539,3 +539,24 @@ async fn after_a_connection_goes_silent_the_first_write_past_the_bound_succeeds(
     );
     Ok(())
 }
+
+/// A store made from a client the application already has (here on database 3)
+/// keeps sessions there, and its near-cache hears of another server's writes.
+#[tokio::test]
+async fn a_store_from_the_applications_client_keeps_sessions_and_hears_of_writes() -> TestResult {
+    let redis = RedisServer::start()?;
+    let mut settings = common::settings_for(&redis);
+    settings.options.db = 3;
+    let client = redis::Client::open(format!("{}/3", redis.url()))?;
+    let own = RedisStore::from_client(&client, &settings)?;
+    let a: Arc<dyn SessionStore> = Arc::new(own.clone());
+    let b: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
+    let token = create(&a, 1).await?;
+    assert_eq!(get(&b, &token, "n").await?, Some(1), "not on database 3");
+    assert_eq!(get(&a, &token, "n").await?, Some(1));
+    assert_eq!(get(&a, &token, "n").await?, Some(1));
+    assert!(own.near_cache_stats().ok_or("near-cache off")?.hits >= 1);
+    set(&b, &token, 2).await?;
+    until(&a, &token, "n", Some(2)).await?;
+    Ok(())
+}

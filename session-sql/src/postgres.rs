@@ -111,16 +111,45 @@ impl PostgresStore {
             return Err(Error::Config { field, reason });
         }
         let target = session_core::redact::url(&settings.url);
-        let acquire_timeout = Duration::from_millis(settings.acquire_timeout_ms);
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size)
-            .acquire_timeout(acquire_timeout)
+            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
             .connect(&settings.url)
             .await
             .map_err(|source| Error::Database {
                 target: target.clone(),
                 source,
             })?;
+        Self::with_target(pool, settings, target).await
+    }
+
+    /// The store over a pool the application already has (its `url`, `pool_size`
+    /// and `acquire_timeout_ms` are the pool's business; the other settings apply):
+    /// creates the table when `migrate` is on, and starts the cleanup task.
+    ///
+    /// ```no_run
+    /// use session_sql::{PostgresSettings, PostgresStore};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::PgPool::connect("postgres://app@127.0.0.1/app").await?;
+    /// let mut settings = PostgresSettings::default();
+    /// settings.table = "app_sessions".into();
+    /// let store = PostgresStore::from_pool(pool, &settings).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_pool(pool: PgPool, settings: &PostgresSettings) -> Result<Self, Error> {
+        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
+            return Err(Error::Config { field, reason });
+        }
+        Self::with_target(pool, settings, "the application's pool".to_owned()).await
+    }
+
+    async fn with_target(
+        pool: PgPool,
+        settings: &PostgresSettings,
+        target: String,
+    ) -> Result<Self, Error> {
+        let acquire_timeout = pool.options().get_acquire_timeout();
         let (stop, stopped) = watch::channel(());
         let store = PostgresStore {
             inner: Arc::new(Inner {

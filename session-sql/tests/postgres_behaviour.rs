@@ -213,3 +213,19 @@ async fn passwords_in_the_url_reach_no_debug_output_log_target_or_error() -> Tes
     }
     Ok(())
 }
+
+/// A store over a pool the application already has: it migrates its table and keeps
+/// sessions like one that made its own pool.
+#[tokio::test]
+async fn a_store_over_the_applications_own_pool_keeps_sessions() -> TestResult {
+    // Makes this process's schema.
+    drop(common::store(common::settings()).await);
+    let settings = common::settings();
+    let pool = sqlx::PgPool::connect(&common::url()).await?;
+    let store: Arc<dyn SessionStore> = Arc::new(PostgresStore::from_pool(pool, &settings).await?);
+    let token = new_session(&store, Expiry::default()).await?;
+    let session = Session::new(store.clone(), Expiry::default(), Some(token));
+    assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+    assert_eq!(rows(&settings).await?, 1);
+    Ok(())
+}
