@@ -165,7 +165,7 @@ impl SessionMiddleware {
 
     /// Sets the cookie's name and attributes.
     pub fn with_cookie(self, cookie: CookieOptions) -> Self {
-        self.edit(|s| s.cookie = cookie)
+        self.edit(|s| s.set_cookie(cookie))
     }
 
     /// Sessions end after `idle` without a request, in the store and in the browser

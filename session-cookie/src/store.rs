@@ -208,4 +208,8 @@ impl SessionStore for CookieStore {
         // Nothing is kept server-side; the HTTP layer sends the removal cookie.
         Ok(())
     }
+
+    fn cookie_framing(&self) -> Option<(&str, usize)> {
+        Some((&self.name, self.max_chunks))
+    }
 }

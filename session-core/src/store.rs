@@ -108,6 +108,14 @@ pub trait SessionStore: Send + Sync + 'static {
     fn merging(&self) -> Option<&dyn MergeStore> {
         None
     }
+
+    /// For a store whose token carries the session (a cookie store): the cookie name
+    /// it seals under and the most cookies a token may be split over. An HTTP layer
+    /// takes both from here, so the store and the cookies on the wire never disagree.
+    /// `None`, the default, for every other store.
+    fn cookie_framing(&self) -> Option<(&str, usize)> {
+        None
+    }
 }
 
 /// A store that applies a request's changes per key, without reading first (the

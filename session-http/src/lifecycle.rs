@@ -50,15 +50,43 @@ pub struct Begun {
 }
 
 impl Sessions {
-    /// Sessions in `store`, with the default expiry, cookie and protection.
+    /// Sessions in `store`, with the default expiry, cookie and protection. A store
+    /// that seals the session in its cookie names the cookie and its chunk cap
+    /// ([`SessionStore::cookie_framing`]).
     pub fn new(store: Arc<dyn SessionStore>) -> Self {
-        Sessions {
+        let mut sessions = Sessions {
             store,
             expiry: Expiry::default(),
             cookie: CookieOptions::default(),
             cross_site: CrossSiteProtection::default(),
             save_on_server_error: false,
-        }
+        };
+        sessions.set_cookie(CookieOptions::default());
+        sessions
+    }
+
+    /// Sets the cookie's attributes. For a store that seals the session in its cookie
+    /// ([`SessionStore::cookie_framing`]), the cookie's name and chunk cap stay the
+    /// store's: one source for both, so a cookie is never sealed under one name and
+    /// sent under another.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_cookie::{CookieStore, Key, Keyring};
+    /// use session_http::framing::CookieOptions;
+    /// use session_http::lifecycle::Sessions;
+    ///
+    /// let store = CookieStore::new(Keyring::new(Key::from_bytes([1; 32]), [])).with_name("sid");
+    /// let mut sessions = Sessions::new(Arc::new(store));
+    /// assert_eq!(sessions.cookie.name(), "sid");
+    /// sessions.set_cookie(CookieOptions::default().with_secure(true));
+    /// assert_eq!((sessions.cookie.name(), sessions.cookie.is_secure()), ("sid", true));
+    /// ```
+    pub fn set_cookie(&mut self, cookie: CookieOptions) {
+        self.cookie = match self.store.cookie_framing() {
+            Some((name, max_chunks)) => cookie.with_name(name).with_max_chunks(max_chunks),
+            None => cookie,
+        };
     }
 
     /// Sessions end after `idle` without a request, in the store and in the browser

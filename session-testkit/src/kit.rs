@@ -83,6 +83,10 @@ impl SessionStore for Counted {
         self.inner.max_session_bytes()
     }
 
+    fn cookie_framing(&self) -> Option<(&str, usize)> {
+        self.inner.cookie_framing()
+    }
+
     fn merging(&self) -> Option<&dyn MergeStore> {
         self.inner.merging().map(|_| self as &dyn MergeStore)
     }

@@ -275,3 +275,36 @@ async fn inactivity_expiry_sets_the_idle_timeout_and_a_persistent_cookie_togethe
     );
     Ok(())
 }
+
+async fn writes_a_big_value(session: Session) -> Result<&'static str, session_tower::Error> {
+    session.set("big", &"x".repeat(20_000)).await?;
+    Ok("ok")
+}
+
+/// The cookie store's name and chunk cap are the cookies' on the wire: a layer over
+/// a store named `sid` that may use 8 chunks sends `sid` cookies, and a 20 KB
+/// session (more than the default 4 chunks carry) is stored, not refused.
+#[tokio::test]
+async fn the_cookie_stores_name_and_chunk_cap_are_the_cookies_on_the_wire() -> TestResult {
+    let key = session_tower::Key::from_bytes([9; 32]);
+    let store = session_tower::CookieStore::new(session_tower::Keyring::new(key, []))
+        .with_name("sid")
+        .with_max_chunks(8);
+    let layer = SessionLayer::new(store);
+    let app = Router::new()
+        .route("/big", get(writes_a_big_value))
+        .layer(layer);
+    let base = serve(app).await?;
+    let r = reqwest::get(format!("{base}/big")).await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    let names: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split('=').next().map(str::to_owned))
+        .collect();
+    assert!(names.len() > 4, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("sid")), "{names:?}");
+    Ok(())
+}
