@@ -36,9 +36,10 @@
 //!   it was out. The check runs after the write's turn of the event loop, so it sees
 //!   any write that shared the announcement; any later write is announced after the
 //!   check's answer, as usual. A write by another server that shared this
-//!   process's announcement is thus served for at most one check's round trip
-//!   (within the response timeout, or the check's failure drops the entry), well
-//!   inside the staleness bound.
+//!   process's announcement is thus served for at most the 5 ms the checks gather
+//!   (one pipeline checks the writes of many requests) and one round trip (within
+//!   the response timeout, or the check's failure drops the entry), well inside the
+//!   staleness bound.
 //!
 //! Memory is bounded in bytes: each entry weighs its key, its record
 //! ([`Record::memory_bytes`]) and its own bookkeeping; a full cache drops entries

@@ -175,6 +175,11 @@ impl RedisStore {
 /// connections the cluster client uses (ms).
 pub(super) const TRACKING_CHECK_MS: u64 = 1000;
 
+/// How long the checks of this process's own writes gather before one pipeline
+/// sends them all: what a write of another server that shared this process's
+/// announcement may be served for, besides the check's round trip.
+const CHECK_BATCH: Duration = Duration::from_millis(5);
+
 /// Until when an answer to a command sent on the invalidation channel at `sent_ms`
 /// lets the near-cache serve: the next heartbeat (after `every`) is answered within
 /// `response` by then, or the cache stops serving.
@@ -228,10 +233,12 @@ impl Heartbeat {
             if !checks.is_empty() && self.check(&near, checks, ticket).await.is_none() {
                 return;
             }
-            // Until the next beat, or until this process's writes want checks.
+            // Until the next beat, or until this process's writes want checks; those
+            // wait a moment more, so that one pipeline checks the writes of many
+            // requests.
             tokio::select! {
                 () = tokio::time::sleep_until(next_beat) => {}
-                () = near.checks_wanted() => {}
+                () = near.checks_wanted() => tokio::time::sleep(CHECK_BATCH).await,
             }
         }
     }
