@@ -300,12 +300,16 @@ impl NearCache {
     }
 
     /// This process is about to send a write of `key` whose result it may keep
-    /// ([`written`](Self::written)): announcements of the key are counted from now.
-    pub(crate) fn writing(&self, key: &[u8]) {
+    /// ([`written`](Self::written)), in one step: drops the entry (as
+    /// [`take`](Self::take), whose answer it returns), takes the ticket the result
+    /// is kept under, and counts announcements of the key from now.
+    pub(crate) fn writing(&self, key: &[u8]) -> (Option<u64>, u64) {
         let mut inner = self.inner();
-        if inner.writing.len() < MAX_FOLLOWED || inner.writing.contains_key(key) {
+        let refreshed = inner.take(key);
+        if inner.writing.len() < MAX_FOLLOWED {
             inner.writing.insert(key.into(), 0);
         }
+        (refreshed, inner.seq)
     }
 
     /// Keeps the session as this process's write under `ticket` left it (`mark`),
@@ -419,12 +423,7 @@ impl NearCache {
     /// idle deadline was set, for the write to put the result back
     /// ([`fill`](Self::fill), with a ticket taken after this).
     pub(crate) fn take(&self, key: &[u8]) -> Option<u64> {
-        let mut inner = self.inner();
-        inner.seq += 1;
-        let seq = inner.seq;
-        inner.stamps[slot(key)] = seq;
-        inner.writing.remove(key);
-        inner.remove(key).map(|e| e.refreshed_ms)
+        self.inner().take(key)
     }
 
     /// Drops everything: invalidations may have been lost. Nothing is served again
@@ -452,6 +451,15 @@ impl NearCache {
 }
 
 impl Inner {
+    /// [`NearCache::take`], under the lock.
+    fn take(&mut self, key: &[u8]) -> Option<u64> {
+        self.seq += 1;
+        let seq = self.seq;
+        self.stamps[slot(key)] = seq;
+        self.writing.remove(key);
+        self.remove(key).map(|e| e.refreshed_ms)
+    }
+
     /// Removes `key`'s entry and its weight.
     fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let entry = self.entries.remove(key)?;

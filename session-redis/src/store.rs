@@ -560,9 +560,7 @@ impl MergeStore for RedisStore {
                 .map(|(live, _)| live);
         };
         let bytes = key.to_bytes();
-        let refreshed = near.take(&bytes);
-        let ticket = near.ticket();
-        near.writing(&bytes);
+        let (refreshed, ticket) = near.writing(&bytes);
         let merged = self.merge_at(key, change, seen, expiry).await;
         // An append onto the session exactly as loaded leaves it as this request
         // does: kept, and served once Redis' announcement of this write has come

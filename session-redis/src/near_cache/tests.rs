@@ -124,10 +124,7 @@ fn nothing_is_served_unless_the_channel_is_proven_alive() {
 
 /// This process writes `key`: the write is followed, and its result kept.
 fn write(cache: &NearCache, key: &[u8]) -> u64 {
-    cache.take(key);
-    let ticket = cache.ticket();
-    cache.writing(key);
-    ticket
+    cache.writing(key).1
 }
 
 #[test]

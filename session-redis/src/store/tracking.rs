@@ -243,6 +243,22 @@ impl Heartbeat {
         }
     }
 
+    /// The connection the invalidations arrive on, as calls use it, made within
+    /// `limit` on a cluster's first use: `Some(None)` when there is none in time;
+    /// `None` when the store is gone.
+    async fn connection(&self, limit: Duration) -> Option<Option<Connection>> {
+        Some(match &self.backend {
+            WeakBackend::Single(node) => node.upgrade()?.conn().ok().map(Connection::Single),
+            WeakBackend::Cluster(cluster) => {
+                let cluster = cluster.upgrade()?;
+                match tokio::time::timeout(limit, cluster.conn()).await {
+                    Ok(Ok(conn)) => Some(Connection::Cluster(conn)),
+                    _ => None,
+                }
+            }
+        })
+    }
+
     /// Checks, on the connection that carries the invalidations, that each session
     /// this process wrote is stored as written (its revision and length are the
     /// entry's mark): one pipeline for all. `None` when the store is gone.
@@ -261,29 +277,14 @@ impl Heartbeat {
             pipe.cmd("STRLEN").arg(&key[..]);
         }
         let limit = self.deadlines.limit();
-        let answered = match &self.backend {
-            WeakBackend::Single(node) => {
-                let node = node.upgrade()?;
-                match node.conn() {
-                    Ok(conn) => {
-                        let mut manager = conn.manager.clone();
-                        tokio::time::timeout(limit, pipe.query_async::<Vec<Value>>(&mut manager))
-                            .await
-                    }
-                    Err(e) => Ok(Err(e)),
-                }
-            }
-            WeakBackend::Cluster(cluster) => {
-                let cluster = cluster.upgrade()?;
-                let query = async {
-                    let mut conn = cluster.conn().await?;
-                    pipe.query_async::<Vec<Value>>(&mut conn).await
-                };
-                tokio::time::timeout(limit, query).await
-            }
+        let answered = match self.connection(limit).await? {
+            Some(mut conn) => tokio::time::timeout(limit, conn.send_pipe(&pipe))
+                .await
+                .ok(),
+            None => None,
         };
         let replies = match answered {
-            Ok(Ok(replies)) if replies.len() == 2 * checks.len() => replies,
+            Some(Ok(Value::Array(replies))) if replies.len() == 2 * checks.len() => replies,
             _ => Vec::new(),
         };
         for (i, (key, _)) in checks.iter().enumerate() {
@@ -298,16 +299,16 @@ impl Heartbeat {
         Some(())
     }
 
-    /// `Some(true)` when the connection answered a `PING` in time; `None` when the
-    /// store is gone. A silent connection is replaced here.
+    /// `Some(true)` when the connection (on a cluster: every master's) answered a
+    /// `PING` in time; `None` when the store is gone. A silent connection of one node
+    /// is replaced here.
     pub(super) async fn ping(&self) -> Option<bool> {
         let limit = self.deadlines.limit();
-        match &self.backend {
-            WeakBackend::Single(node) => {
-                let node = node.upgrade()?;
-                let Ok(conn) = node.conn() else {
-                    return Some(false);
-                };
+        let Some(conn) = self.connection(limit).await? else {
+            return Some(false);
+        };
+        match conn {
+            Connection::Single(conn) => {
                 let mut manager = conn.manager.clone();
                 let ping = redis::cmd("PING");
                 let answered =
@@ -324,23 +325,21 @@ impl Heartbeat {
                         Some(false)
                     }
                     _ => {
-                        node.failed_over_maybe();
-                        node.replace(conn.generation);
+                        if let WeakBackend::Single(node) = &self.backend {
+                            let node = node.upgrade()?;
+                            node.failed_over_maybe();
+                            node.replace(conn.generation);
+                        }
                         self.deadlines.connection_up(false);
                         Some(false)
                     }
                 }
             }
-            WeakBackend::Cluster(cluster) => {
-                let cluster = cluster.upgrade()?;
+            Connection::Cluster(mut conn) => {
                 let every_master =
                     RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-                let ping = async {
-                    let mut conn = cluster.conn().await?;
-                    conn.route_command(redis::cmd("PING"), every_master).await
-                };
-                let answered = tokio::time::timeout(limit, ping).await;
-                let every_one = match answered {
+                let ping = conn.route_command(redis::cmd("PING"), every_master);
+                let every_one = match tokio::time::timeout(limit, ping).await {
                     Ok(Ok(Value::Map(answers))) => answers
                         .iter()
                         .all(|(_, answer)| !matches!(answer, Value::ServerError(_))),
