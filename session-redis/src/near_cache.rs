@@ -35,11 +35,11 @@
 //!   finds exactly what was written and no other announcement of the key came while
 //!   it was out. The check runs after the write's turn of the event loop, so it sees
 //!   any write that shared the announcement; any later write is announced after the
-//!   check's answer, as usual. A write by another server that shared this
-//!   process's announcement is thus served for at most the 5 ms the checks gather
-//!   (one pipeline checks the writes of many requests) and one round trip (within
-//!   the response timeout, or the check's failure drops the entry), well inside the
-//!   staleness bound.
+//!   check's answer, as usual. Any later announcement of the key drops the entry
+//!   at once. A write by another server that shared this process's announcement is
+//!   thus served for at most the 5 ms the checks gather (one pipeline checks the
+//!   writes of many requests) and one round trip (within the response timeout, or
+//!   the check's failure drops the entry), well inside the staleness bound.
 //!
 //! Memory is bounded in bytes: each entry weighs its key, its record
 //! ([`Record::memory_bytes`]) and its own bookkeeping; a full cache drops entries
@@ -344,8 +344,7 @@ impl NearCache {
 
     /// An announcement from Redis that `key` changed: another app server's write,
     /// or this process's own (see the module docs). Drops the entry, except one
-    /// awaiting the announcement of its own write, which is checked now, and one
-    /// whose check is queued but not sent yet.
+    /// awaiting the announcement of its own write, which is checked now.
     pub(crate) fn announced(&self, key: &[u8]) {
         let mut inner = self.inner();
         inner.seq += 1;
@@ -362,7 +361,8 @@ impl NearCache {
                 drop(inner);
                 self.checks_wanted.notify_one();
             }
-            Some(Standing::Checking(None)) => {}
+            // Any other announcement, a checked entry's included: its own
+            // announcement came already, so this is another write.
             _ => {
                 inner.remove(key);
             }
