@@ -9,6 +9,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::Locator;
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use session_testkit::servers::free_port;
 
@@ -118,15 +120,13 @@ async fn the_binary_reads_its_config_file_and_switches_to_redis() -> TestResult 
     Ok(())
 }
 
-/// A minimal WebDriver client over reqwest.
+/// Headless Chromium driven through Debian's `chromedriver` by fantoccini (a
+/// maintained WebDriver client), each browser with a profile of its own.
 struct Browser {
-    http: reqwest::Client,
-    base: String,
+    client: fantoccini::Client,
     _driver: Running,
     _profile: tempfile::TempDir,
 }
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     async fn start() -> Result<Browser, Boxed> {
@@ -149,83 +149,35 @@ impl Browser {
         let root = format!("http://127.0.0.1:{port}");
         wait_for(&format!("{root}/status")).await?;
         let profile = temp_dir("session-demo-chromium")?;
-        let http = reqwest::Client::new();
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                          "--no-first-run", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync",
                          format!("--user-data-dir={}", profile.path().display())]
-            }
-        }}});
-        let v: Value = http
-            .post(format!("{root}/session"))
-            .json(&caps)
-            .send()
-            .await?
-            .json()
+            }),
+        );
+        // Plain HTTP to the local chromedriver: no TLS stack is needed.
+        let client = fantoccini::ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&root)
             .await?;
-        let id = v["value"]["sessionId"]
-            .as_str()
-            .ok_or_else(|| format!("chromedriver did not start a session: {v}"))?;
         Ok(Browser {
-            http,
-            base: format!("{root}/session/{id}"),
+            client,
             _driver: driver,
             _profile: profile,
         })
     }
 
-    async fn post(&self, path: &str, body: Value) -> Result<Value, Boxed> {
-        let v: Value = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if v["value"]["error"].is_string() {
-            return Err(format!("webdriver {path}: {v}").into());
-        }
-        Ok(v["value"].clone())
-    }
-
-    async fn get(&self, path: &str) -> Result<Value, Boxed> {
-        let v: Value = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(v["value"].clone())
-    }
-
     async fn open(&self, url: &str) -> Result<(), Boxed> {
-        self.post("/url", json!({ "url": url })).await.map(|_| ())
-    }
-
-    async fn element(&self, css: &str) -> Result<String, Boxed> {
-        let v = self
-            .post("/element", json!({"using": "css selector", "value": css}))
-            .await?;
-        v[ELEMENT]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("no element {css}").into())
+        Ok(self.client.goto(url).await?)
     }
 
     async fn text(&self, css: &str) -> Result<String, Boxed> {
-        let id = self.element(css).await?;
-        Ok(self
-            .get(&format!("/element/{id}/text"))
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
+        Ok(self.client.find(Locator::Css(css)).await?.text().await?)
     }
 
     /// The text of `css` once the page shows `expected` there (navigation after a
@@ -242,32 +194,25 @@ impl Browser {
     }
 
     async fn has(&self, css: &str) -> Result<bool, Boxed> {
-        let v = self
-            .post("/elements", json!({"using": "css selector", "value": css}))
-            .await?;
-        Ok(v.as_array().is_some_and(|a| !a.is_empty()))
+        Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())
     }
 
     async fn type_into(&self, css: &str, text: &str) -> Result<(), Boxed> {
-        let id = self.element(css).await?;
-        self.post(&format!("/element/{id}/value"), json!({ "text": text }))
-            .await
-            .map(|_| ())
+        let field = self.client.find(Locator::Css(css)).await?;
+        Ok(field.send_keys(text).await?)
     }
 
     async fn click(&self, css: &str) -> Result<(), Boxed> {
-        let id = self.element(css).await?;
-        self.post(&format!("/element/{id}/click"), json!({}))
-            .await
-            .map(|_| ())
+        self.client.find(Locator::Css(css)).await?.click().await?;
+        Ok(())
     }
 
     /// Waits until the page's URL is `url` (a form that submits itself navigates).
     async fn lands_on(&self, url: &str) -> Result<(), Boxed> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let now = self.get("/url").await?;
-            if now.as_str() == Some(url) {
+            let now = self.client.current_url().await?;
+            if now.as_str() == url {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -279,16 +224,17 @@ impl Browser {
 
     /// Runs `script` in the page and gives its return value.
     async fn script(&self, script: &str) -> Result<Value, Boxed> {
-        self.post("/execute/sync", json!({ "script": script, "args": [] }))
-            .await
+        Ok(self.client.execute(script, Vec::new()).await?)
+    }
+
+    /// The page's HTML as the browser holds it now.
+    async fn source(&self) -> Result<String, Boxed> {
+        Ok(self.client.source().await?)
     }
 
     /// A PNG of the window, saved as `target/screenshots/NAME.png`; gives its path.
     async fn screenshot(&self, name: &str) -> Result<std::path::PathBuf, Boxed> {
-        use base64::Engine;
-        let png = self.get("/screenshot").await?;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().ok_or("the screenshot is not base64 text")?)?;
+        let png = self.client.screenshot().await?;
         // target/<profile>/deps/this-test -> target/screenshots
         let exe = std::env::current_exe()?;
         let target = exe
@@ -303,20 +249,13 @@ impl Browser {
     }
 
     async fn reload(&self) -> Result<(), Boxed> {
-        self.post("/refresh", json!({})).await.map(|_| ())
+        Ok(self.client.refresh().await?)
     }
-}
 
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // Closing the WebDriver session ends Chromium; chromedriver is killed after.
-        let url = self.base.clone();
-        let _ = std::thread::spawn(move || {
-            let _ = Command::new("curl")
-                .args(["-s", "-X", "DELETE", &url])
-                .output();
-        })
-        .join();
+    /// Ends the WebDriver session, which closes Chromium (chromedriver is killed when
+    /// the browser is dropped).
+    async fn close(self) -> Result<(), Boxed> {
+        Ok(self.client.close().await?)
     }
 }
 
@@ -353,8 +292,7 @@ async fn the_page_explains_itself_and_labels_every_form() -> TestResult {
     let home = format!("http://127.0.0.1:{port}/");
     wait_for(&home).await?;
     let b = Browser::start().await?;
-    b.post("/window/rect", json!({"width": 1200, "height": 1400}))
-        .await?;
+    b.client.set_window_size(1200, 1400).await?;
     b.open(&home).await?;
 
     // What it demonstrates, which driver runs, and that the key is random.
@@ -413,6 +351,7 @@ async fn the_page_explains_itself_and_labels_every_form() -> TestResult {
     );
     let shot = b.screenshot("session-demo").await?;
     eprintln!("screenshot of the demo page: {}", shot.display());
+    b.close().await?;
     Ok(())
 }
 
@@ -469,6 +408,7 @@ async fn a_real_browser_counts_flashes_signs_in_and_out() -> TestResult {
         "1",
         "signing out starts a new session"
     );
+    b.close().await?;
     Ok(())
 }
 
@@ -515,12 +455,9 @@ async fn a_forged_cross_site_form_is_refused_in_a_real_browser() -> TestResult {
     b.open(&attacker_site(&format!("{home}login")).await?)
         .await?;
     b.lands_on(&format!("{home}login")).await?;
-    let answer = b.get("/source").await?;
+    let answer = b.source().await?;
     assert!(
-        !answer
-            .as_str()
-            .unwrap_or_default()
-            .contains("This form has expired"),
+        !answer.contains("This form has expired"),
         "the forged form reached the handler; the layer must refuse it first: {answer}"
     );
     b.open(&home).await?;
@@ -546,6 +483,7 @@ async fn a_forged_cross_site_form_is_refused_in_a_real_browser() -> TestResult {
         "Signed in as ada",
         "a cross-site form signed the user out"
     );
+    b.close().await?;
     Ok(())
 }
 
