@@ -15,7 +15,10 @@ fn main() -> io::Result<()> {
         println!("cargo:rerun-if-changed={}", file.display());
         names.extend(case_names(&fs::read_to_string(&file)?));
     }
-    let list: String = names.iter().map(|n| format!("            {n},\n")).collect();
+    let list: String = names
+        .iter()
+        .map(|n| format!("            {n},\n"))
+        .collect();
     let generated = format!(
         "#[doc(hidden)]\n#[macro_export]\nmacro_rules! __all_cases {{\n    \
          ($kit:path, $factory:expr) => {{\n        $crate::__tests!(\n            \

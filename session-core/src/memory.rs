@@ -144,9 +144,12 @@ impl SessionStore for MemoryStore {
         let Some(record) = sessions.live(&id.storage_key(), now) else {
             return Ok(None);
         };
-        // The load refreshes the idle deadline.
+        // The load refreshes the idle deadline, and says from where.
+        let previous = record.expires_ms;
         record.expires_ms = expiry.deadline(record.created_ms, now);
-        Ok(Some(record.clone()))
+        let mut loaded = record.clone();
+        loaded.set_moved_from(previous);
+        Ok(Some(loaded))
     }
 
     async fn create(&self, record: &Record) -> Result<String, Error> {

@@ -96,6 +96,9 @@ pub struct Record {
     /// Set by a store's `load`: save again even if nothing changes.
     #[serde(skip)]
     pub(crate) outdated: bool,
+    /// Set by a store's `load` that moved the idle deadline: where it was before.
+    #[serde(skip)]
+    pub(crate) moved_from: Option<u64>,
 }
 
 impl Record {
@@ -106,6 +109,7 @@ impl Record {
             expires_ms,
             entries: Entries::new(),
             outdated: false,
+            moved_from: None,
         }
     }
 
@@ -213,6 +217,30 @@ impl Record {
     /// ```
     pub fn is_outdated(&self) -> bool {
         self.outdated
+    }
+
+    /// Tells the session, from a store's `load` that refreshes the idle deadline,
+    /// where the deadline stood before this load moved it (unix ms). The session
+    /// sends a persistent cookie again (its `Max-Age` follows the deadline) only when
+    /// the deadline moved by a meaningful share; a store that refreshes in `load`
+    /// without saying so leaves the client's cookie to expire before the session.
+    ///
+    /// ```
+    /// use session_core::Record;
+    ///
+    /// let mut record = Record::new(0, 1_000);
+    /// assert_eq!(record.moved_from(), None);
+    /// record.set_moved_from(400);
+    /// assert_eq!(record.moved_from(), Some(400));
+    /// ```
+    pub fn set_moved_from(&mut self, previous_expires_ms: u64) {
+        self.moved_from = Some(previous_expires_ms);
+    }
+
+    /// Where the idle deadline stood before the load that gave this record moved
+    /// it, when the store said so ([`set_moved_from`](Self::set_moved_from)).
+    pub fn moved_from(&self) -> Option<u64> {
+        self.moved_from
     }
 }
 

@@ -652,6 +652,9 @@ impl Session {
             state.remember = spent.remember;
             spent
         };
-        self.carry_out(&mut st, self.token()).await
+        let chose = st.changed.contains(REMEMBER_KEY);
+        let update = self.carry_out(&mut st, self.token()).await;
+        self.state().lifetime_moved = st.lifetime_moved || chose;
+        update
     }
 }

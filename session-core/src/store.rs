@@ -78,9 +78,11 @@ pub const DEFAULT_MAX_SESSION_BYTES: usize = 256 * 1024;
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// The live session `token` names, or `Ok(None)`. The store may refresh the idle
-    /// deadline as part of the load (`record.expires_ms = expiry.deadline(..)`); when
+    /// deadline as part of the load (`record.expires_ms = expiry.deadline(..)`), and
+    /// then says where it stood before ([`Record::set_moved_from`]), so that a
+    /// persistent cookie is sent again when it moved by 1% of the idle timeout; when
     /// it does not, the [`Session`](crate::Session) saves the session again once the
-    /// deadline has moved by 1% of the idle timeout.
+    /// deadline has moved by that much.
     async fn load(&self, token: &str, expiry: &Expiry) -> Result<Option<Record>, Error>;
 
     /// Stores `record` as a new session and returns its token. A token must never

@@ -193,24 +193,27 @@ async fn finish(
     let choice = session.remembered();
     let persistent = choice.unwrap_or(cookie.is_persistent());
     let max_age = persistent.then(|| session.time_left());
+    // A persistent cookie's Max-Age follows the idle deadline, which moves only when
+    // the store's idle refresh is due (or a `remember` choice is made): a read a
+    // moment after the last refresh keeps the cookie the client has (and its answer
+    // needs no `no-store`).
+    let resend = session.lifetime_moved() && (persistent || choice.is_some());
     match update {
-        // A persistent cookie's Max-Age moves with the idle deadline, so every
-        // request that loaded the session sends it again.
-        Ok(TokenUpdate::Keep) if persistent && session.was_loaded() => {
+        // Nothing to save, but a store that refreshes in its load moved the
+        // deadline by a meaningful share: the cookie follows.
+        Ok(TokenUpdate::Keep) if resend => {
             if let Some(token) = session.current_token() {
                 send(&mut outcome, cookie, token, sent, max_age);
             }
         }
         Ok(TokenUpdate::Keep) => {}
-        // A save that kept the token (a server store's session changed in place) of
-        // a session that made no `remember` choice: the client's cookie already
-        // holds it. It is sent again to move a persistent cookie's Max-Age (or to
-        // carry a choice), never for a write-only save (sending it could add or
-        // drop a Max-Age the session did not choose).
+        // A save that kept the token (a server store's session changed in place):
+        // the client's cookie already holds it. It is sent again to move a
+        // persistent cookie's Max-Age or to carry a choice, never for a write-only
+        // save without a choice (sending it could add or drop a Max-Age the session
+        // did not choose).
         Ok(TokenUpdate::Send(token))
-            if choice.is_none()
-                && (!persistent || !session.was_loaded())
-                && session.current_token() == Some(token.as_str()) => {}
+            if !resend && session.current_token() == Some(token.as_str()) => {}
         Ok(TokenUpdate::Send(token)) => send(&mut outcome, cookie, &token, sent, max_age),
         Ok(TokenUpdate::Remove) => {
             outcome.set_cookies = cookie.remove(sent);

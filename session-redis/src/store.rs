@@ -361,23 +361,50 @@ impl RedisStore {
         matches!(self.backend, Backend::Cluster(_))
     }
 
-    /// `GETEX key PX idle`: the stored bytes, with the idle deadline refreshed.
+    /// The stored bytes under `key` and the TTL they had, refreshing the idle
+    /// deadline to `idle_ms` unless the near-cache is on.
     async fn get_and_touch(
         &self,
         key: RedisKey<'_>,
         idle_ms: u64,
     ) -> Result<Fetched, session_core::Error> {
-        if self.near.is_some() {
-            return self.get_tracked(key).await;
-        }
-        let mut cmd = Cmd::with_capacity(4, key.len() + 32);
-        cmd.arg("GETEX").arg(key).arg("PX").arg(idle_ms);
+        let touch = self.near.is_none().then_some(idle_ms);
+        self.fetch(key, touch).await
+    }
+
+    /// In one round trip: the key's `PTTL` (where its idle deadline stood) and its
+    /// value, by `GETEX` refreshing the deadline to `touch_ms` or, with `None` (for
+    /// the near-cache), by a `GET`, which does not change the key (a change would
+    /// invalidate every other app server's copy; the caller refreshes the deadline
+    /// with [`refresh_tracked`](Self::refresh_tracked) only when it is due).
+    async fn fetch(
+        &self,
+        key: RedisKey<'_>,
+        touch_ms: Option<u64>,
+    ) -> Result<Fetched, session_core::Error> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("PTTL").arg(key);
+        match touch_ms {
+            Some(idle_ms) => pipe.cmd("GETEX").arg(key).arg("PX").arg(idle_ms),
+            None => pipe.cmd("GET").arg(key),
+        };
         self.call(|mut backend| async move {
-            match backend.send(&cmd).await {
-                Ok(Value::Nil) => Ok(Fetched::Missing),
-                Ok(Value::BulkString(bytes)) => Ok(Fetched::Bytes(bytes, None)),
+            match backend.send_pipe(&pipe).await {
+                Ok(Value::Array(replies)) => {
+                    let mut replies = replies.into_iter();
+                    Ok(match (replies.next(), replies.next()) {
+                        (_, Some(Value::Nil)) => Fetched::Missing,
+                        (Some(Value::Int(ttl)), Some(Value::BulkString(bytes))) => {
+                            Fetched::Bytes(bytes, u64::try_from(ttl).unwrap_or(0))
+                        }
+                        _ => Fetched::WrongType,
+                    })
+                }
                 Ok(_) => Ok(Fetched::WrongType),
-                Err(e) if e.code() == Some("WRONGTYPE") => Ok(Fetched::WrongType),
+                // A pipeline reports the `GET`'s error as a failure of the whole.
+                Err(e) if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") => {
+                    Ok(Fetched::WrongType)
+                }
                 Err(e) => Err(e),
             }
         })
@@ -389,9 +416,9 @@ impl RedisStore {
 enum Fetched {
     /// No key.
     Missing,
-    /// The stored bytes (with the near-cache: and the key's remaining TTL, ms; its
-    /// idle deadline is then not refreshed yet).
-    Bytes(Vec<u8>, Option<u64>),
+    /// The stored bytes and the key's remaining TTL (ms) before this load (with the
+    /// near-cache, the idle deadline is not refreshed yet; without it, it now is).
+    Bytes(Vec<u8>, u64),
     /// A key of another type.
     WrongType,
 }
@@ -521,17 +548,24 @@ impl MergeStore for RedisStore {
                     self.del(key).await?;
                     return Ok(None);
                 }
+                // Without the near-cache the load moved the idle deadline.
+                let mut moved = near.is_none();
                 if let Some((near, bytes)) = &near {
                     // When its idle deadline was last set, by any app server.
-                    let mut refreshed =
-                        now.saturating_sub(idle.saturating_sub(ttl.unwrap_or(idle)));
+                    let mut refreshed = now.saturating_sub(idle.saturating_sub(ttl));
                     if now - refreshed >= (idle / 100).max(1) {
                         self.refresh_tracked(key, idle).await?;
+                        moved = true;
                         refreshed = now;
                     }
                     if let Some(ticket) = ticket {
                         near.fill(bytes, ticket, &record, loaded.mark(), refreshed);
                     }
+                }
+                if moved {
+                    // From where the deadline stood before this load (after the
+                    // fill: what the near-cache serves later moved nothing).
+                    record.set_moved_from(now.saturating_add(ttl));
                 }
                 Ok(Some((record, loaded.mark())))
             }

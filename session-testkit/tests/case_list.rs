@@ -5,7 +5,11 @@ use std::collections::HashSet;
 #[test]
 fn every_case_function_is_listed_once() {
     let names: HashSet<&str> = session_testkit::CASE_NAMES.iter().copied().collect();
-    assert_eq!(names.len(), session_testkit::CASE_NAMES.len(), "a name listed twice");
+    assert_eq!(
+        names.len(),
+        session_testkit::CASE_NAMES.len(),
+        "a name listed twice"
+    );
     // Counted independently of the build's parser: each case file's `pub async fn`s.
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/cases");
     let mut written = 0;
@@ -17,7 +21,10 @@ fn every_case_function_is_listed_once() {
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
-            assert!(names.contains(name.as_str()), "{name} is not run by the kit");
+            assert!(
+                names.contains(name.as_str()),
+                "{name} is not run by the kit"
+            );
             written += 1;
         }
     }

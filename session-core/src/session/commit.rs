@@ -16,16 +16,20 @@ impl Session {
             Some(Loaded::Live { at_ms, .. }) => at_ms,
             _ => now_ms(),
         };
-        let (found, created, loaded_expires, outdated) = match loaded {
-            None => (Found::Unread, now, 0, false),
-            Some(Loaded::Nothing) => (Found::Nothing, now, 0, false),
+        let (found, created, loaded_expires, outdated, moved_from) = match loaded {
+            None => (Found::Unread, now, 0, false, None),
+            Some(Loaded::Nothing) => (Found::Nothing, now, 0, false, None),
             Some(Loaded::Live {
                 created_ms,
                 expires_ms,
                 outdated,
+                moved_from,
                 ..
-            }) => (Found::Live, created_ms, expires_ms, outdated),
+            }) => (Found::Live, created_ms, expires_ms, outdated, moved_from),
         };
+        // The share of the idle timeout that makes a move of the deadline worth a
+        // write (the idle refresh) or a cookie (a persistent cookie's Max-Age).
+        let share = expiry.idle_ms() / 100;
         let unread = found == Found::Unread;
         let survives = if unread {
             st.view.iter().any(|(key, value)| {
@@ -42,9 +46,13 @@ impl Session {
             flushed: st.cleared,
             renew: st.renew,
             outdated,
-            refresh_due: expiry.deadline(created, now).saturating_sub(loaded_expires)
-                > expiry.idle_ms() / 100,
+            refresh_due: expiry.deadline(created, now).saturating_sub(loaded_expires) > share,
         };
+        // A request that did not load has no deadline to compare with; a load that
+        // refreshed the deadline itself says from where.
+        let moved_in_load =
+            moved_from.is_some_and(|from| loaded_expires.saturating_sub(from) > share);
+        st.lifetime_moved = found == Found::Live && (facts.refresh_due || moved_in_load);
         let step = plan(facts);
         if matches!(step, Plan::Keep | Plan::Forget) {
             return Ok(match step {

@@ -126,6 +126,36 @@ impl Session {
         std::time::Duration::from_millis(deadline.saturating_sub(now))
     }
 
+    /// After [`commit`](Self::commit): whether a cookie that carries this session's
+    /// lifetime (a persistent cookie's `Max-Age`) is worth sending again. True when
+    /// the commit moved the idle deadline by a meaningful share (over a hundredth of
+    /// the idle timeout: the same rule as the store's idle refresh) or the request
+    /// made a [`remember`](Self::remember) choice; false before the commit, and for
+    /// a read a moment after the last refresh, whose cookie's `Max-Age` still holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let first = Session::new(store.clone(), Expiry::default(), None);
+    /// first.remember(true).await?;
+    /// let TokenUpdate::Send(token) = first.commit().await? else { unreachable!() };
+    /// assert!(first.lifetime_moved(), "a remember choice is sent");
+    ///
+    /// // Read again at once: the deadline moved by less than a hundredth.
+    /// let next = Session::new(store, Expiry::default(), Some(token));
+    /// next.get::<String>("anything").await?;
+    /// next.commit().await?;
+    /// assert!(!next.lifetime_moved());
+    /// # Ok(()) }
+    /// ```
+    pub fn lifetime_moved(&self) -> bool {
+        self.state().lifetime_moved
+    }
+
     /// The token this request's session goes by: the client's (or, after a load, the
     /// candidate that named the live session). `None` when the request carried none,
     /// or none named a live session.

@@ -18,6 +18,9 @@ pub(super) enum Loaded {
         mark: Option<u64>,
         /// The store asked for it to be saved again.
         outdated: bool,
+        /// Where the idle deadline stood before the load moved it, when the store
+        /// refreshes in `load` and said so.
+        moved_from: Option<u64>,
         /// When it was loaded: the request's time, for its save too.
         at_ms: u64,
     },
@@ -62,6 +65,7 @@ impl Session {
                     expires_ms: record.expires_ms,
                     mark,
                     outdated: record.outdated,
+                    moved_from: record.moved_from,
                     at_ms: now,
                 };
                 return Ok((loaded, Some(record)));

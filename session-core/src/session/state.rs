@@ -33,6 +33,10 @@ pub(super) struct State {
     /// This session's [`Session::remember`] choice, once known (set in this request,
     /// or loaded).
     pub(super) remember: Option<bool>,
+    /// After the commit: it moved the session's idle deadline by a meaningful share
+    /// (the idle refresh was due), or the request made a `remember` choice; a cookie
+    /// that carries the session's lifetime is worth sending again.
+    pub(super) lifetime_moved: bool,
 }
 
 impl State {

@@ -4,40 +4,6 @@
 use super::*;
 
 impl RedisStore {
-    /// For the near-cache, in one round trip: `PTTL` and a `GET`, which unlike
-    /// `GETEX` does not change the key (a change would invalidate every other app
-    /// server's copy). The caller refreshes the idle deadline
-    /// ([`refresh_tracked`](Self::refresh_tracked)) only when it is due.
-    pub(super) async fn get_tracked(
-        &self,
-        key: RedisKey<'_>,
-    ) -> Result<Fetched, session_core::Error> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("PTTL").arg(key);
-        pipe.cmd("GET").arg(key);
-        self.call(|mut backend| async move {
-            match backend.send_pipe(&pipe).await {
-                Ok(Value::Array(replies)) => {
-                    let mut replies = replies.into_iter();
-                    Ok(match (replies.next(), replies.next()) {
-                        (_, Some(Value::Nil)) => Fetched::Missing,
-                        (Some(Value::Int(ttl)), Some(Value::BulkString(bytes))) => {
-                            Fetched::Bytes(bytes, Some(u64::try_from(ttl).unwrap_or(0)))
-                        }
-                        _ => Fetched::WrongType,
-                    })
-                }
-                Ok(_) => Ok(Fetched::WrongType),
-                // A pipeline reports the `GET`'s error as a failure of the whole.
-                Err(e) if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") => {
-                    Ok(Fetched::WrongType)
-                }
-                Err(e) => Err(e),
-            }
-        })
-        .await
-    }
-
     /// A ticket for a near-cache fill ([`NearCache::ticket`]), once Redis tracks the
     /// connections this read may use: `None` when what it reads must not be cached.
     ///

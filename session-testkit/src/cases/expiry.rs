@@ -60,3 +60,40 @@ pub async fn lifetime_caps_an_active_session(kit: Kit) -> Result<(), Error> {
     );
     Ok(())
 }
+
+/// One read of the session through `c`: whether it reported its idle deadline moved
+/// by a meaningful share ([`Session::lifetime_moved`](session_core::Session::lifetime_moved)).
+async fn read_moves_deadline(c: &mut crate::Client) -> Result<bool, Error> {
+    let session = c.begin();
+    let user = session.get::<String>("user").await?;
+    assert_eq!(user.as_deref(), Some("ada"));
+    c.finish(&session).await?;
+    Ok(session.lifetime_moved())
+}
+
+/// A persistent cookie's `Max-Age` follows the idle deadline, so the session says when
+/// the deadline moved by more than a hundredth of the idle timeout, whether the
+/// store refreshed it in its load or the session saved it: a read a moment after
+/// the last move reports none (the client's cookie holds), a read past the share
+/// reports one, and the read right after that none again.
+pub async fn a_moved_idle_deadline_is_reported_for_the_cookie(kit: Kit) -> Result<(), Error> {
+    // A share of 1 s: the reads "at once" have that long.
+    let kit = kit.with_expiry(Expiry::new(ms(100_000)));
+    let mut c = kit.client();
+    super::sign_in(&mut c).await?;
+    assert!(
+        !read_moves_deadline(&mut c).await?,
+        "a read at once reported a moved deadline"
+    );
+    sleep(ms(1_500)).await;
+    assert!(
+        read_moves_deadline(&mut c).await?,
+        "a read 1.5 s later (past a hundredth of 100 s) did not report the moved deadline; \
+         a store that refreshes the deadline in `load` says from where (Record::set_moved_from)"
+    );
+    assert!(
+        !read_moves_deadline(&mut c).await?,
+        "the read right after the move reported another"
+    );
+    Ok(())
+}
