@@ -21,6 +21,10 @@
 //! let session = Session::new(store, Expiry::default(), None);
 //! session.set("user", "ada").await?;
 //! let TokenUpdate::Send(id) = session.commit().await? else { unreachable!() };
+//!
+//! // The same settings made in code.
+//! let same = RedisSettings::default().with_db(1).with_namespace("masonite4");
+//! assert_eq!(same, settings);
 //! # Ok(()) }
 //! ```
 //!

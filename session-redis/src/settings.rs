@@ -57,6 +57,21 @@ impl SentinelSettings {
             password: None,
         }
     }
+
+    /// The sentinels' own password (`requirepass` of the sentinels).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::SentinelSettings;
+    ///
+    /// let sentinel = SentinelSettings::new("mymaster", ["10.0.0.1:26379"]).with_password("s3cret");
+    /// assert_eq!(sentinel.password.as_deref(), Some("s3cret"));
+    /// ```
+    pub fn with_password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
 }
 
 /// `[redis]`: where Redis is and how the store behaves.
@@ -192,6 +207,285 @@ impl Default for RedisSettings {
             near_cache_heartbeat_ms: 500,
         }
     }
+}
+
+/// Builders: each sets one setting and returns the settings, for settings made in
+/// code rather than read from `session.toml`.
+impl RedisSettings {
+    /// The host (default `127.0.0.1`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_host("redis.internal");
+    /// assert_eq!(settings.host, "redis.internal");
+    /// ```
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port (default 6379).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_port(6380);
+    /// assert_eq!(settings.port, 6380);
+    /// ```
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The ACL username.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_username("app");
+    /// assert_eq!(settings.username.as_deref(), Some("app"));
+    /// ```
+    pub fn with_username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// The password (of the master, with Sentinel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_password("s3cret");
+    /// assert_eq!(settings.password.as_deref(), Some("s3cret"));
+    /// ```
+    pub fn with_password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// The database number (one node or Sentinel; a cluster has only 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_db(2);
+    /// assert_eq!(settings.options.db, 2);
+    /// ```
+    pub fn with_db(mut self, db: i64) -> Self {
+        self.options.db = db;
+        self
+    }
+
+    /// The idle timeout of Redis sessions, in whole seconds (default: the top-level `timeout`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_timeout(std::time::Duration::from_secs(900));
+    /// assert_eq!(settings.timeout, Some(900));
+    /// ```
+    pub fn with_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.timeout = Some(idle.as_secs());
+        self
+    }
+
+    /// The key prefix: keys are `{namespace}:{digest}` (default `session`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_namespace("shop");
+    /// assert_eq!(settings.namespace, "shop");
+    /// ```
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// A `redis://` or `rediss://` URL, in place of host, port, password and db.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_url("redis://127.0.0.1:6379/1");
+    /// assert_eq!(settings.url.as_deref(), Some("redis://127.0.0.1:6379/1"));
+    /// ```
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Connect over TLS (needs the `tls` feature).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_tls(true);
+    /// assert_eq!(settings.tls, true);
+    /// ```
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The certificate authorities to trust for TLS, as a PEM file (default: the system's roots).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_tls_ca_file("/etc/redis/ca.pem");
+    /// assert_eq!(settings.tls_ca_file.as_deref(), Some(std::path::Path::new("/etc/redis/ca.pem")));
+    /// ```
+    pub fn with_tls_ca_file(mut self, pem: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_ca_file = Some(pem.into());
+        self
+    }
+
+    /// Redis Cluster seed nodes (`host:port`): the cluster client is used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_cluster(["10.0.0.1:7000", "10.0.0.2:7000"]);
+    /// assert_eq!(settings.cluster.len(), 2);
+    /// ```
+    pub fn with_cluster(mut self, nodes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cluster = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Find the master through Redis Sentinel, and follow it after a failover.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_sentinel(session_redis::SentinelSettings::new("mymaster", ["10.0.0.1:26379"]));
+    /// assert_eq!(settings.sentinel.map(|s| s.master).as_deref(), Some("mymaster"));
+    /// ```
+    pub fn with_sentinel(mut self, sentinel: SentinelSettings) -> Self {
+        self.sentinel = Some(sentinel);
+        self
+    }
+
+    /// How long to wait for a connection (default 1 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_connect_timeout(std::time::Duration::from_millis(250));
+    /// assert_eq!(settings.connect_timeout_ms, 250);
+    /// ```
+    pub fn with_connect_timeout(mut self, wait: std::time::Duration) -> Self {
+        self.connect_timeout_ms = duration_ms(wait);
+        self
+    }
+
+    /// How long to wait for an answer (default 500 ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_response_timeout(std::time::Duration::from_millis(200));
+    /// assert_eq!(settings.response_timeout_ms, 200);
+    /// ```
+    pub fn with_response_timeout(mut self, wait: std::time::Duration) -> Self {
+        self.response_timeout_ms = duration_ms(wait);
+        self
+    }
+
+    /// The largest session kept, in stored bytes (default 256 KiB).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_max_session_bytes(64 << 10);
+    /// assert_eq!(settings.max_session_bytes, 65536);
+    /// ```
+    pub fn with_max_session_bytes(mut self, bytes: usize) -> Self {
+        self.max_session_bytes = bytes;
+        self
+    }
+
+    /// Keep hot sessions in this process (default true); alike on every app server of a namespace.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_near_cache(false);
+    /// assert_eq!(settings.near_cache, false);
+    /// ```
+    pub fn with_near_cache(mut self, on: bool) -> Self {
+        self.near_cache = on;
+        self
+    }
+
+    /// The near-cache's memory budget (default 64 MiB).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_near_cache_bytes(16 << 20);
+    /// assert_eq!(settings.near_cache_bytes, 16 << 20);
+    /// ```
+    pub fn with_near_cache_bytes(mut self, bytes: usize) -> Self {
+        self.near_cache_bytes = bytes;
+        self
+    }
+
+    /// How often the near-cache proves its invalidation channel alive (default 500 ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_redis::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default().with_near_cache_heartbeat(std::time::Duration::from_millis(250));
+    /// assert_eq!(settings.near_cache_heartbeat_ms, 250);
+    /// ```
+    pub fn with_near_cache_heartbeat(mut self, every: std::time::Duration) -> Self {
+        self.near_cache_heartbeat_ms = duration_ms(every);
+        self
+    }
+}
+
+/// `d` in whole milliseconds, saturating.
+fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl RedisSettings {

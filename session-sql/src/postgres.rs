@@ -136,8 +136,7 @@ impl PostgresStore {
     ///
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// let pool = sqlx::PgPool::connect("postgres://app@127.0.0.1/app").await?;
-    /// let mut settings = PostgresSettings::default();
-    /// settings.table = "app_sessions".into();
+    /// let settings = PostgresSettings::default().with_table("app_sessions");
     /// let store = PostgresStore::from_pool(pool, &settings).await?;
     /// # Ok(()) }
     /// ```
