@@ -92,6 +92,18 @@ pub enum Error {
         /// What is wrong with it and what is expected.
         reason: String,
     },
+
+    /// The store keeps no index of users' sessions, so it cannot list or revoke
+    /// them. `enable` says what would give it one (empty when nothing would).
+    #[error("this session store keeps no index of users' sessions, so it cannot list or revoke them{enable}")]
+    NoUserIndex {
+        /// What gives the store an index (`; set ...`), or empty.
+        enable: String,
+    },
+
+    /// A user's sessions were asked for in a session that is not signed in.
+    #[error("the session is not signed in")]
+    NotSignedIn,
 }
 
 impl Error {

@@ -16,6 +16,8 @@ use crate::{
 };
 
 /// The size the map may reach before the first purge of expired sessions.
+mod users;
+
 const FIRST_PURGE_AT: usize = 1024;
 
 /// An in-memory, server-side store. Passes the whole conformance kit.
@@ -182,6 +184,10 @@ impl SessionStore for MemoryStore {
 
     fn merging(&self) -> Option<&dyn MergeStore> {
         Some(self)
+    }
+
+    fn users(&self) -> Result<&dyn crate::UserIndex, Error> {
+        Ok(self)
     }
 }
 

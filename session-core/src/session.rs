@@ -29,9 +29,10 @@ mod commit;
 mod cookie;
 mod load;
 mod state;
+mod users;
 
 use load::Loaded;
-use state::{life_in, State};
+use state::{life_in, Bound, State};
 
 /// What the HTTP layer should do with the client's token after [`Session::commit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +93,8 @@ struct Inner {
     loaded: OnceCell<Loaded>,
     /// Never held across an `await`: the load and the save run outside it.
     state: Mutex<State>,
+    /// Where lifecycle events go ([`Session::on_event`]).
+    events: std::sync::OnceLock<crate::EventSink>,
 }
 
 /// The session key under which [`Session::csrf_token`] keeps its token.
@@ -181,6 +184,7 @@ impl Session {
                 tokens,
                 loaded: OnceCell::new(),
                 state: Mutex::new(State::default()),
+                events: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -653,8 +657,14 @@ impl Session {
             spent
         };
         let chose = st.changed.contains(REMEMBER_KEY);
+        // The binding the commit leaves (only a loaded session's view tells).
+        let bound_after = self.was_loaded().then(|| Bound::of(&st.view)).flatten();
+        let renewing = st.renew;
         let update = self.carry_out(&mut st, self.token()).await;
         self.state().lifetime_moved = st.lifetime_moved || chose;
-        update
+        let update = update?;
+        self.follow_users(&st, bound_after, renewing, &update)
+            .await?;
+        Ok(update)
     }
 }

@@ -63,7 +63,7 @@
 
 use async_trait::async_trait;
 
-use crate::{Error, Expiry, Record, StoredValue};
+use crate::{Error, Expiry, Record, StoredValue, UserIndex};
 
 /// The default [`SessionStore::max_session_bytes`]: 256 KiB.
 pub const DEFAULT_MAX_SESSION_BYTES: usize = 256 * 1024;
@@ -117,6 +117,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// `None`, the default, for every other store.
     fn cookie_framing(&self) -> Option<(&str, usize)> {
         None
+    }
+
+    /// The store's index of users' sessions ([`crate::users`]), or
+    /// [`Error::NoUserIndex`] saying what would give it one. The default has none.
+    fn users(&self) -> Result<&dyn UserIndex, Error> {
+        Err(Error::NoUserIndex {
+            enable: String::new(),
+        })
     }
 }
 

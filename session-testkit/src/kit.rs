@@ -90,6 +90,10 @@ impl SessionStore for Counted {
     fn merging(&self) -> Option<&dyn MergeStore> {
         self.inner.merging().map(|_| self as &dyn MergeStore)
     }
+
+    fn users(&self) -> Result<&dyn session_core::UserIndex, Error> {
+        self.inner.users()
+    }
 }
 
 #[async_trait]
@@ -178,6 +182,17 @@ impl Kit {
     /// The store's [`SessionStore::max_session_bytes`].
     pub fn max_session_bytes(&self) -> usize {
         self.store.max_session_bytes()
+    }
+
+    /// True when the store keeps an index of users' sessions
+    /// ([`SessionStore::users`]): it lists and revokes them.
+    pub fn has_user_index(&self) -> bool {
+        self.store.users().is_ok()
+    }
+
+    /// The store's users, from outside a request, under the kit's expiry.
+    pub fn users(&self) -> session_core::Users {
+        session_core::Users::new(self.store(), self.expiry)
     }
 
     /// The same store under another expiry policy.

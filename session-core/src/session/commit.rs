@@ -62,6 +62,7 @@ impl Session {
         }
         let token = match (step, token) {
             (Plan::Create, _) | (_, None) => {
+                st.created = true;
                 let record = Self::take_settled(st, expiry, created, now, unread);
                 return self.create(&record).await;
             }
@@ -123,6 +124,7 @@ impl Session {
                 if fresh.is_empty() {
                     return Ok(TokenUpdate::Remove);
                 }
+                st.created = true;
                 self.create(&fresh).await
             }
         }

@@ -121,8 +121,10 @@ impl Session {
             view,
             removed,
             cleared,
+            bound,
             ..
         } = &mut *st;
+        *bound = record.as_ref().and_then(|r| Bound::of(&r.entries));
         if let Some(record) = record.filter(|_| !*cleared) {
             let mut stored = record.entries;
             if !removed.is_empty() {

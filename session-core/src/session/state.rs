@@ -37,6 +37,26 @@ pub(super) struct State {
     /// (the idle refresh was due), or the request made a `remember` choice; a cookie
     /// that carries the session's lifetime is worth sending again.
     pub(super) lifetime_moved: bool,
+    /// The user and device the loaded session was bound to, as stored.
+    pub(super) bound: Option<Bound>,
+    /// The commit stored a new session (no live one was loaded, or it vanished).
+    pub(super) created: bool,
+}
+
+/// A signed-in session's user and device ([`USER_KEY`](crate::USER_KEY),
+/// [`DEVICE_KEY`](crate::DEVICE_KEY)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Bound {
+    pub(super) user: String,
+    pub(super) device: String,
+}
+
+impl Bound {
+    /// The binding `entries` hold: both keys, each a JSON string.
+    pub(super) fn of(entries: &Entries) -> Option<Bound> {
+        let (user, device) = crate::users::binding_of(entries)?;
+        Some(Bound { user, device })
+    }
 }
 
 impl State {

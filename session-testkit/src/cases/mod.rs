@@ -12,6 +12,7 @@ mod hardening;
 mod lifecycle;
 mod renew;
 mod tokens;
+mod users;
 mod values;
 
 pub use api::*;
@@ -22,6 +23,7 @@ pub use hardening::*;
 pub use lifecycle::*;
 pub use renew::*;
 pub use tokens::*;
+pub use users::*;
 pub use values::*;
 
 use session_core::Error;

@@ -1,0 +1,221 @@
+//! Users and their devices: which sessions belong to a user, listing them, ending
+//! them, from a request ([`Session::login`](crate::Session::login) and the methods
+//! beside it) or from outside one ([`Users`]).
+//!
+//! A signed-in session holds its user under [`USER_KEY`] and a device id under
+//! [`DEVICE_KEY`]: an opaque handle, made at sign-in, that names the session in a
+//! listing and outlives `regenerate` (the token changes, the device stays). It is
+//! never a token: it opens nothing.
+//!
+//! A store that keeps an index of users' sessions offers it through
+//! [`SessionStore::users`]; the [`Session`](crate::Session) tells the index of every
+//! sign-in, regenerate and sign-out as part of that request's commit (a request that
+//! does none of those costs the index nothing). A store without an index answers
+//! [`Error::NoUserIndex`], naming what would give it one.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use session_core::{Expiry, MemoryStore, Session, SessionStore, TokenUpdate, Users};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+//! let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+//! // Ada signs in on two devices.
+//! for _ in 0..2 {
+//!     let session = Session::new(store.clone(), Expiry::default(), None);
+//!     session.login("ada").await?;
+//!     session.commit().await?;
+//! }
+//! // An admin, outside any request, sees both and signs her out everywhere.
+//! let users = Users::new(store, Expiry::default());
+//! assert_eq!(users.sessions("ada").await?.len(), 2);
+//! assert_eq!(users.revoke_all("ada").await?, 2);
+//! assert!(users.sessions("ada").await?.is_empty());
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde::Serialize;
+
+use crate::{Error, Expiry, SessionStore};
+
+/// The session key that holds a signed-in session's user id (a JSON string).
+pub const USER_KEY: &str = "_user";
+
+/// The session key that holds a signed-in session's device id (a JSON string).
+pub const DEVICE_KEY: &str = "_device";
+
+/// The most sessions an index keeps for one user; signing in once more ends the
+/// oldest (by creation) of a user who has this many.
+pub const MAX_SESSIONS_PER_USER: usize = 256;
+
+/// One of a user's live sessions, as a listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// The session's device id: an opaque handle for revoking it, never a token.
+    pub id: String,
+    /// True for the session of the request that asked (always false from [`Users`]).
+    pub current: bool,
+    /// When the session was created (unix ms).
+    pub created_ms: u64,
+    /// When the session was last used, as the store knows it (unix ms; within a
+    /// hundredth of the idle timeout for stores that refresh the deadline in steps).
+    pub last_seen_ms: u64,
+}
+
+/// A store's index of users' sessions.
+///
+/// The [`Session`](crate::Session) calls [`bind`](Self::bind) when a commit leaves a
+/// signed-in session under a new token or a new user or device (sign-in,
+/// `regenerate`), and [`unbind`](Self::unbind) when it ends one (sign-out,
+/// `invalidate`, a session emptied). An index that the store keeps consistent by
+/// itself (a database column computed from the session) makes both no-ops.
+/// Listings never show a session that is gone or past its deadline under `expiry`.
+#[async_trait]
+pub trait UserIndex: Send + Sync {
+    /// The session `token` names, created at `created_ms`, is `user`'s, on
+    /// `device` (a new binding, or the same one under a new token).
+    async fn bind(
+        &self,
+        user: &str,
+        device: &str,
+        token: &str,
+        created_ms: u64,
+        expiry: &Expiry,
+    ) -> Result<(), Error>;
+
+    /// `user`'s session on `device` has ended (destroyed by this request).
+    async fn unbind(&self, user: &str, device: &str) -> Result<(), Error>;
+
+    /// `user`'s live sessions, oldest first (`current` false in each).
+    async fn list(&self, user: &str, expiry: &Expiry) -> Result<Vec<Device>, Error>;
+
+    /// Ends `user`'s session on `device`; false when `user` has no live session
+    /// there.
+    async fn revoke(&self, user: &str, device: &str) -> Result<bool, Error>;
+
+    /// Ends every session of `user` but the one on `keep`; how many ended.
+    async fn revoke_others(&self, user: &str, keep: Option<&str>) -> Result<u64, Error>;
+}
+
+/// The user and device `entries` are bound to: both keys, each a JSON string.
+pub(crate) fn binding_of(entries: &crate::entries::Entries) -> Option<(String, String)> {
+    let text = |key: &str| {
+        entries
+            .get(key)
+            .and_then(|v| serde_json::from_str::<String>(v.json.as_str()).ok())
+    };
+    Some((text(USER_KEY)?, text(DEVICE_KEY)?))
+}
+
+/// A fresh device id: 128 bits from the operating system's CSPRNG, as 22
+/// characters of base64url.
+pub(crate) fn new_device_id() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A user's sessions from outside a request: for an admin page or a background job.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{Expiry, MemoryStore, Users};
+///
+/// let users = Users::new(Arc::new(MemoryStore::new()), Expiry::default());
+/// # let _ = users;
+/// ```
+#[derive(Clone)]
+pub struct Users {
+    store: Arc<dyn SessionStore>,
+    expiry: Expiry,
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Users")
+            .field("expiry", &self.expiry)
+            .finish()
+    }
+}
+
+impl Users {
+    /// The users of `store`, whose sessions live under `expiry` (the policy the app's
+    /// sessions use: listings leave out what it has expired).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{Expiry, MemoryStore, Users};
+    ///
+    /// let users = Users::new(Arc::new(MemoryStore::new()), Expiry::default());
+    /// # let _ = users;
+    /// ```
+    pub fn new(store: Arc<dyn SessionStore>, expiry: Expiry) -> Self {
+        Users { store, expiry }
+    }
+
+    /// `user`'s live sessions, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, Users};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let session = Session::new(store.clone(), Expiry::default(), None);
+    /// session.login("ada").await?;
+    /// session.commit().await?;
+    /// let sessions = Users::new(store, Expiry::default()).sessions("ada").await?;
+    /// assert_eq!(sessions.len(), 1);
+    /// assert!(!sessions[0].current);
+    /// # Ok(()) }
+    /// ```
+    pub async fn sessions(&self, user: &str) -> Result<Vec<Device>, Error> {
+        self.store.users()?.list(user, &self.expiry).await
+    }
+
+    /// Ends `user`'s session on `device` (a [`Device::id`]); false when `user` has no
+    /// live session there. The session is gone on its next request, on every app
+    /// server (within a near-cache's staleness bound).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, Session, SessionStore, Users};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// # let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// # let session = Session::new(store.clone(), Expiry::default(), None);
+    /// # session.login("ada").await?;
+    /// # session.commit().await?;
+    /// let users = Users::new(store, Expiry::default());
+    /// let device = users.sessions("ada").await?.remove(0).id;
+    /// assert!(users.revoke("ada", &device).await?);
+    /// assert!(!users.revoke("ada", &device).await?, "gone already");
+    /// # Ok(()) }
+    /// ```
+    pub async fn revoke(&self, user: &str, device: &str) -> Result<bool, Error> {
+        self.store.users()?.revoke(user, device).await
+    }
+
+    /// Ends every session of `user`; how many ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use session_core::{Expiry, MemoryStore, SessionStore, Users};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// let users = Users::new(Arc::new(MemoryStore::new()), Expiry::default());
+    /// assert_eq!(users.revoke_all("nobody").await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn revoke_all(&self, user: &str) -> Result<u64, Error> {
+        self.store.users()?.revoke_others(user, None).await
+    }
+}
