@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use session_core::{now_ms, Expiry, Record, SessionStore};
+use session_core::{now_ms, Expiry, Record, Registry, SessionStore, UserIndex};
 
 use crate::key::Keyring;
 use crate::opened::{self, OpenedCookies};
@@ -51,7 +51,7 @@ use session_core::cookie::capacity;
 /// assert_eq!(store.name(), "session");
 /// # Ok::<(), session_cookie::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CookieStore {
     name: String,
     keyring: Keyring,
@@ -61,6 +61,22 @@ pub struct CookieStore {
     /// Cookies opened lately, shared by clones; a store that opens under another
     /// name gets its own.
     opened: Arc<OpenedCookies>,
+    /// Where signed-in sessions are registered, so that sign-out and revocation
+    /// stick (see [`with_registry`](Self::with_registry)).
+    registry: Option<Arc<dyn Registry>>,
+}
+
+impl std::fmt::Debug for CookieStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CookieStore")
+            .field("name", &self.name)
+            .field("keyring", &self.keyring)
+            .field("max_chunks", &self.max_chunks)
+            .field("limit", &self.limit)
+            .field("opened", &self.opened)
+            .field("registry", &self.registry.is_some())
+            .finish()
+    }
 }
 
 impl CookieStore {
@@ -73,6 +89,7 @@ impl CookieStore {
             keyring,
             max_chunks: 4,
             opened: Arc::new(OpenedCookies::new(opened::DEFAULT_BYTES)),
+            registry: None,
         }
     }
 
@@ -106,6 +123,32 @@ impl CookieStore {
     /// The memory for cookies already opened ([`with_opened_cache_bytes`](Self::with_opened_cache_bytes)).
     pub fn opened_cache_bytes(&self) -> usize {
         self.opened.budget()
+    }
+
+    /// Registers signed-in sessions in `registry` (Redis or SQL, from the driver
+    /// crates), so that sign-out and revocation stick: a cookie of a signed-out or
+    /// revoked session, a copy taken before included, opens as no session. Only a
+    /// signed-in session is looked up (a visitor's costs nothing), and the registry
+    /// may answer from a cache within its staleness bound. It also gives the store
+    /// the index of users' sessions ([`SessionStore::users`]): listing and revoking.
+    /// Without one the store keeps no state: a copied cookie stays valid until it
+    /// expires, and listing answers an error naming this setting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::SessionStore;
+    /// use session_cookie::{CookieStore, Key, Keyring};
+    ///
+    /// let store = CookieStore::new(Keyring::new(Key::generate()?, []));
+    /// assert!(store.users().is_err(), "no registry, no index");
+    /// // With one: CookieStore::new(..).with_registry(Arc::new(session_redis::RedisRegistry::new(redis)))
+    /// # Ok::<(), session_cookie::Error>(())
+    /// ```
+    pub fn with_registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// Sets how many cookies a session may be split over (at least 1).
@@ -161,6 +204,14 @@ impl SessionStore for CookieStore {
                     tracing::debug!(cookie = %self.name, "cookie sealed with a previous key; re-sealing with the current one");
                     record.mark_outdated();
                 }
+                if let (Some(registry), Some((user, device))) =
+                    (&self.registry, session_core::users::binding(&record))
+                {
+                    if !registry.holds(&user, &device, expiry).await? {
+                        tracing::debug!(cookie = %self.name, "signed-out or revoked session cookie");
+                        return Ok(None);
+                    }
+                }
                 Ok(Some(record))
             }
             Err(reason) => {
@@ -211,5 +262,17 @@ impl SessionStore for CookieStore {
 
     fn cookie_framing(&self) -> Option<(&str, usize)> {
         Some((&self.name, self.max_chunks))
+    }
+
+    fn users(&self) -> Result<&dyn UserIndex, session_core::Error> {
+        match &self.registry {
+            Some(registry) => Ok(registry.index()),
+            None => Err(session_core::Error::NoUserIndex {
+                enable:
+                    "; a cookie session keeps no server state: set `[cookie] registry = \"redis\"` \
+                         (or `\"postgres\"`), or `CookieStore::with_registry`"
+                        .into(),
+            }),
+        }
     }
 }

@@ -85,4 +85,4 @@ pub use memory::MemoryStore;
 pub use record::{Record, RecordBuilder, StoredValue};
 pub use session::{Session, TokenUpdate, CSRF_TOKEN_KEY, MAX_CANDIDATES, REMEMBER_KEY};
 pub use store::{Change, Edit, MergeStore, Seen, SessionStore, DEFAULT_MAX_SESSION_BYTES};
-pub use users::{Device, UserIndex, Users, DEVICE_KEY, USER_KEY};
+pub use users::{Device, Registry, UserIndex, Users, DEVICE_KEY, USER_KEY};

@@ -100,6 +100,144 @@ pub trait UserIndex: Send + Sync {
     async fn revoke_others(&self, user: &str, keep: Option<&str>) -> Result<u64, Error>;
 }
 
+/// A server-side registry of the signed-in sessions of a store that keeps no state
+/// of its own (the cookie store): the index of users' sessions, and the check that
+/// makes sign-out and revocation stick.
+///
+/// A signed-in session is bound at sign-in; a load of a signed-in session asks
+/// [`holds`](Self::holds), and a session whose binding is gone (signed out,
+/// revoked, expired) opens as no session, a copy of its cookie included. A session
+/// without a user is never looked up.
+#[async_trait]
+pub trait Registry: Send + Sync {
+    /// True while `user`'s session on `device` is bound (not signed out, revoked, or
+    /// past its deadline under `expiry`). May answer from a cache, for at most the
+    /// registry's documented staleness bound.
+    async fn holds(&self, user: &str, device: &str, expiry: &Expiry) -> Result<bool, Error>;
+
+    /// The registry as the store's [`UserIndex`].
+    fn index(&self) -> &dyn UserIndex;
+}
+
+/// A registry's memory of recent "yes, still signed in" answers, so that a signed-in
+/// request need not ask the registry's server every time: each answer holds for
+/// `ttl_ms` (the registry's staleness bound: a revocation through another app
+/// server is honoured here within it), and all of them within `budget` bytes (each
+/// counts its key and 64 bytes of bookkeeping; past the budget they are all dropped).
+///
+/// ```
+/// use session_core::users::RecentAnswers;
+///
+/// let answers = RecentAnswers::new(500, 1 << 20);
+/// assert!(!answers.holds("ada", "d1", 1_000));
+/// answers.remember("ada", "d1", 1_000);
+/// assert!(answers.holds("ada", "d1", 1_499));
+/// assert!(!answers.holds("ada", "d1", 1_500), "past its time");
+/// answers.remember("ada", "d1", 2_000);
+/// answers.forget("ada", &["d1"]);
+/// assert!(!answers.holds("ada", "d1", 2_001));
+/// ```
+#[derive(Debug)]
+pub struct RecentAnswers {
+    ttl_ms: u64,
+    budget: usize,
+    held: std::sync::Mutex<(std::collections::HashMap<String, u64>, usize)>,
+}
+
+impl RecentAnswers {
+    /// Answers that hold `ttl_ms` each, within `budget` bytes.
+    pub fn new(ttl_ms: u64, budget: usize) -> Self {
+        RecentAnswers {
+            ttl_ms,
+            budget,
+            held: std::sync::Mutex::default(),
+        }
+    }
+
+    fn key(user: &str, device: &str) -> String {
+        format!("{}:{device}", user_digest(user))
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, (std::collections::HashMap<String, u64>, usize)> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// True when a yes for `user`'s `device`, remembered before `now`, still holds.
+    pub fn holds(&self, user: &str, device: &str, now: u64) -> bool {
+        let key = Self::key(user, device);
+        self.held().0.get(&key).is_some_and(|until| now < *until)
+    }
+
+    /// Remembers the registry's yes for `user`'s `device`, given at `now`.
+    pub fn remember(&self, user: &str, device: &str, now: u64) {
+        let key = Self::key(user, device);
+        let weight = key.len() + 64;
+        let until = now.saturating_add(self.ttl_ms);
+        let mut held = self.held();
+        let (map, bytes) = &mut *held;
+        if *bytes + weight > self.budget {
+            map.clear();
+            *bytes = 0;
+        }
+        if weight <= self.budget && map.insert(key, until).is_none() {
+            *bytes += weight;
+        }
+    }
+
+    /// Forgets what was remembered of `user`'s `devices` (signed out or revoked here).
+    pub fn forget(&self, user: &str, devices: &[&str]) {
+        let mut held = self.held();
+        let (map, bytes) = &mut *held;
+        for device in devices {
+            let key = Self::key(user, device);
+            if map.remove(&key).is_some() {
+                *bytes = bytes.saturating_sub(key.len() + 64);
+            }
+        }
+    }
+
+    /// The bytes held now (never more than the budget).
+    pub fn bytes(&self) -> usize {
+        self.held().1
+    }
+}
+
+/// The name a server store files `user`'s index under: the lowercase hex SHA-256
+/// digest of the user id (64 digits), so any user id, of any length or bytes, makes
+/// a key of bounded size that reveals nothing of it.
+///
+/// ```
+/// let key = session_core::users::user_digest("ada@example.com");
+/// assert_eq!(key.len(), 64);
+/// assert_eq!(key, session_core::users::user_digest("ada@example.com"));
+/// ```
+pub fn user_digest(user: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(user.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The user and device `record` is bound to ([`USER_KEY`], [`DEVICE_KEY`]), when it
+/// is signed in.
+///
+/// ```
+/// use session_core::{Record, RecordBuilder};
+///
+/// let mut builder = RecordBuilder::with_capacity(2, 16);
+/// builder.push("_device", r#""d1""#, false);
+/// builder.push("_user", r#""ada""#, false);
+/// let record = builder.finish(0, 1);
+/// assert_eq!(session_core::users::binding(&record), Some(("ada".into(), "d1".into())));
+/// assert_eq!(session_core::users::binding(&Record::new(0, 1)), None);
+/// ```
+pub fn binding(record: &crate::Record) -> Option<(String, String)> {
+    binding_of(&record.entries)
+}
+
 /// The user and device `entries` are bound to: both keys, each a JSON string.
 pub(crate) fn binding_of(entries: &crate::entries::Entries) -> Option<(String, String)> {
     let text = |key: &str| {

@@ -106,6 +106,34 @@ async fn invalidate(session: Session) -> Result {
     respond(answers::invalidate(&session).await)
 }
 
+async fn logout_others(session: Session, form: web::Form<TokenForm>) -> Result {
+    form_answer(page::sign_out_others(&session, &form.token).await)
+}
+
+async fn api_login(session: Session, body: web::Bytes) -> Result {
+    respond(answers::login(&session, &body).await)
+}
+
+async fn me(session: Session) -> Result {
+    respond(answers::me(&session).await)
+}
+
+async fn my_sessions(session: Session) -> Result {
+    respond(answers::my_sessions(&session).await)
+}
+
+async fn revoke_session(session: Session, id: web::Path<String>) -> Result {
+    respond(answers::revoke_session(&session, &id).await)
+}
+
+async fn revoke_others(session: Session) -> Result {
+    respond(answers::revoke_others(&session).await)
+}
+
+async fn api_logout(session: Session) -> Result {
+    respond(answers::logout(&session).await)
+}
+
 /// The demo's routes (the middleware is added by [`serve`]).
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -130,7 +158,17 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::delete().to(delete)),
         )
         .route("/api/flash/{key}", web::post().to(flash))
-        .route("/api/counter/{key}", web::put().to(increment));
+        .route("/api/counter/{key}", web::put().to(increment))
+        .route("/logout-others", web::post().to(logout_others))
+        .route("/api/login", web::post().to(api_login))
+        .route("/api/logout", web::post().to(api_logout))
+        .route("/api/me", web::get().to(me))
+        .route("/api/me/sessions", web::get().to(my_sessions))
+        .route(
+            "/api/me/sessions/revoke-others",
+            web::post().to(revoke_others),
+        )
+        .route("/api/me/sessions/{id}", web::delete().to(revoke_session));
 }
 
 /// Serves the demo on `listener` with `sessions`, until the server stops.

@@ -130,3 +130,72 @@ pub async fn invalidate(session: &Session) -> Result {
     session.invalidate().await?;
     Ok(status(204))
 }
+
+/// The answer to an error of the users routes: 401 when not signed in, 501 when the
+/// store keeps no index of users' sessions (the body says which setting gives one).
+fn users_error(error: Error) -> Result {
+    match error {
+        Error::NotSignedIn => Ok(json(401, json!({ "error": "not signed in" }))),
+        e @ Error::NoUserIndex { .. } => Ok(json(501, json!({ "error": e.to_string() }))),
+        e => Err(e),
+    }
+}
+
+/// The longest user id the demo accepts, in bytes.
+const MAX_USER_BYTES: usize = 256;
+
+/// `POST /api/login` with `{"user": "ada"}`: signs in (new id, new form token), 204.
+pub async fn login(session: &Session, body: &[u8]) -> Result {
+    let user = match json_body(body) {
+        Ok(v) => v.get("user").and_then(Value::as_str).map(str::to_owned),
+        Err(answer) => return Ok(answer),
+    };
+    let Some(user) = user.filter(|u| !u.trim().is_empty() && u.len() <= MAX_USER_BYTES) else {
+        return Ok(json(
+            400,
+            json!({ "error": format!("the body must be {{\"user\": \"...\"}}, a name of 1 to {MAX_USER_BYTES} bytes") }),
+        ));
+    };
+    session.login(&user).await?;
+    Ok(status(204))
+}
+
+/// `GET /api/me`: 200 `{"user": ...}`, 401 when not signed in.
+pub async fn me(session: &Session) -> Result {
+    match session.user().await? {
+        Some(user) => Ok(json(200, json!({ "user": user }))),
+        None => users_error(Error::NotSignedIn),
+    }
+}
+
+/// `GET /api/me/sessions`: 200 with the user's live sessions (`id`, `current`,
+/// `created_ms`, `last_seen_ms`).
+pub async fn my_sessions(session: &Session) -> Result {
+    match session.devices().await {
+        Ok(devices) => Ok(json(200, serde_json::to_value(devices).unwrap_or_default())),
+        Err(e) => users_error(e),
+    }
+}
+
+/// `DELETE /api/me/sessions/{id}`: 204, or 404 when it is not one of the user's.
+pub async fn revoke_session(session: &Session, id: &str) -> Result {
+    match session.revoke_device(id).await {
+        Ok(true) => Ok(status(204)),
+        Ok(false) => Ok(json(404, json!({ "error": "no such session of yours" }))),
+        Err(e) => users_error(e),
+    }
+}
+
+/// `POST /api/me/sessions/revoke-others`: 200 `{"revoked": n}`.
+pub async fn revoke_others(session: &Session) -> Result {
+    match session.revoke_other_devices().await {
+        Ok(n) => Ok(json(200, json!({ "revoked": n }))),
+        Err(e) => users_error(e),
+    }
+}
+
+/// `POST /api/logout`: ends and revokes the session, 204.
+pub async fn logout(session: &Session) -> Result {
+    session.logout().await?;
+    Ok(status(204))
+}

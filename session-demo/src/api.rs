@@ -74,3 +74,33 @@ pub async fn regenerate(session: Session) -> Result {
 pub async fn invalidate(session: Session) -> Result {
     respond(answers::invalidate(&session).await)
 }
+
+/// `POST /api/login`.
+pub async fn login(session: Session, body: Bytes) -> Result {
+    respond(answers::login(&session, &body).await)
+}
+
+/// `GET /api/me`.
+pub async fn me(session: Session) -> Result {
+    respond(answers::me(&session).await)
+}
+
+/// `GET /api/me/sessions`.
+pub async fn my_sessions(session: Session) -> Result {
+    respond(answers::my_sessions(&session).await)
+}
+
+/// `DELETE /api/me/sessions/{id}`.
+pub async fn revoke_session(session: Session, Path(id): Path<String>) -> Result {
+    respond(answers::revoke_session(&session, &id).await)
+}
+
+/// `POST /api/me/sessions/revoke-others`.
+pub async fn revoke_others(session: Session) -> Result {
+    respond(answers::revoke_others(&session).await)
+}
+
+/// `POST /api/logout`.
+pub async fn logout(session: Session) -> Result {
+    respond(answers::logout(&session).await)
+}

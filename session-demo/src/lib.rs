@@ -50,13 +50,18 @@ pub struct About {
     pub driver: String,
     /// True when no cookie key was configured and a random one was made.
     pub random_key: bool,
+    /// True when sign-out ends the session on the server, so that no copy of its
+    /// cookie opens it again: a server store, or the cookie store with a registry.
+    pub revocable: bool,
 }
 
 impl About {
     /// How a demo on `driver` runs.
     pub fn new(driver: impl Into<String>, random_key: bool) -> Self {
+        let driver = driver.into();
         About {
-            driver: driver.into(),
+            revocable: driver != "cookie",
+            driver,
             random_key,
         }
     }
@@ -83,7 +88,8 @@ pub fn prepared(mut config: SessionConfig) -> Result<(SessionConfig, About), Err
         );
         config.cookie.key = Some(key.to_base64());
     }
-    let about = About::new(config.default.clone(), random_key);
+    let mut about = About::new(config.default.clone(), random_key);
+    about.revocable |= config.cookie.registry.is_some();
     Ok((config, about))
 }
 
@@ -118,6 +124,16 @@ pub fn router(layer: SessionLayer, about: About) -> Router {
         .route("/api/session/{key}/pull", post(api::pull))
         .route("/api/flash/{key}", post(api::flash))
         .route("/api/counter/{key}", put(api::increment))
+        .route("/api/login", post(api::login))
+        .route("/api/logout", post(api::logout))
+        .route("/api/me", get(api::me))
+        .route("/api/me/sessions", get(api::my_sessions))
+        .route("/api/me/sessions/revoke-others", post(api::revoke_others))
+        .route(
+            "/api/me/sessions/{id}",
+            axum::routing::delete(api::revoke_session),
+        )
+        .route("/logout-others", post(page::logout_others))
         .with_state(Arc::new(about))
         .layer(layer)
 }

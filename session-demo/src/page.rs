@@ -33,7 +33,7 @@ pub(crate) async fn render(
     let host = host.map_or_else(|| "127.0.0.1:8000".to_owned(), escape);
     let visits = session.increment("visits", 1).await?;
     let message: Option<String> = session.get("message").await?;
-    let user: Option<String> = session.get("user").await?;
+    let user = session.user().await?;
     let token = session.csrf_token().await?;
     let hidden = format!(
         r#"<input type="hidden" name="_token" value="{}">"#,
@@ -50,8 +50,10 @@ pub(crate) async fn render(
     let account = match user {
         Some(user) => format!(
             r#"<p id="user">Signed in as <strong>{}</strong></p>
-<form method="post" action="/logout">{hidden}<button id="logout" type="submit">Sign out</button></form>"#,
-            escape(&user)
+<form method="post" action="/logout">{hidden}<button id="logout" type="submit">Sign out</button></form>
+{}"#,
+            escape(&user),
+            devices_card(session, &hidden).await?
         ),
         None => format!(
             r#"<p id="user">Not signed in</p>
@@ -67,9 +69,10 @@ pub(crate) async fn render(
         _ => "the session is kept by this store; your cookie holds only its id",
     };
     // What signing out does is the store's to say: a cookie session lives in the
-    // cookie, and a copy of it taken before sign-out still opens it.
-    let sign_out = match about.driver.as_str() {
-        "cookie" => "signing out clears the cookie in this browser, but the cookie driver keeps nothing on the server, so a copy of the cookie taken before sign-out still opens the session until it expires (at most the session lifetime)",
+    // cookie, and without a registry a copy of it taken before sign-out still opens it.
+    let sign_out = match (about.driver.as_str(), about.revocable) {
+        ("cookie", false) => "signing out clears the cookie in this browser, but the cookie driver keeps nothing on the server, so a copy of the cookie taken before sign-out still opens the session until it expires (at most the session lifetime); set <code>[cookie] registry</code> to end it for good",
+        ("cookie", true) => "signing out ends it in the cookie driver's registry, so no copy of the cookie opens it again",
         _ => "signing out destroys it in the store, so no copy of the cookie opens it again",
     };
     let random_key = if about.random_key {
@@ -133,10 +136,68 @@ and a signed-in user, each stored with one call of the session API
 <tr><td><code>PUT /api/counter/{{key}}</code></td><td><code>increment</code></td></tr>
 <tr><td><code>POST /api/session/regenerate</code></td><td><code>regenerate</code></td></tr>
 <tr><td><code>POST /api/session/invalidate</code></td><td><code>invalidate</code></td></tr>
+<tr><td><code>POST /api/login</code></td><td><code>login</code> (body <code>{{"user": "ada"}}</code>)</td></tr>
+<tr><td><code>GET /api/me</code></td><td><code>user</code> (401 when not signed in)</td></tr>
+<tr><td><code>GET /api/me/sessions</code></td><td><code>devices</code>: your sessions</td></tr>
+<tr><td><code>DELETE /api/me/sessions/{{id}}</code></td><td><code>revoke_device</code></td></tr>
+<tr><td><code>POST /api/me/sessions/revoke-others</code></td><td><code>revoke_other_devices</code></td></tr>
+<tr><td><code>POST /api/logout</code></td><td><code>logout</code></td></tr>
 </tbody></table>
 </section>
 </main>
 </body></html>"#
+    ))
+}
+
+/// The signed-in user's devices, each with when it signed in and was last seen, and
+/// a button that signs out the others; or why this driver cannot list them.
+async fn devices_card(
+    session: &session_core::Session,
+    hidden: &str,
+) -> Result<String, session_core::Error> {
+    let devices = match session.devices().await {
+        Ok(devices) => devices,
+        Err(e @ session_core::Error::NoUserIndex { .. }) => {
+            return Ok(format!(
+                r#"<p id="devices-unavailable" class="note">Your other devices cannot be listed here: {}.</p>"#,
+                escape(&e.to_string())
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    let now = session_core::now_ms();
+    let ago = |ms: u64| {
+        let minutes = now.saturating_sub(ms) / 60_000;
+        match minutes {
+            0 => "just now".to_owned(),
+            1 => "1 minute ago".to_owned(),
+            n => format!("{n} minutes ago"),
+        }
+    };
+    let items: String = devices
+        .iter()
+        .map(|d| {
+            let label = if d.current {
+                "This browser"
+            } else {
+                "Another device"
+            };
+            format!(
+                r#"<li class="device{}" data-id="{}">{label}: signed in {}, last seen {}</li>"#,
+                if d.current { " current" } else { "" },
+                escape(&d.id),
+                ago(d.created_ms),
+                ago(d.last_seen_ms),
+            )
+        })
+        .collect();
+    let others = devices.iter().filter(|d| !d.current).count();
+    Ok(format!(
+        r#"<h3 id="devices-title">Your devices ({})</h3>
+<ul id="devices" aria-labelledby="devices-title">{items}</ul>
+<form method="post" action="/logout-others">{hidden}<button id="logout-others" type="submit">Sign out other devices</button></form>
+<p class="note" id="devices-note">{others} other device(s) signed in as you; signing them out ends their sessions on their next request.</p>"#,
+        devices.len()
     ))
 }
 
@@ -152,6 +213,9 @@ h1{margin:.2em 0;font-size:2rem}
 h2{margin:0 0 .6em;font-size:1.15rem}
 .lead{font-size:1.1rem;color:var(--muted);max-width:44rem}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:1rem}
+ul#devices{padding-left:1.2rem}
+.device.current{font-weight:600}
+h3{font-size:1rem;margin:1rem 0 .4rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1.2rem 1.3rem;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .wide{grid-column:1/-1}
 .big{font-size:2.6rem;font-weight:700;margin:0;color:var(--accent)}
@@ -236,8 +300,7 @@ pub(crate) async fn sign_in(
     if !session.verify_csrf_token(token).await? {
         return Ok(FormAnswer::Forged);
     }
-    session.regenerate().await?;
-    session.set("user", username.trim()).await?;
+    session.login(username.trim()).await?;
     session
         .flash("message", &format!("Signed in as {}", username.trim()))
         .await?;
@@ -253,8 +316,23 @@ pub(crate) async fn sign_out(
     if !session.verify_csrf_token(token).await? {
         return Ok(FormAnswer::Forged);
     }
-    session.invalidate().await?;
+    session.logout().await?;
     session.flash("message", "Signed out").await?;
+    Ok(FormAnswer::Home)
+}
+
+/// Sign out the user's other devices; this one stays signed in.
+pub(crate) async fn sign_out_others(
+    session: &session_core::Session,
+    token: &str,
+) -> Result<FormAnswer, session_core::Error> {
+    if !session.verify_csrf_token(token).await? {
+        return Ok(FormAnswer::Forged);
+    }
+    let ended = session.revoke_other_devices().await?;
+    session
+        .flash("message", &format!("Signed out {ended} other device(s)"))
+        .await?;
     Ok(FormAnswer::Home)
 }
 
@@ -272,6 +350,14 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<FormAnswer, session_tower::Error> {
     Ok(sign_in(&session, &form.username, &form.token).await?)
+}
+
+/// `POST /logout-others`.
+pub async fn logout_others(
+    session: Session,
+    Form(form): Form<TokenForm>,
+) -> Result<FormAnswer, session_tower::Error> {
+    Ok(sign_out_others(&session, &form.token).await?)
 }
 
 /// `POST /logout`.

@@ -316,7 +316,8 @@ async fn the_page_explains_itself_and_labels_every_form() -> TestResult {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(routes.len(), 11, "{routes:?}");
+    assert_eq!(routes.len(), 17, "{routes:?}");
+    assert!(routes.contains(&"GET /api/me/sessions"), "{routes:?}");
     assert!(routes.contains(&"PUT /api/counter/{key}"), "{routes:?}");
     // Every visible form control has a label, and every form its session token.
     let unlabelled = b

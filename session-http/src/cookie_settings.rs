@@ -60,6 +60,12 @@ pub struct CookieSettings {
     /// Memory in bytes for cookies the cookie driver already opened, so a cookie
     /// sent again is not decrypted again (default 8 MiB; 0 turns it off).
     pub opened_cache_bytes: usize,
+    /// Where signed-in cookie sessions are registered, so that sign-out and
+    /// revocation stick and a user's sessions can be listed: `"redis"` (the `[redis]`
+    /// table's server) or `"postgres"` (the `[postgres]` table's database). Default
+    /// none: a cookie session keeps no server state, so a copy of a cookie taken
+    /// before sign-out stays valid until it expires.
+    pub registry: Option<String>,
 }
 
 /// The keys print as `"***"`.
@@ -80,6 +86,7 @@ impl std::fmt::Debug for CookieSettings {
             .field("max_chunks", &self.max_chunks)
             .field("persistent", &self.persistent)
             .field("opened_cache_bytes", &self.opened_cache_bytes)
+            .field("registry", &self.registry)
             .finish()
     }
 }
@@ -98,6 +105,7 @@ impl Default for CookieSettings {
             max_chunks: 4,
             persistent: false,
             opened_cache_bytes: 8 << 20,
+            registry: None,
         }
     }
 }
@@ -137,6 +145,16 @@ impl CookieSettings {
             return Err(Error::config(
                 "cookie.same_site",
                 "`none` requires `secure = true` (browsers drop such cookies otherwise)",
+            ));
+        }
+        if let Some(other) = self
+            .registry
+            .as_deref()
+            .filter(|r| !matches!(*r, "redis" | "postgres"))
+        {
+            return Err(Error::config(
+                "cookie.registry",
+                format!("unknown registry `{other}`: `redis` or `postgres`"),
             ));
         }
         Ok(())

@@ -57,7 +57,7 @@ impl Drivers {
             return build(config.table(name).unwrap_or(&empty));
         }
         match name {
-            "cookie" => cookie(&config.cookie),
+            "cookie" => cookie(config).await,
             "redis" => redis(config).await,
             "postgres" => postgres(config).await,
             other => {
@@ -77,10 +77,11 @@ impl Drivers {
 
 /// The cookie store `[cookie]` describes: `key` (or `APP_KEY`, which
 /// `SessionConfig` copies into `key`), `previous_keys`, `name` (with the `__Host-`
-/// prefix when asked), `max_chunks`, `opened_cache_bytes`.
+/// prefix when asked), `max_chunks`, `opened_cache_bytes`, `registry`.
 #[cfg(feature = "cookie-store")]
-fn cookie(settings: &crate::CookieSettings) -> Result<Arc<dyn SessionStore>, Error> {
+async fn cookie(config: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
     use session_cookie::{CookieStore, Key, Keyring};
+    let settings = &config.cookie;
     let key = settings
         .key
         .as_deref()
@@ -99,11 +100,54 @@ fn cookie(settings: &crate::CookieSettings) -> Result<Arc<dyn SessionStore>, Err
         ))
         .with_max_chunks(settings.max_chunks)
         .with_opened_cache_bytes(settings.opened_cache_bytes);
+    let store = match settings.registry.as_deref() {
+        Some("redis") => store.with_registry(redis_registry(config).await?),
+        Some("postgres") => store.with_registry(postgres_registry(config).await?),
+        _ => store,
+    };
     Ok(Arc::new(store))
 }
 
+/// The registry of signed-in cookie sessions in the `[redis]` server.
+#[cfg(all(feature = "cookie-store", feature = "redis-store"))]
+async fn redis_registry(config: &SessionConfig) -> Result<Arc<dyn session_core::Registry>, Error> {
+    // The registry's own reads are cached briefly; a near-cache adds nothing.
+    let settings = config.redis.clone().with_near_cache(false);
+    let redis = session_redis::RedisStore::connect(&settings)
+        .await
+        .map_err(session_core::Error::from)?;
+    Ok(Arc::new(session_redis::RedisRegistry::new(redis)))
+}
+
+#[cfg(all(feature = "cookie-store", not(feature = "redis-store")))]
+async fn redis_registry(_: &SessionConfig) -> Result<Arc<dyn session_core::Registry>, Error> {
+    Err(Error::config(
+        "cookie.registry",
+        "`redis` needs the `redis-store` feature of session-http (or of the integration crate)",
+    ))
+}
+
+/// The registry of signed-in cookie sessions in the `[postgres]` database.
+#[cfg(all(feature = "cookie-store", feature = "postgres-store"))]
+async fn postgres_registry(
+    config: &SessionConfig,
+) -> Result<Arc<dyn session_core::Registry>, Error> {
+    let registry = session_sql::PostgresRegistry::connect(&config.postgres)
+        .await
+        .map_err(session_core::Error::from)?;
+    Ok(Arc::new(registry))
+}
+
+#[cfg(all(feature = "cookie-store", not(feature = "postgres-store")))]
+async fn postgres_registry(_: &SessionConfig) -> Result<Arc<dyn session_core::Registry>, Error> {
+    Err(Error::config(
+        "cookie.registry",
+        "`postgres` needs the `postgres-store` feature of session-http (or of the integration crate)",
+    ))
+}
+
 #[cfg(not(feature = "cookie-store"))]
-fn cookie(_: &crate::CookieSettings) -> Result<Arc<dyn SessionStore>, Error> {
+async fn cookie(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
     Err(Error::config(
         "default",
         "the `cookie` driver is not compiled in; enable the `cookie-store` feature of session-http",

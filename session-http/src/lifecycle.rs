@@ -252,11 +252,15 @@ fn send(
 }
 
 /// The HTTP status a session error answers with: 503 when the store is unavailable
-/// (down or slow), 413 when the session is too large to store, 500 otherwise.
+/// (down or slow), 413 when the session is too large to store, 401 when a user's
+/// sessions are asked for without signing in, 501 when the store keeps no index of
+/// users' sessions, 500 otherwise.
 pub fn status_of(error: &session_core::Error) -> u16 {
     match error {
         e if e.is_unavailable() => 503,
         session_core::Error::TooLarge { .. } => 413,
+        session_core::Error::NotSignedIn => 401,
+        session_core::Error::NoUserIndex { .. } => 501,
         _ => 500,
     }
 }

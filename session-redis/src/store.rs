@@ -31,8 +31,12 @@ use crate::{Error, RedisSettings};
 
 mod connection;
 mod key;
+mod registry;
 mod save;
 mod tracking;
+mod users;
+
+pub use registry::{RedisRegistry, REGISTRY_CACHE_BYTES, REGISTRY_CACHE_MS};
 
 use connection::{Backend, Cluster, Conn, Connection, Deadlines, Node};
 use key::RedisKey;
@@ -495,6 +499,10 @@ impl SessionStore for RedisStore {
 
     fn merging(&self) -> Option<&dyn MergeStore> {
         Some(self)
+    }
+
+    fn users(&self) -> Result<&dyn session_core::UserIndex, session_core::Error> {
+        Ok(self)
     }
 }
 

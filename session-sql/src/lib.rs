@@ -50,5 +50,5 @@ mod settings;
 
 pub use error::Error;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresRegistry, PostgresStore};
 pub use settings::PostgresSettings;

@@ -17,6 +17,10 @@ use tokio::sync::watch;
 use crate::{keys, Error, PostgresSettings};
 
 mod merge;
+mod registry;
+mod users;
+
+pub use registry::PostgresRegistry;
 
 use merge::Merge;
 
@@ -111,6 +115,12 @@ impl PostgresStore {
     /// table when `migrate` is on, and starts the task that deletes expired rows
     /// (on the current Tokio runtime).
     pub async fn connect(settings: &PostgresSettings) -> Result<Self, Error> {
+        let (pool, target) = Self::pool(settings).await?;
+        Self::with_target(pool, settings, target).await
+    }
+
+    /// The pool `[postgres]` describes, checked to answer, and its redacted URL.
+    async fn pool(settings: &PostgresSettings) -> Result<(PgPool, String), Error> {
         if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
             return Err(Error::Config { field, reason });
         }
@@ -124,7 +134,7 @@ impl PostgresStore {
                 target: target.clone(),
                 source,
             })?;
-        Self::with_target(pool, settings, target).await
+        Ok((pool, target))
     }
 
     /// The store over a pool the application already has (its `url`, `pool_size`
@@ -152,18 +162,7 @@ impl PostgresStore {
         settings: &PostgresSettings,
         target: String,
     ) -> Result<Self, Error> {
-        let acquire_timeout = pool.options().get_acquire_timeout();
-        let (stop, stopped) = watch::channel(());
-        let store = PostgresStore {
-            inner: Arc::new(Inner {
-                pool,
-                table: settings.table.clone(),
-                target,
-                max_session_bytes: settings.max_session_bytes,
-                acquire_timeout,
-                _stop: stop,
-            }),
-        };
+        let (store, stopped) = Self::bare(pool, settings, target);
         if settings.migrate {
             store.migrate().await?;
         }
@@ -177,8 +176,32 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// The SQL that creates the store's table and its deadline index (what
-    /// `migrate = true` runs), for `table`.
+    /// The store over `pool`, without migration or cleanup task; the receiver ends
+    /// when its last clone is dropped.
+    fn bare(
+        pool: PgPool,
+        settings: &PostgresSettings,
+        target: String,
+    ) -> (Self, watch::Receiver<()>) {
+        let acquire_timeout = pool.options().get_acquire_timeout();
+        let (stop, stopped) = watch::channel(());
+        let store = PostgresStore {
+            inner: Arc::new(Inner {
+                pool,
+                table: settings.table.clone(),
+                target,
+                max_session_bytes: settings.max_session_bytes,
+                acquire_timeout,
+                _stop: stop,
+            }),
+        };
+        (store, stopped)
+    }
+
+    /// The SQL that creates the store's table, its deadline index and the user
+    /// index (what `migrate = true` runs), for `table`. A table made by an earlier
+    /// version gains the user columns (`user_id`, `device`: computed by the database
+    /// from each row's data) and their index.
     pub fn migration(table: &str) -> String {
         let index = table.rsplit('.').next().unwrap_or(table);
         format!(
@@ -188,7 +211,8 @@ impl PostgresStore {
                  touched_ms BIGINT NOT NULL, \
                  expires_ms BIGINT NOT NULL, \
                  data JSONB NOT NULL); \
-             CREATE INDEX IF NOT EXISTS {index}_expires_ms ON {table} (expires_ms)"
+             CREATE INDEX IF NOT EXISTS {index}_expires_ms ON {table} (expires_ms); {}",
+            users::migration(table, index)
         )
     }
 
@@ -423,6 +447,10 @@ impl SessionStore for PostgresStore {
 
     fn merging(&self) -> Option<&dyn MergeStore> {
         Some(self)
+    }
+
+    fn users(&self) -> Result<&dyn session_core::UserIndex, session_core::Error> {
+        Ok(self)
     }
 }
 

@@ -5,12 +5,8 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::expiry::now_ms;
-use crate::{Device, Error, Expiry, Record, UserIndex};
-
-/// The user and device `record` is bound to.
-fn binding(record: &Record) -> Option<(String, String)> {
-    crate::users::binding_of(&record.entries)
-}
+use crate::users::binding;
+use crate::{Device, Error, Expiry, UserIndex};
 
 impl MemoryStore {
     /// Removes `user`'s live sessions whose device `ends` says; how many.

@@ -23,6 +23,19 @@ impl<'a> RedisKey<'a> {
         RedisKey { namespace, digest }
     }
 
+    /// The key of the session whose storage digest is `digest` (as an index holds
+    /// it); `None` unless it is 64 lowercase hex digits.
+    pub(super) fn from_digest(namespace: &'a str, digest: &str) -> Option<Self> {
+        let bytes: [u8; DIGEST_LEN] = digest.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            .then_some(RedisKey {
+                namespace,
+                digest: bytes,
+            })
+    }
+
     /// The digest as text (hex digits, so always UTF-8).
     pub(super) fn digest(&self) -> &str {
         std::str::from_utf8(&self.digest).unwrap_or_default()
