@@ -26,6 +26,7 @@ macro_rules! http_scenarios {
         $crate::http_scenarios!(@one $setup; many_planted_cookies, fifteen_planted_cookies_before_the_real_one_never_log_a_user_out);
         $crate::http_scenarios!(@one $setup; cross_site_forms, cross_site_posts_are_refused_and_touch_no_session);
         $crate::http_scenarios!(@one $setup; utf8_cookie_beside, a_session_beside_a_cookie_of_utf8_text_is_found);
+        $crate::http_scenarios!(@one $setup; users_and_devices, users_and_devices_answer_as_specified);
     };
     (@one $setup:expr; $name:ident, $scenario:ident) => {
         #[tokio::test]
@@ -37,6 +38,9 @@ macro_rules! http_scenarios {
 }
 
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+mod users;
+pub use users::*;
 
 /// Serves the demo router behind `layer` on 127.0.0.1 with an ephemeral port;
 /// returns its base URL. The server task ends with the test's runtime.
