@@ -63,9 +63,10 @@ pub(crate) async fn render(
         ),
     };
     let driver = escape(&about.driver);
-    let storage = match about.driver.as_str() {
-        "cookie" => "the whole session is sealed (XChaCha20-Poly1305) in your browser's cookie; no server keeps anything",
-        "redis" => "the session is kept in Redis; your cookie holds only its random id",
+    let storage = match (about.driver.as_str(), about.revocable) {
+        ("cookie", false) => "the whole session is sealed (XChaCha20-Poly1305) in your browser's cookie; no server keeps anything",
+        ("cookie", true) => "the whole session is sealed (XChaCha20-Poly1305) in your browser's cookie; the server keeps only a registry of signed-in sessions, so that signing out sticks",
+        ("redis", _) => "the session is kept in Redis; your cookie holds only its random id",
         _ => "the session is kept by this store; your cookie holds only its id",
     };
     // What signing out does is the store's to say: a cookie session lives in the
@@ -91,7 +92,7 @@ pub(crate) async fn render(
 <h1>Session demo</h1>
 <p class="lead">This page keeps its state in a web session: a counter, a flash message
 and a signed-in user, each stored with one call of the session API
-(<code>increment</code>, <code>flash</code>, <code>set</code>).</p>
+(<code>increment</code>, <code>flash</code>, <code>login</code>).</p>
 <p id="about">Running on the <strong id="driver">{driver}</strong> driver: {storage}.</p>
 {random_key}
 </header>
@@ -191,12 +192,16 @@ async fn devices_card(
             )
         })
         .collect();
-    let others = devices.iter().filter(|d| !d.current).count();
+    let others = match devices.iter().filter(|d| !d.current).count() {
+        0 => "No other device is signed in as you".to_owned(),
+        1 => "One other device is signed in as you".to_owned(),
+        n => format!("{n} other devices are signed in as you"),
+    };
     Ok(format!(
         r#"<h3 id="devices-title">Your devices ({})</h3>
 <ul id="devices" aria-labelledby="devices-title">{items}</ul>
 <form method="post" action="/logout-others">{hidden}<button id="logout-others" type="submit">Sign out other devices</button></form>
-<p class="note" id="devices-note">{others} other device(s) signed in as you; signing them out ends their sessions on their next request.</p>"#,
+<p class="note" id="devices-note">{others}; signing them out ends their sessions on their next request.</p>"#,
         devices.len()
     ))
 }

@@ -398,6 +398,9 @@ async fn a_real_browser_counts_flashes_signs_in_and_out() -> TestResult {
         b.text_when("#flash", "Signed in as ada").await?,
         "Signed in as ada"
     );
+    // The zero-config cookie driver keeps no registry, and the page says so.
+    let unavailable = b.text("#devices-unavailable").await?;
+    assert!(unavailable.contains("registry"), "{unavailable}");
     b.click("#logout").await?;
     assert_eq!(
         b.text_when("#user", "Not signed in").await?,
@@ -410,6 +413,63 @@ async fn a_real_browser_counts_flashes_signs_in_and_out() -> TestResult {
         "signing out starts a new session"
     );
     b.close().await?;
+    Ok(())
+}
+
+/// Two browsers signed in as one user on the cookie driver with a Redis registry:
+/// each lists both devices, and "Sign out other devices" in one signs the other out
+/// for good.
+#[tokio::test]
+async fn one_browser_signs_the_other_out() -> TestResult {
+    let redis = session_testkit::servers::RedisServer::start()?;
+    let config = format!(
+        "default = \"cookie\"\n[cookie]\nregistry = \"redis\"\n[redis]\nport = {}\n",
+        redis.port()
+    );
+    let port = free_port()?;
+    let (_demo, _dir) = start_demo_with(port, Some(&config))?;
+    let home = format!("http://127.0.0.1:{port}/");
+    wait_for(&home).await?;
+    let (laptop, phone) = (Browser::start().await?, Browser::start().await?);
+    for b in [&laptop, &phone] {
+        b.open(&home).await?;
+        b.type_into("#username", "ada").await?;
+        b.click("#login").await?;
+        assert_eq!(
+            b.text_when("#user", "Signed in as ada").await?,
+            "Signed in as ada"
+        );
+    }
+    laptop.reload().await?;
+    assert_eq!(
+        laptop.text_when("#devices-title", "Your devices (2)").await?,
+        "Your devices (2)"
+    );
+    let current = laptop
+        .script("return document.querySelectorAll('#devices li.current').length")
+        .await?;
+    assert_eq!(current, json!(1));
+    laptop.click("#logout-others").await?;
+    assert_eq!(
+        laptop
+            .text_when("#flash", "Signed out 1 other device(s)")
+            .await?,
+        "Signed out 1 other device(s)"
+    );
+    phone.reload().await?;
+    assert_eq!(
+        phone.text_when("#user", "Not signed in").await?,
+        "Not signed in",
+        "the other browser is still signed in"
+    );
+    laptop.reload().await?;
+    assert_eq!(laptop.text("#user").await?, "Signed in as ada");
+    assert_eq!(laptop.text("#devices-title").await?, "Your devices (1)");
+    laptop.client.set_window_size(1200, 1400).await?;
+    let shot = laptop.screenshot("session-demo-devices").await?;
+    eprintln!("screenshot of the devices card: {}", shot.display());
+    laptop.close().await?;
+    phone.close().await?;
     Ok(())
 }
 
