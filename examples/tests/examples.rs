@@ -217,3 +217,39 @@ async fn redis_config_keeps_sessions_in_the_redis_session_toml_names() -> Result
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// Two browsers signed in as one user: each lists both, and one signs the other out.
+#[tokio::test]
+async fn devices_lists_a_users_browsers_and_signs_the_others_out() -> Result {
+    let app = start("devices", &[], &[]).await?;
+    let (laptop, phone) = (client()?, client()?);
+    for browser in [&laptop, &phone] {
+        let (_, page) = text(browser.get(&app.base).send().await?).await?;
+        let token = token_of(&page)?;
+        let (status, page) = text(
+            browser
+                .post(format!("{}/login", app.base))
+                .form(&[("username", "ada"), ("_token", &token)])
+                .send()
+                .await?,
+        )
+        .await?;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Signed in as ada"), "{page}");
+    }
+    let (_, page) = text(laptop.get(&app.base).send().await?).await?;
+    assert_eq!(page.matches(r#"<li class="device">"#).count(), 2, "{page}");
+    assert_eq!(page.matches("(this browser)").count(), 1, "{page}");
+    let (_, page) = text(
+        laptop
+            .post(format!("{}/devices/revoke-others", app.base))
+            .form(&[("_token", &token_of(&page)?)])
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(page.matches(r#"<li class="device">"#).count(), 1, "{page}");
+    let (_, page) = text(phone.get(&app.base).send().await?).await?;
+    assert!(page.contains("Not signed in"), "the other browser: {page}");
+    Ok(())
+}

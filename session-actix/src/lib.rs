@@ -54,6 +54,7 @@ use session_http::lifecycle::{self, Sessions};
 use session_http::RequestFacts;
 
 pub use session_cookie::{CookieStore, Key, Keyring};
+pub use session_core::{Device, EventSink, SessionEvent, Users};
 pub use session_http::{CrossSiteProtection, Drivers, SessionConfig};
 
 /// What a handler using the session can fail with: answered 503 when the store is
@@ -191,6 +192,42 @@ impl SessionMiddleware {
     /// Saves the session after 5xx answers too (default: not).
     pub fn save_on_server_error(self, yes: bool) -> Self {
         self.edit(|s| s.save_on_server_error = yes)
+    }
+
+    /// Sends every session's lifecycle events (created, signed in, regenerated,
+    /// signed out, revoked) to `sink`, for an audit log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryStore, SessionEvent};
+    /// use session_actix::SessionMiddleware;
+    ///
+    /// let sessions = SessionMiddleware::new(MemoryStore::new())
+    ///     .with_events(Arc::new(|event: &SessionEvent| tracing::info!(?event, "session")));
+    /// ```
+    pub fn with_events(self, sink: session_core::EventSink) -> Self {
+        self.edit(|s| s.events = Some(sink))
+    }
+
+    /// The users of this SessionMiddleware's store, for use outside a request (an admin page, a
+    /// background job): list and revoke a user's sessions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// use session_core::MemoryStore;
+    /// use session_actix::SessionMiddleware;
+    ///
+    /// let sessions = SessionMiddleware::new(MemoryStore::new());
+    /// let users = sessions.users();
+    /// assert_eq!(users.revoke_all("ada").await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn users(&self) -> session_core::Users {
+        self.shared.users()
     }
 }
 

@@ -6,8 +6,8 @@
 //! absolute deadlines live inside the ciphertext. A [`Keyring`] rotates keys: the
 //! first key seals, every key opens, and a cookie opened with an old key is re-sealed
 //! with the current one on that response. See [`CookieStore`] for what it guarantees
-//! and, importantly, what it does not (a copied cookie cannot be revoked before it
-//! expires).
+//! and, importantly, what it does not (without a registry of signed-in sessions, a
+//! copied cookie cannot be revoked before it expires).
 //!
 //! # Example
 //!

@@ -30,13 +30,19 @@ use session_core::cookie::capacity;
 ///   too, for the request that sends it back. Only a cookie that authenticated or
 ///   that the store sealed is kept, under its whole text, and the expiry rules
 ///   above are applied on every load.
+/// - **Revocation of signed-in sessions, with a registry**
+///   ([`with_registry`](Self::with_registry)): sign-out (`Session::logout`) and
+///   revocation end a signed-in session for good, a copy of its cookie included; the
+///   user's sessions can be listed. Visitors' sessions never touch the registry.
 ///
 /// # What it does not guarantee
 ///
-/// - **Revocation**: a copied cookie stays valid until its idle or absolute deadline.
-///   `invalidate` and `regenerate` send the client a new cookie, but cannot make a copy
-///   of the old one stop working. Keep `timeout` short, or use a server-side store
-///   (Redis) when you must be able to revoke sessions.
+/// - **Revocation without a registry**: a copied cookie stays valid until its idle or
+///   absolute deadline. `invalidate` and `regenerate` send the client a new cookie,
+///   but cannot make a copy of the old one stop working. Configure a registry
+///   (`[cookie] registry = "redis"`), keep `timeout` short, or use a server-side
+///   store when you must be able to revoke sessions. Even with a registry, a copy
+///   of a visitor's (not signed-in) cookie opens until it expires.
 /// - **Concurrency**: two concurrent requests each send a whole cookie; the one the
 ///   browser receives last wins.
 /// - **Size**: at most `max_chunks` cookies of 4096 bytes; larger sessions are refused

@@ -8,6 +8,12 @@
 //! HTTP integration and `session.toml` in `session-tower`. [`MemoryStore`] is here for
 //! tests.
 //!
+//! Users and devices ([`users`]): [`Session::login`] binds a session to a user, and
+//! the user's sessions are listed and revoked from a request
+//! ([`Session::devices`], [`Session::revoke_other_devices`]) or from outside one
+//! ([`Users`]), on every store that offers an index ([`SessionStore::users`]);
+//! [`SessionEvent`]s tell an audit log what happened.
+//!
 //! # Example
 //!
 //! One request after another, the way an HTTP layer drives a session:

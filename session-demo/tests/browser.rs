@@ -442,7 +442,9 @@ async fn one_browser_signs_the_other_out() -> TestResult {
     }
     laptop.reload().await?;
     assert_eq!(
-        laptop.text_when("#devices-title", "Your devices (2)").await?,
+        laptop
+            .text_when("#devices-title", "Your devices (2)")
+            .await?,
         "Your devices (2)"
     );
     let current = laptop

@@ -27,6 +27,9 @@ pub struct Sessions {
     pub cross_site: CrossSiteProtection,
     /// Save the session after a 5xx answer too (default: not).
     pub save_on_server_error: bool,
+    /// Where every session's lifecycle events go (created, signed in, regenerated,
+    /// signed out, revoked), for an audit log; none by default.
+    pub events: Option<session_core::EventSink>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for Sessions {
             .field("cookie", &self.cookie)
             .field("cross_site", &self.cross_site)
             .field("save_on_server_error", &self.save_on_server_error)
+            .field("events", &self.events.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -60,6 +64,7 @@ impl Sessions {
             cookie: CookieOptions::default(),
             cross_site: CrossSiteProtection::default(),
             save_on_server_error: false,
+            events: None,
         };
         sessions.set_cookie(CookieOptions::default());
         sessions
@@ -141,7 +146,27 @@ impl Sessions {
         }
         let (tokens, sent) = self.cookie.read(cookie_headers);
         let session = Session::with_candidates(self.store.clone(), self.expiry, tokens);
+        if let Some(sink) = &self.events {
+            session.on_event(sink.clone());
+        }
         Some(Begun { session, sent })
+    }
+
+    /// The users of these sessions' store, for use outside a request (an admin page,
+    /// a background job): list and revoke a user's sessions under this expiry.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// use std::sync::Arc;
+    /// use session_core::MemoryStore;
+    /// use session_http::lifecycle::Sessions;
+    ///
+    /// let sessions = Sessions::new(Arc::new(MemoryStore::new()));
+    /// assert!(sessions.users().sessions("ada").await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn users(&self) -> session_core::Users {
+        session_core::Users::new(self.store.clone(), self.expiry)
     }
 
     /// Saves the session after the handler answered `status` (a 5xx answer saves

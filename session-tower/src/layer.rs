@@ -150,6 +150,42 @@ impl SessionLayer {
     pub fn save_on_server_error(self, yes: bool) -> Self {
         self.edit(|s| s.save_on_server_error = yes)
     }
+
+    /// Sends every session's lifecycle events (created, signed in, regenerated,
+    /// signed out, revoked) to `sink`, for an audit log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryStore, SessionEvent};
+    /// use session_tower::SessionLayer;
+    ///
+    /// let sessions = SessionLayer::new(MemoryStore::new())
+    ///     .with_events(Arc::new(|event: &SessionEvent| tracing::info!(?event, "session")));
+    /// ```
+    pub fn with_events(self, sink: session_core::EventSink) -> Self {
+        self.edit(|s| s.events = Some(sink))
+    }
+
+    /// The users of this SessionLayer's store, for use outside a request (an admin page, a
+    /// background job): list and revoke a user's sessions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// use session_core::MemoryStore;
+    /// use session_tower::SessionLayer;
+    ///
+    /// let sessions = SessionLayer::new(MemoryStore::new());
+    /// let users = sessions.users();
+    /// assert_eq!(users.revoke_all("ada").await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn users(&self) -> session_core::Users {
+        self.shared.users()
+    }
 }
 
 impl<S> Layer<S> for SessionLayer {

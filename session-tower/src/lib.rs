@@ -92,14 +92,14 @@ pub use error::Error;
 pub use extract::Session;
 pub use layer::{SessionLayer, SessionService};
 pub use session_cookie::{CookieStore, Key, Keyring};
-pub use session_core::{Expiry, MemoryStore};
+pub use session_core::{Device, EventSink, Expiry, MemoryStore, SessionEvent, Users};
 /// `session.toml`: its assembly and settings, shared with every other integration.
 pub use session_http::config;
 pub use session_http::{CookieSettings, CrossSiteProtection, Drivers, SameSite, SessionConfig};
 #[cfg(feature = "redis-store")]
-pub use session_redis::{RedisSettings, RedisStore};
+pub use session_redis::{RedisRegistry, RedisSettings, RedisStore};
 #[cfg(feature = "postgres-store")]
-pub use session_sql::{PostgresSettings, PostgresStore};
+pub use session_sql::{PostgresRegistry, PostgresSettings, PostgresStore};
 
 /// The store contract, for a store of your own: implement [`SessionStore`](store::SessionStore)
 /// (and optionally [`MergeStore`](store::MergeStore)), check it with `session-testkit`,

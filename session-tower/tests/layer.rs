@@ -361,3 +361,85 @@ async fn the_cookie_stores_name_and_chunk_cap_are_the_cookies_on_the_wire() -> T
     assert!(names.iter().all(|n| n.starts_with("sid")), "{names:?}");
     Ok(())
 }
+
+async fn signs_in(session: Session) -> Result<&'static str, session_tower::Error> {
+    session.login("ada").await?;
+    Ok("in")
+}
+
+async fn signs_out(session: Session) -> Result<&'static str, session_tower::Error> {
+    session.logout().await?;
+    Ok("out")
+}
+
+async fn whoami(session: Session) -> Result<String, session_tower::Error> {
+    Ok(session.user().await?.unwrap_or_default())
+}
+
+/// Lifecycle events reach the layer's sink, in order, once each request's commit
+/// succeeded; and the layer's `users()` lists and revokes from outside a request.
+#[tokio::test]
+async fn events_reach_the_sink_and_users_revoke_from_outside() -> TestResult {
+    use session_tower::SessionEvent;
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<SessionEvent>>> = Arc::default();
+    let log = seen.clone();
+    let layer =
+        SessionLayer::new(MemoryStore::new()).with_events(Arc::new(move |e: &SessionEvent| {
+            log.lock()
+                .map(|mut l| l.push(e.clone()))
+                .unwrap_or_default()
+        }));
+    let users = layer.users();
+    let app = Router::new()
+        .route("/write", get(writes))
+        .route("/in", get(signs_in))
+        .route("/out", get(signs_out))
+        .route("/me", get(whoami))
+        .layer(layer);
+    let base = serve(app).await?;
+    let c = reqwest::Client::new();
+    let mut jar = String::new();
+    let get = |path: &'static str, cookie: String| {
+        let c = c.clone();
+        let url = format!("{base}{path}");
+        async move {
+            let r = c.get(url).header("cookie", cookie).send().await?;
+            let set =
+                session_cookie(&r).map(|v| v.split(';').next().unwrap_or_default().to_owned());
+            Ok::<_, reqwest::Error>((set, r.text().await?))
+        }
+    };
+    for path in ["/write", "/in"] {
+        if let (Some(set), _) = get(path, jar.clone()).await? {
+            jar = set;
+        }
+    }
+    assert_eq!(get("/me", jar.clone()).await?.1, "ada");
+    let listed = users.sessions("ada").await?;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(users.revoke_all("ada").await?, 1);
+    assert_eq!(get("/me", jar.clone()).await?.1, "", "revoked from outside");
+    for path in ["/in", "/out"] {
+        if let (Some(set), _) = get(path, jar.clone()).await? {
+            jar = set;
+        }
+    }
+    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let kinds: Vec<&str> = seen
+        .iter()
+        .map(|e| match e {
+            SessionEvent::Created => "created",
+            SessionEvent::SignedIn { user, .. } if user == "ada" => "signed in",
+            SessionEvent::Regenerated => "regenerated",
+            SessionEvent::SignedOut { user, .. } if user == "ada" => "signed out",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["created", "signed in", "signed in", "signed out"],
+        "{seen:?}"
+    );
+    Ok(())
+}

@@ -40,6 +40,7 @@ macro_rules! http_scenarios {
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 mod users;
+#[allow(unused_imports)]
 pub use users::*;
 
 /// Serves the demo router behind `layer` on 127.0.0.1 with an ephemeral port;
