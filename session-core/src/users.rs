@@ -119,6 +119,13 @@ pub trait Registry: Send + Sync {
     fn index(&self) -> &dyn UserIndex;
 }
 
+/// How long a registry's "still signed in" answer is kept in memory by default (ms):
+/// a revocation through another app server is honoured within this.
+pub const ANSWER_MS: u64 = 500;
+
+/// The most memory a registry's kept answers take by default, in bytes.
+pub const ANSWER_BYTES: usize = 1 << 20;
+
 /// A registry's memory of recent "yes, still signed in" answers, so that a signed-in
 /// request need not ask the registry's server every time: each answer holds for
 /// `ttl_ms` (the registry's staleness bound: a revocation through another app
@@ -142,6 +149,13 @@ pub struct RecentAnswers {
     ttl_ms: u64,
     budget: usize,
     held: std::sync::Mutex<(std::collections::HashMap<String, u64>, usize)>,
+}
+
+impl Default for RecentAnswers {
+    /// [`ANSWER_MS`] each, within [`ANSWER_BYTES`].
+    fn default() -> Self {
+        RecentAnswers::new(ANSWER_MS, ANSWER_BYTES)
+    }
 }
 
 impl RecentAnswers {
@@ -355,5 +369,25 @@ impl Users {
     /// ```
     pub async fn revoke_all(&self, user: &str) -> Result<u64, Error> {
         self.store.users()?.revoke_others(user, None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_answers_stay_within_their_budget() {
+        let answers = RecentAnswers::new(1_000, 4_096);
+        for n in 0..10_000 {
+            answers.remember(&format!("user{n}"), "device", 0);
+            assert!(answers.bytes() <= 4_096, "{} bytes", answers.bytes());
+        }
+        // The latest is held; an answer heavier than the whole budget is not kept.
+        assert!(answers.holds("user9999", "device", 1));
+        let tiny = RecentAnswers::new(1_000, 10);
+        tiny.remember("ada", "device", 0);
+        assert_eq!(tiny.bytes(), 0);
+        assert!(!tiny.holds("ada", "device", 1));
     }
 }

@@ -130,4 +130,4 @@ mod tls;
 pub use error::Error;
 pub use near_cache::NearCacheStats;
 pub use settings::{RedisOptions, RedisSettings, SentinelSettings};
-pub use store::{RedisRegistry, RedisStore, REGISTRY_CACHE_BYTES, REGISTRY_CACHE_MS};
+pub use store::{RedisRegistry, RedisStore};

@@ -36,7 +36,7 @@ mod save;
 mod tracking;
 mod users;
 
-pub use registry::{RedisRegistry, REGISTRY_CACHE_BYTES, REGISTRY_CACHE_MS};
+pub use registry::RedisRegistry;
 
 use connection::{Backend, Cluster, Conn, Connection, Deadlines, Node};
 use key::RedisKey;

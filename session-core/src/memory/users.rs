@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::expiry::now_ms;
-use crate::users::binding;
+use crate::users::{binding, MAX_SESSIONS_PER_USER};
 use crate::{Device, Error, Expiry, UserIndex};
 
 impl MemoryStore {
@@ -23,7 +23,26 @@ impl MemoryStore {
 
 #[async_trait]
 impl UserIndex for MemoryStore {
-    async fn bind(&self, _: &str, _: &str, _: &str, _: u64, _: &Expiry) -> Result<(), Error> {
+    async fn bind(
+        &self,
+        user: &str,
+        device: &str,
+        _: &str,
+        _: u64,
+        expiry: &Expiry,
+    ) -> Result<(), Error> {
+        // At most MAX_SESSIONS_PER_USER a user: the oldest others end.
+        let live = self.list(user, expiry).await?;
+        let excess = live.len().saturating_sub(MAX_SESSIONS_PER_USER);
+        let oldest: Vec<String> = live
+            .into_iter()
+            .filter(|d| d.id != device)
+            .take(excess)
+            .map(|d| d.id)
+            .collect();
+        if !oldest.is_empty() {
+            self.remove_where(user, |d| oldest.iter().any(|o| o == d));
+        }
         Ok(())
     }
 

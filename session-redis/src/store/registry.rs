@@ -5,14 +5,6 @@ use session_core::{Device, Registry, UserIndex};
 
 use super::*;
 
-/// How long a positive answer of [`RedisRegistry::holds`] is kept in this process
-/// (ms): a revocation through another app server is honoured here within this.
-pub const REGISTRY_CACHE_MS: u64 = 500;
-
-/// The most memory the answers kept take, in bytes (each counts its key and 64
-/// bytes of bookkeeping); past it they are all dropped.
-pub const REGISTRY_CACHE_BYTES: usize = 1 << 20;
-
 /// The registry of signed-in cookie sessions, in Redis: a hash per user,
 /// `{namespace}:registry:{digest of the user id}`, from each device id to when its
 /// session was created and last seen. It gives the cookie store sign-out and
@@ -21,12 +13,12 @@ pub const REGISTRY_CACHE_BYTES: usize = 1 << 20;
 ///
 /// - Only signed-in sessions touch it: a sign-in writes one field, a sign-out or a
 ///   revocation deletes one, and a request of a signed-in session checks its field,
-///   answered from this process's memory for [`REGISTRY_CACHE_MS`] after Redis said
+///   answered from this process's memory for [`ANSWER_MS`](session_core::users::ANSWER_MS) (500 ms) after Redis said
 ///   yes (so a revocation through another app server holds within that). A session
 ///   last seen more than a hundredth of the idle timeout ago is marked seen again.
 /// - Bounded: at most [`MAX_SESSIONS_PER_USER`] sessions a user (a sign-in past it
 ///   ends the oldest), the hash expires with the absolute lifetime, and the answers
-///   kept in memory within [`REGISTRY_CACHE_BYTES`].
+///   kept in memory within [`ANSWER_BYTES`](session_core::users::ANSWER_BYTES) (1 MiB).
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -98,7 +90,7 @@ impl RedisRegistry {
     pub fn new(redis: RedisStore) -> Self {
         RedisRegistry {
             redis,
-            answers: RecentAnswers::new(REGISTRY_CACHE_MS, REGISTRY_CACHE_BYTES),
+            answers: RecentAnswers::default(),
         }
     }
 
@@ -108,20 +100,12 @@ impl RedisRegistry {
 
     /// Every field of `user`'s hash.
     async fn entries(&self, key: &str) -> Result<Vec<(String, Seen)>, session_core::Error> {
-        let mut cmd = Cmd::new();
-        cmd.arg("HGETALL").arg(key);
-        let fields = match self.redis.query(&cmd).await? {
-            Value::Array(items) => items,
-            Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
-            _ => Vec::new(),
-        };
-        let text = |value: &Value| match value {
-            Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-            _ => None,
-        };
-        Ok(fields
-            .chunks_exact(2)
-            .filter_map(|pair| Some((text(&pair[0])?, Seen::parse(&text(&pair[1])?)?)))
+        Ok(self
+            .redis
+            .hash_fields(key)
+            .await?
+            .into_iter()
+            .filter_map(|(device, seen)| Some((device, Seen::parse(&seen)?)))
             .collect())
     }
 
@@ -233,27 +217,10 @@ impl UserIndex for RedisRegistry {
             created_ms,
             last_seen_ms: now_ms(),
         };
-        let mut pipe = redis::pipe();
-        pipe.cmd("HSET").arg(&key).arg(device).arg(seen.text());
-        match expiry.lifetime_ms() {
-            Some(lifetime) => pipe.cmd("PEXPIRE").arg(&key).arg(lifetime.max(1)),
-            None => pipe.cmd("PERSIST").arg(&key),
-        };
-        pipe.cmd("HLEN").arg(&key);
-        let replies = self
+        let fields = self
             .redis
-            .call(|mut backend| {
-                let pipe = &pipe;
-                async move { backend.send_pipe(pipe).await }
-            })
+            .hash_set(&key, device, &seen.text(), expiry)
             .await?;
-        let fields = match replies {
-            Value::Array(replies) => match replies.last() {
-                Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
-                _ => 0,
-            },
-            _ => 0,
-        };
         if fields > MAX_SESSIONS_PER_USER {
             let live = self.live(user, expiry).await?;
             let excess = live.len().saturating_sub(MAX_SESSIONS_PER_USER);

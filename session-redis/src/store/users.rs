@@ -34,11 +34,13 @@ impl RedisStore {
         format!("{}:user:{}", self.namespace, user_digest(user))
     }
 
-    /// The entries of `user`'s hash (fields whose value is not a session digest are
-    /// skipped).
-    async fn entries(&self, user_key: &str) -> Result<Vec<Entry<'_>>, session_core::Error> {
+    /// Every field of the hash at `key`, with its text value (non-text skipped).
+    pub(super) async fn hash_fields(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(String, String)>, session_core::Error> {
         let mut cmd = Cmd::new();
-        cmd.arg("HGETALL").arg(user_key);
+        cmd.arg("HGETALL").arg(key);
         let fields = match self.query(&cmd).await? {
             Value::Array(items) => items,
             Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
@@ -50,9 +52,52 @@ impl RedisStore {
         };
         Ok(fields
             .chunks_exact(2)
-            .filter_map(|pair| {
-                let device = text(&pair[0])?;
-                let key = RedisKey::from_digest(&self.namespace, &text(&pair[1])?)?;
+            .filter_map(|pair| Some((text(&pair[0])?, text(&pair[1])?)))
+            .collect())
+    }
+
+    /// Sets `field` of the hash at `key` to `value`, makes the hash expire with the
+    /// absolute lifetime of `expiry` (no session bound in it outlives that from now;
+    /// without a lifetime it lives on and is pruned when listed), in one round trip;
+    /// how many fields the hash has now.
+    pub(super) async fn hash_set(
+        &self,
+        key: &str,
+        field: &str,
+        value: &str,
+        expiry: &Expiry,
+    ) -> Result<usize, session_core::Error> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSET").arg(key).arg(field).arg(value);
+        match expiry.lifetime_ms() {
+            Some(lifetime) => pipe.cmd("PEXPIRE").arg(key).arg(lifetime.max(1)),
+            None => pipe.cmd("PERSIST").arg(key),
+        };
+        pipe.cmd("HLEN").arg(key);
+        let replies = self
+            .call(|mut backend| {
+                let pipe = &pipe;
+                async move { backend.send_pipe(pipe).await }
+            })
+            .await?;
+        Ok(match replies {
+            Value::Array(replies) => match replies.last() {
+                Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
+                _ => 0,
+            },
+            _ => 0,
+        })
+    }
+
+    /// The entries of `user`'s hash (fields whose value is not a session digest are
+    /// skipped).
+    async fn entries(&self, user_key: &str) -> Result<Vec<Entry<'_>>, session_core::Error> {
+        Ok(self
+            .hash_fields(user_key)
+            .await?
+            .into_iter()
+            .filter_map(|(device, digest)| {
+                let key = RedisKey::from_digest(&self.namespace, &digest)?;
                 Some(Entry { device, key })
             })
             .collect())
@@ -162,31 +207,10 @@ impl UserIndex for RedisStore {
             return Ok(());
         };
         let user_key = self.user_key(user);
-        let mut pipe = redis::pipe();
-        pipe.cmd("HSET")
-            .arg(&user_key)
-            .arg(device)
-            .arg(self.redis_key(&id).digest());
-        // No session of the user outlives its lifetime from now; without one, the
-        // hash lives as long as its sessions and is pruned when listed.
-        match expiry.lifetime_ms() {
-            Some(lifetime) => pipe.cmd("PEXPIRE").arg(&user_key).arg(lifetime.max(1)),
-            None => pipe.cmd("PERSIST").arg(&user_key),
-        };
-        pipe.cmd("HLEN").arg(&user_key);
-        let replies = self
-            .call(|mut backend| {
-                let pipe = &pipe;
-                async move { backend.send_pipe(pipe).await }
-            })
+        let digest = self.redis_key(&id);
+        let fields = self
+            .hash_set(&user_key, device, digest.digest(), expiry)
             .await?;
-        let fields = match replies {
-            Value::Array(replies) => match replies.last() {
-                Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
-                _ => 0,
-            },
-            _ => 0,
-        };
         if fields > MAX_SESSIONS_PER_USER {
             // Past the bound: the gone are dropped, then the oldest ended.
             let live = self.live(user, expiry).await?;

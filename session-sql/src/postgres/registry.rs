@@ -8,14 +8,6 @@ use sqlx::Row;
 use super::{ms, unsigned, PostgresStore};
 use crate::{Error, PostgresSettings};
 
-/// How long a positive answer of [`PostgresRegistry::holds`](Registry::holds) is
-/// kept in this process (ms): a revocation through another app server is honoured
-/// here within this.
-pub const REGISTRY_CACHE_MS: u64 = 500;
-
-/// The most memory the answers kept take, in bytes.
-pub const REGISTRY_CACHE_BYTES: usize = 1 << 20;
-
 /// How many dead rows (past their idle timeout) a sign-in deletes, of any user: the
 /// table stays as large as the signed-in sessions while people sign in.
 const SWEEP: i64 = 100;
@@ -28,12 +20,12 @@ const SWEEP: i64 = 100;
 ///
 /// - Only signed-in sessions touch it: a sign-in inserts a row, a sign-out or a
 ///   revocation deletes one, and a request of a signed-in session reads its row,
-///   answered from this process's memory for [`REGISTRY_CACHE_MS`] after the
+///   answered from this process's memory for [`ANSWER_MS`](session_core::users::ANSWER_MS) (500 ms) after the
 ///   database said yes. A session last seen more than a hundredth of the idle
 ///   timeout ago is marked seen again.
 /// - Bounded: at most [`MAX_SESSIONS_PER_USER`] rows a user (a sign-in past it
 ///   deletes the oldest), each sign-in deletes up to 100 dead rows, and the answers
-///   kept in memory within [`REGISTRY_CACHE_BYTES`].
+///   kept in memory within [`ANSWER_BYTES`](session_core::users::ANSWER_BYTES) (1 MiB).
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -81,7 +73,7 @@ impl PostgresRegistry {
         let registry = PostgresRegistry {
             db,
             table,
-            answers: RecentAnswers::new(REGISTRY_CACHE_MS, REGISTRY_CACHE_BYTES),
+            answers: RecentAnswers::default(),
         };
         if settings.migrate {
             registry.migrate().await?;

@@ -4,10 +4,12 @@
 //!
 //! The index is kept consistent by the database itself: a sign-in, a regenerate, a
 //! sign-out, an expiry or a cleanup changes or removes the row, and with it the
-//! index entry, so `bind` and `unbind` do nothing and cost no round trip. A visitor's
-//! row (no user) is not in the index at all.
+//! index entry, so `unbind` does nothing and `bind` (a sign-in) only ends the
+//! user's oldest sessions past the bound. A visitor's row (no user) is not in the
+//! index at all.
 
 use async_trait::async_trait;
+use session_core::users::MAX_SESSIONS_PER_USER;
 use session_core::{now_ms, Device, Expiry, UserIndex};
 use sqlx::Row;
 
@@ -34,14 +36,29 @@ fn json_text(text: &str) -> String {
 
 #[async_trait]
 impl UserIndex for PostgresStore {
+    /// The row carries its user already; a sign-in only ends the user's oldest
+    /// sessions past [`MAX_SESSIONS_PER_USER`] (one statement, on sign-in only).
     async fn bind(
         &self,
-        _: &str,
-        _: &str,
+        user: &str,
+        device: &str,
         _: &str,
         _: u64,
         _: &Expiry,
     ) -> Result<(), session_core::Error> {
+        let table = &self.inner.table;
+        let sql = format!(
+            "DELETE FROM {table} WHERE user_id = $1 AND device IS DISTINCT FROM $2 \
+             AND id NOT IN (SELECT id FROM {table} WHERE user_id = $1 \
+                            ORDER BY created_ms DESC, id LIMIT $3)"
+        );
+        sqlx::query(&sql)
+            .bind(json_text(user))
+            .bind(json_text(device))
+            .bind(i64::try_from(MAX_SESSIONS_PER_USER).unwrap_or(i64::MAX))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
 

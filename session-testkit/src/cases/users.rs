@@ -204,3 +204,31 @@ pub async fn a_cookie_copied_before_sign_out_never_opens_it_again(kit: Kit) -> R
     }
     Ok(())
 }
+
+/// A user's sessions are bounded: past the most an index keeps, signing in once
+/// more ends the oldest, and the newest stay listed.
+pub async fn a_users_sessions_are_bounded_and_the_oldest_end_first(kit: Kit) -> Result<(), Error> {
+    if without_index(&kit).await? {
+        return Ok(());
+    }
+    let bound = session_core::users::MAX_SESSIONS_PER_USER;
+    let mut first = kit.client();
+    login(&mut first, "ada").await?;
+    let mut newest = None;
+    for _ in 0..bound + 3 {
+        let mut c = kit.client();
+        login(&mut c, "ada").await?;
+        newest = Some(c);
+    }
+    let listed = kit.users().sessions("ada").await?;
+    assert_eq!(listed.len(), bound, "past the bound");
+    assert_eq!(
+        user(&mut first).await?,
+        None,
+        "the oldest session was not ended"
+    );
+    if let Some(mut c) = newest {
+        assert_eq!(user(&mut c).await?.as_deref(), Some("ada"));
+    }
+    Ok(())
+}
