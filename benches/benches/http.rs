@@ -41,6 +41,10 @@ struct Target {
     stores: Vec<session_redis::RedisStore>,
     /// Serves the read workload only (its routes answer reads, not writes).
     reads_only: bool,
+    /// Its users sign in (`POST /api/login`) after writing their session.
+    signs_in: bool,
+    /// The registry of signed-in cookie sessions behind it, for its answer counts.
+    registry: Option<std::sync::Arc<session_redis::RedisRegistry>>,
 }
 
 impl Target {
@@ -51,7 +55,14 @@ impl Target {
             base,
             stores: Vec::new(),
             reads_only: false,
+            signs_in: false,
+            registry: None,
         }
+    }
+
+    /// Registry answers from memory and from Redis so far.
+    fn registry(&self) -> (u64, u64) {
+        self.registry.as_ref().map_or((0, 0), |r| r.answer_stats())
     }
 
     /// True when it takes part in `workload`.
@@ -332,6 +343,7 @@ fn run_load(
 ) -> Tally {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_load"))
         .env("BENCH_LOAD_THREADS", threads.to_string())
+        .env("BENCH_SIGN_IN", if target.signs_in { "1" } else { "0" })
         .arg(&target.base)
         .arg(workload.name())
         .arg(users.to_string())
@@ -699,6 +711,46 @@ fn main() {
                 }
                 Err(e) => eprintln!("SKIPPED ours_redis: {e}"),
             }
+            // Cookie sessions with a Redis registry: visitors (no user, so the
+            // registry is never asked), and signed-in users (a registry read per
+            // session at most every 500 ms), beside signed-in users without one.
+            let mut registry_settings = settings.clone();
+            registry_settings.near_cache = false;
+            registry_settings.namespace = "bench-http-registry".into();
+            match rt.block_on(session_redis::RedisStore::connect(&registry_settings)) {
+                Ok(redis) => {
+                    let registry = std::sync::Arc::new(session_redis::RedisRegistry::new(redis));
+                    let cookie = session_cookie::CookieStore::new(session_cookie::Keyring::new(
+                        cookie_key.clone(),
+                        [],
+                    ))
+                    .with_registry(registry.clone());
+                    let mut visitors = ours(
+                        "ours_cookie_registry",
+                        session_tower::SessionLayer::new(cookie.clone()),
+                    );
+                    visitors.registry = Some(registry.clone());
+                    targets.push(visitors);
+                    let mut signed_in = ours(
+                        "ours_cookie_registry_signed_in",
+                        session_tower::SessionLayer::new(cookie),
+                    );
+                    signed_in.signs_in = true;
+                    signed_in.registry = Some(registry);
+                    targets.push(signed_in);
+                    let plain = session_cookie::CookieStore::new(session_cookie::Keyring::new(
+                        cookie_key.clone(),
+                        [],
+                    ));
+                    let mut signed_in = ours(
+                        "ours_cookie_signed_in",
+                        session_tower::SessionLayer::new(plain),
+                    );
+                    signed_in.signs_in = true;
+                    targets.push(signed_in);
+                }
+                Err(e) => eprintln!("SKIPPED ours_cookie_registry: {e}"),
+            }
         }
         // The rival's pool must live on the runtime that serves it.
         let l = listener();
@@ -779,20 +831,35 @@ fn main() {
             let running: Vec<&Target> = targets.iter().filter(|t| t.serves(workload)).collect();
             let mut tallies: Vec<Vec<Tally>> = running.iter().map(|_| Vec::new()).collect();
             let mut cache: Vec<(u64, u64)> = running.iter().map(|_| (0, 0)).collect();
+            let mut answers: Vec<(u64, u64)> = running.iter().map(|_| (0, 0)).collect();
             for round in 0..rounds {
                 for k in 0..running.len() {
                     let at = (round + k) % running.len();
-                    let before = running[at].near_cache();
+                    let before = (running[at].near_cache(), running[at].registry());
                     let tally = run_load(running[at], workload, (users, threads), warmup, slice);
-                    let after = running[at].near_cache();
-                    cache[at].0 += after.0 - before.0;
-                    cache[at].1 += after.1 - before.1;
+                    let after = (running[at].near_cache(), running[at].registry());
+                    cache[at].0 += after.0 .0 - before.0 .0;
+                    cache[at].1 += after.0 .1 - before.0 .1;
+                    answers[at].0 += after.1 .0 - before.1 .0;
+                    answers[at].1 += after.1 .1 - before.1 .1;
                     tallies[at].push(tally);
                 }
             }
-            for ((target, rounds), (hits, misses)) in running.iter().zip(&tallies).zip(&cache) {
+            for (((target, rounds), (hits, misses)), (known, asked)) in
+                running.iter().zip(&tallies).zip(&cache).zip(&answers)
+            {
                 let mut row = summary(target, workload, users, slice, rounds);
                 row["load_threads"] = json!(threads);
+                if known + asked > 0 {
+                    let rate = *known as f64 / (known + asked) as f64;
+                    println!(
+                        "http/{:<22} {:<5}  registry answers from memory {:.1}%",
+                        target.name,
+                        workload.name(),
+                        rate * 100.0
+                    );
+                    row["registry_hit_rate"] = json!(rate);
+                }
                 if hits + misses > 0 {
                     let rate = *hits as f64 / (hits + misses) as f64;
                     println!(

@@ -149,6 +149,9 @@ pub struct RecentAnswers {
     ttl_ms: u64,
     budget: usize,
     held: std::sync::Mutex<(std::collections::HashMap<String, u64>, usize)>,
+    /// How many [`holds`](Self::holds) answered yes, and no.
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl Default for RecentAnswers {
@@ -165,6 +168,8 @@ impl RecentAnswers {
             ttl_ms,
             budget,
             held: std::sync::Mutex::default(),
+            hits: std::sync::atomic::AtomicU64::new(0),
+            misses: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -181,7 +186,28 @@ impl RecentAnswers {
     /// True when a yes for `user`'s `device`, remembered before `now`, still holds.
     pub fn holds(&self, user: &str, device: &str, now: u64) -> bool {
         let key = Self::key(user, device);
-        self.held().0.get(&key).is_some_and(|until| now < *until)
+        let held = self.held().0.get(&key).is_some_and(|until| now < *until);
+        let count = if held { &self.hits } else { &self.misses };
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        held
+    }
+
+    /// How many checks were answered from memory, and how many were not, so far.
+    ///
+    /// ```
+    /// use session_core::users::RecentAnswers;
+    ///
+    /// let answers = RecentAnswers::default();
+    /// answers.holds("ada", "d1", 0);
+    /// answers.remember("ada", "d1", 0);
+    /// answers.holds("ada", "d1", 1);
+    /// assert_eq!(answers.stats(), (1, 1));
+    /// ```
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(std::sync::atomic::Ordering::Relaxed),
+            self.misses.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Remembers the registry's yes for `user`'s `device`, given at `now`.

@@ -173,6 +173,13 @@ fn http_table(md: &mut String, threads: u64, rows: &[Value]) {
             let rivals: &[&str] = match server {
                 "ours_cookie" => &["actix_session_cookie", "no_session", "no_session_cookie"],
                 "ours_cookie_unread" => &["no_session", "no_session_cookie"],
+                // A registry costs a visitor nothing; a signed-in user one registry
+                // read per 500 ms of a session.
+                "ours_cookie_registry" => &["ours_cookie", "actix_session_cookie"],
+                "ours_cookie_registry_signed_in" => {
+                    &["ours_cookie_signed_in", "actix_session_cookie"]
+                }
+                "ours_cookie_signed_in" => &["ours_cookie", "actix_session_cookie"],
                 "ours_redis" | "ours_redis_no_cache" | "ours_redis_2_servers" => {
                     &["tower_sessions_redis", "actix_session_redis", "no_session"]
                 }
@@ -197,6 +204,13 @@ fn http_table(md: &mut String, threads: u64, rows: &[Value]) {
                 .join(", ");
             let versus = match r["near_cache_hit_rate"].as_f64() {
                 Some(rate) => format!("{versus}; near-cache hits {:.1}%", rate * 100.0),
+                None => versus,
+            };
+            let versus = match r["registry_hit_rate"].as_f64() {
+                Some(rate) => format!(
+                    "{versus}; registry answered from memory {:.1}%",
+                    rate * 100.0
+                ),
                 None => versus,
             };
             let server = match server {

@@ -8,7 +8,8 @@
 //! round-robin balancer, no sticky sessions): each user's requests take turns.
 //! WORKLOAD is `read` (GET of one key), `write` (PUT of a counter, which the server
 //! increments and answers) or `mixed` (9 reads to 1 write). Prints one JSON object:
-//! `{"ok": n, "errors": n, "latencies_us": [...]}`.
+//! `{"ok": n, "errors": n, "latencies_us": [...]}`. With `BENCH_SIGN_IN=1`, each user
+//! signs in (`POST /api/login`) after writing its session.
 //!
 //! Each user keeps one HTTP/1.1 keep-alive connection per server (hyper's client
 //! connection, requests built once) and a cookie jar of its own that does what a
@@ -203,6 +204,19 @@ async fn user(
         let body = Bytes::from(serde_json::to_vec(v).unwrap_or_default());
         let sent = connections[0]
             .send(&mut jar, &Method::PUT, &path, Some(&body))
+            .await;
+        if sent.is_none_or(|(status, _)| status != StatusCode::NO_CONTENT) {
+            t.errors += 1;
+        }
+    }
+    if std::env::var("BENCH_SIGN_IN").is_ok_and(|v| v == "1") {
+        // Signed in, as a user after the login form: the session keeps its values.
+        static USERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = USERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let body = Bytes::from(format!(r#"{{"user": "bench-{}-{n}"}}"#, std::process::id()));
+        let login = Uri::from_static("/api/login");
+        let sent = connections[0]
+            .send(&mut jar, &Method::POST, &login, Some(&body))
             .await;
         if sent.is_none_or(|(status, _)| status != StatusCode::NO_CONTENT) {
             t.errors += 1;

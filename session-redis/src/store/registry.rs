@@ -94,6 +94,20 @@ impl RedisRegistry {
         }
     }
 
+    /// How many signed-in requests were answered from this process's memory, and
+    /// how many asked the registry, so far.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(registry: session_redis::RedisRegistry) {
+    /// let (from_memory, asked) = registry.answer_stats();
+    /// # }
+    /// ```
+    pub fn answer_stats(&self) -> (u64, u64) {
+        self.answers.stats()
+    }
+
     fn key(&self, user: &str) -> String {
         format!("{}:registry:{}", self.redis.namespace, user_digest(user))
     }

@@ -100,6 +100,20 @@ impl PostgresRegistry {
         )
     }
 
+    /// How many signed-in requests were answered from this process's memory, and
+    /// how many asked the registry, so far.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(registry: session_sql::PostgresRegistry) {
+    /// let (from_memory, asked) = registry.answer_stats();
+    /// # }
+    /// ```
+    pub fn answer_stats(&self) -> (u64, u64) {
+        self.answers.stats()
+    }
+
     async fn migrate(&self) -> Result<(), Error> {
         sqlx::raw_sql(&Self::migration(&self.table))
             .execute(&self.db.inner.pool)

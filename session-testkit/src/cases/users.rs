@@ -214,6 +214,9 @@ pub async fn a_users_sessions_are_bounded_and_the_oldest_end_first(kit: Kit) -> 
     let bound = session_core::users::MAX_SESSIONS_PER_USER;
     let mut first = kit.client();
     login(&mut first, "ada").await?;
+    // Older by more than a clock tick than every later one (creation times order
+    // them; ties within a millisecond are broken by device id).
+    sleep(Duration::from_millis(10)).await;
     let mut newest = None;
     for _ in 0..bound + 3 {
         let mut c = kit.client();
