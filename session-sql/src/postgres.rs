@@ -198,10 +198,9 @@ impl PostgresStore {
         (store, stopped)
     }
 
-    /// The SQL that creates the store's table, its deadline index and the user
-    /// index (what `migrate = true` runs), for `table`. A table made by an earlier
-    /// version gains the user columns (`user_id`, `device`: computed by the database
-    /// from each row's data) and their index.
+    /// The SQL that creates the store's table, its deadline index and the index of
+    /// users' sessions (`{table}_users`, see the crate docs), what `migrate = true`
+    /// runs, for `table`. A table made by an earlier version gains the index table.
     pub fn migration(table: &str) -> String {
         let index = table.rsplit('.').next().unwrap_or(table);
         format!(
