@@ -2,6 +2,7 @@
 //! 3-master cluster, each started once per test binary (stopped when it exits).
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod proxy;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
