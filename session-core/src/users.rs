@@ -309,6 +309,7 @@ pub(crate) fn new_device_id() -> Result<String, Error> {
 pub struct Users {
     store: Arc<dyn SessionStore>,
     expiry: Expiry,
+    events: Option<crate::EventSink>,
 }
 
 impl std::fmt::Debug for Users {
@@ -333,7 +334,48 @@ impl Users {
     /// # let _ = users;
     /// ```
     pub fn new(store: Arc<dyn SessionStore>, expiry: Expiry) -> Self {
-        Users { store, expiry }
+        Users {
+            store,
+            expiry,
+            events: None,
+        }
+    }
+
+    /// Tells `sink` of every revocation made through these users
+    /// ([`SessionEvent::Revoked`](crate::SessionEvent::Revoked)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), session_core::Error> {
+    /// use std::sync::{Arc, Mutex};
+    /// use session_core::{Expiry, MemoryStore, Session, SessionEvent, SessionStore, Users};
+    ///
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let session = Session::new(store.clone(), Expiry::default(), None);
+    /// session.login("ada").await?;
+    /// session.commit().await?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let users = Users::new(store, Expiry::default())
+    ///     .with_events(Arc::new(move |e: &SessionEvent| log.lock().unwrap().push(e.clone())));
+    /// users.revoke_all("ada").await?;
+    /// assert!(matches!(&seen.lock().unwrap()[0], SessionEvent::Revoked { count: 1, .. }));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_events(mut self, sink: crate::EventSink) -> Self {
+        self.events = Some(sink);
+        self
+    }
+
+    fn tell(&self, user: &str, device: Option<&str>, count: u64) {
+        if let (Some(sink), true) = (&self.events, count > 0) {
+            sink(&crate::SessionEvent::Revoked {
+                user: user.to_owned(),
+                device: device.map(str::to_owned),
+                count,
+            });
+        }
     }
 
     /// `user`'s live sessions, oldest first.
@@ -378,7 +420,9 @@ impl Users {
     /// # Ok(()) }
     /// ```
     pub async fn revoke(&self, user: &str, device: &str) -> Result<bool, Error> {
-        self.store.users()?.revoke(user, device).await
+        let revoked = self.store.users()?.revoke(user, device).await?;
+        self.tell(user, Some(device), u64::from(revoked));
+        Ok(revoked)
     }
 
     /// Ends every session of `user`; how many ended.
@@ -394,7 +438,9 @@ impl Users {
     /// # Ok(()) }
     /// ```
     pub async fn revoke_all(&self, user: &str) -> Result<u64, Error> {
-        self.store.users()?.revoke_others(user, None).await
+        let count = self.store.users()?.revoke_others(user, None).await?;
+        self.tell(user, None, count);
+        Ok(count)
     }
 }
 

@@ -166,7 +166,11 @@ impl Sessions {
     /// # Ok(()) }
     /// ```
     pub fn users(&self) -> session_core::Users {
-        session_core::Users::new(self.store.clone(), self.expiry)
+        let users = session_core::Users::new(self.store.clone(), self.expiry);
+        match &self.events {
+            Some(sink) => users.with_events(sink.clone()),
+            None => users,
+        }
     }
 
     /// Saves the session after the handler answered `status` (a 5xx answer saves

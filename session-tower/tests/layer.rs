@@ -438,8 +438,12 @@ async fn events_reach_the_sink_and_users_revoke_from_outside() -> TestResult {
         .collect();
     assert_eq!(
         kinds,
-        ["created", "signed in", "signed in", "signed out"],
+        ["created", "signed in", "other", "signed in", "signed out"],
         "{seen:?}"
+    );
+    assert!(
+        matches!(&seen[2], SessionEvent::Revoked { user, device: None, count: 1 } if user == "ada"),
+        "the revocation from outside is told too: {seen:?}"
     );
     Ok(())
 }
