@@ -268,7 +268,13 @@ impl CookieOptions {
             .iter()
             .rposition(Option::is_some)
             .map_or(usize::from(base_sent), |i| i + 1);
-        let tail: String = parts.iter().skip(1).map_while(|p| *p).collect();
+        // The chunks after the base, in order, up to the first missing or empty one
+        // (a split never makes an empty chunk: what follows one is not ours).
+        let tail: String = parts
+            .iter()
+            .skip(1)
+            .map_while(|p| p.filter(|v| !v.is_empty()))
+            .collect();
         let mut candidates = Vec::with_capacity(bases.len() * (1 + usize::from(!tail.is_empty())));
         for base in bases {
             if !tail.is_empty() {
