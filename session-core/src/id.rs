@@ -71,13 +71,18 @@ impl SessionId {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn storage_key(&self) -> String {
-        let mut hex = String::with_capacity(2 * Sha256::output_size());
-        for byte in Sha256::digest(self.0) {
-            hex.push(char::from(HEX[usize::from(byte >> 4)]));
-            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        hex
+        hex_digest(&self.0)
     }
+}
+
+/// The lowercase hex SHA-256 digest of `bytes` (64 digits), in one string.
+pub(crate) fn hex_digest(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(2 * Sha256::output_size());
+    for byte in Sha256::digest(bytes) {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -657,8 +657,17 @@ impl Session {
             spent
         };
         let chose = st.changed.contains(REMEMBER_KEY);
-        // The binding the commit leaves (only a loaded session's view tells).
-        let bound_after = self.was_loaded().then(|| Bound::of(&st.view)).flatten();
+        // The binding the commit leaves (only a loaded session's view tells); read
+        // again only when the request touched it, else it is the loaded one.
+        let touched = st.cleared
+            || [crate::USER_KEY, crate::DEVICE_KEY]
+                .iter()
+                .any(|key| st.changed.contains(key) || st.removed.contains(key));
+        let bound_after = match (self.was_loaded(), touched) {
+            (false, _) => None,
+            (true, true) => Bound::of(&st.view),
+            (true, false) => st.bound.clone(),
+        };
         let renewing = st.renew;
         let update = self.carry_out(&mut st, self.token()).await;
         self.state().lifetime_moved = st.lifetime_moved || chose;

@@ -254,11 +254,7 @@ impl RecentAnswers {
 /// assert_eq!(key, session_core::users::user_digest("ada@example.com"));
 /// ```
 pub fn user_digest(user: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(user.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::id::hex_digest(user.as_bytes())
 }
 
 /// The user and device `record` is bound to ([`USER_KEY`], [`DEVICE_KEY`]), when it
