@@ -6,7 +6,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A `[postgres]` setting is unusable.
+    /// A setting of `[postgres]`, `[mysql]` or `[sqlite]` is unusable.
     #[error("invalid `{field}`: {reason}")]
     Config {
         /// The setting (`postgres.url`, `postgres.table`, ...).
@@ -15,8 +15,13 @@ pub enum Error {
         reason: String,
     },
     /// The database could not be reached or answered with an error.
-    #[error("the session database at {target} failed: {source}{}", hint(source))]
+    #[error(
+        "the session database at {target} failed: {source}{}",
+        hint(store, source)
+    )]
     Database {
+        /// The driver (`postgres`, `mysql`, `sqlite`).
+        store: &'static str,
         /// Where we tried to connect (the URL without its password).
         target: String,
         /// What the client said.
@@ -26,6 +31,8 @@ pub enum Error {
     /// No connection of the pool was free in time.
     #[error("the session database at {target} did not answer within {after:?}")]
     Timeout {
+        /// The driver (`postgres`, `mysql`, `sqlite`).
+        store: &'static str,
         /// Where we tried to connect.
         target: String,
         /// The configured limit.
@@ -34,16 +41,33 @@ pub enum Error {
 }
 
 /// What to do about a failure, by its cause.
-fn hint(source: &sqlx::Error) -> &'static str {
+fn hint(store: &str, source: &sqlx::Error) -> &'static str {
     let text = source.to_string();
-    if text.contains("Connection refused") {
-        "; nothing listens there: is PostgreSQL running? (pg_ctlcluster VERSION main start)"
-    } else if text.contains("password authentication failed") || text.contains("no password") {
-        "; the user or password is wrong: check `postgres.url`"
-    } else if text.contains("does not exist") && text.contains("database") {
-        "; create the database (createdb NAME) or name another in `postgres.url`"
-    } else {
-        ""
+    match store {
+        "postgres" if text.contains("Connection refused") => {
+            "; nothing listens there: is PostgreSQL running? (pg_ctlcluster VERSION main start)"
+        }
+        "postgres"
+            if text.contains("password authentication failed") || text.contains("no password") =>
+        {
+            "; the user or password is wrong: check `postgres.url`"
+        }
+        "postgres" if text.contains("does not exist") && text.contains("database") => {
+            "; create the database (createdb NAME) or name another in `postgres.url`"
+        }
+        "mysql" if text.contains("Connection refused") => {
+            "; nothing listens there: is MariaDB or MySQL running? (service mariadb start)"
+        }
+        "mysql" if text.contains("Access denied") => {
+            "; the user or password is wrong: check `mysql.url`"
+        }
+        "mysql" if text.contains("Unknown database") => {
+            "; create the database (CREATE DATABASE name) or name another in `mysql.url`"
+        }
+        "sqlite" if text.contains("unable to open") => {
+            "; the file cannot be opened: check `sqlite.path` and that its directory exists and is writable"
+        }
+        _ => "",
     }
 }
 
@@ -51,12 +75,9 @@ impl From<Error> for session_core::Error {
     fn from(e: Error) -> Self {
         match e {
             Error::Config { field, reason } => session_core::Error::config(field, reason),
-            Error::Timeout { after, .. } => session_core::Error::Timeout {
-                store: "postgres",
-                after,
-            },
-            e @ Error::Database { .. } => session_core::Error::Unavailable {
-                store: "postgres",
+            Error::Timeout { store, after, .. } => session_core::Error::Timeout { store, after },
+            Error::Database { store, .. } => session_core::Error::Unavailable {
+                store,
                 source: Box::new(e),
             },
         }

@@ -42,13 +42,26 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+#[macro_use]
+mod cas;
+mod cleanup;
 mod error;
 mod keys;
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod row;
 mod settings;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use error::Error;
+#[cfg(feature = "mysql")]
+pub use mysql::MysqlStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresRegistry, PostgresStore};
-pub use settings::PostgresSettings;
+pub use settings::{MysqlSettings, PostgresSettings, SqliteSettings};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;

@@ -1,20 +1,20 @@
 //! [`PostgresStore`]: one row per session, the values a JSONB object that the
 //! database merges per key.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    now_ms, Change, Edit, Expiry, MergeStore, Record, RecordBuilder, Seen, SessionId, SessionStore,
+    now_ms, Change, Edit, Expiry, MergeStore, Record, Seen, SessionId, SessionStore,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 use tokio::sync::watch;
 
-use crate::{keys, Error, PostgresSettings};
+use crate::row::{decode, encode, indexed_deadline, ms, unsigned};
+use crate::{cleanup, Error, PostgresSettings};
 
 mod merge;
 mod registry;
@@ -90,14 +90,6 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// What `expires_ms` holds for a session written at `now_ms` whose deadline is
-/// `deadline_ms`: the deadline rounded up to a grain of 1% of the time left. The
-/// writes of one session a grain apart or less mostly give the same value.
-fn indexed_deadline(deadline_ms: u64, now_ms: u64) -> u64 {
-    let grain = (deadline_ms.saturating_sub(now_ms) / 100).max(1);
-    deadline_ms.div_ceil(grain).saturating_mul(grain)
-}
-
 /// The condition that a row's session is alive at the time in placeholder `now`,
 /// under the idle timeout in `idle` and the lifetime in `lifetime` (NULL for none),
 /// counted from its last write and its creation: what a load checks.
@@ -131,6 +123,7 @@ impl PostgresStore {
             .connect(&settings.url)
             .await
             .map_err(|source| Error::Database {
+                store: "postgres",
                 target: target.clone(),
                 source,
             })?;
@@ -166,12 +159,16 @@ impl PostgresStore {
         if settings.migrate {
             store.migrate().await?;
         }
-        tokio::spawn(cleanup(
-            store.inner.pool.clone(),
-            store.inner.table.clone(),
+        let (pool, table) = (store.inner.pool.clone(), store.inner.table.clone());
+        tokio::spawn(cleanup::task(
             Duration::from_millis(settings.cleanup_interval_ms),
             settings.cleanup_batch,
+            table.clone(),
             stopped,
+            move |batch| {
+                let (pool, table) = (pool.clone(), table.clone());
+                async move { delete_batch(&pool, &table, batch).await }
+            },
         ));
         Ok(store)
     }
@@ -233,9 +230,12 @@ impl PostgresStore {
     /// Deletes the expired rows now (the background task does this every
     /// `cleanup_interval_ms`); how many.
     pub async fn delete_expired(&self) -> Result<u64, Error> {
-        delete_expired(&self.inner.pool, &self.inner.table, 1000, true)
-            .await
-            .map_err(|e| self.failed(e))
+        let inner = &self.inner;
+        cleanup::delete_expired(1000, true, |batch| {
+            delete_batch(&inner.pool, &inner.table, batch)
+        })
+        .await
+        .map_err(|e| self.failed(e))
     }
 
     /// The table's name.
@@ -251,12 +251,14 @@ impl PostgresStore {
     fn failed(&self, source: sqlx::Error) -> Error {
         match source {
             sqlx::Error::PoolTimedOut => Error::Timeout {
+                store: "postgres",
                 target: self.inner.target.clone(),
                 after: self.inner.acquire_timeout,
             },
             source => {
                 tracing::warn!(target = %self.inner.target, error = %source, "session database failed");
                 Error::Database {
+                    store: "postgres",
                     target: self.inner.target.clone(),
                     source,
                 }
@@ -300,85 +302,18 @@ impl PostgresStore {
     }
 }
 
-fn ms(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn unsigned(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-/// The JSONB text of `record`: `{"key": ["<value JSON>", flash]}`.
-fn encode(record: &Record) -> String {
-    let object: serde_json::Map<String, serde_json::Value> = record
-        .iter()
-        .map(|(key, value)| {
-            (
-                keys::stored(key).into_owned(),
-                serde_json::json!([value.json(), value.is_flash()]),
-            )
-        })
-        .collect();
-    serde_json::Value::Object(object).to_string()
-}
-
-/// The record of a row; `None` for data this store did not write.
-fn decode(data: &str, created_ms: u64, expires_ms: u64) -> Option<Record> {
-    let values: BTreeMap<String, (String, bool)> = serde_json::from_str(data).ok()?;
-    let mut builder = RecordBuilder::with_capacity(values.len(), data.len());
-    for (key, (json, flash)) in &values {
-        builder.push(&keys::from_stored(key), json, *flash);
-    }
-    Some(builder.finish(created_ms, expires_ms))
-}
-
-/// Deletes up to `batch` expired rows a statement: one statement, or with `all`,
-/// as many as it takes to leave none; how many.
-async fn delete_expired(
-    pool: &PgPool,
-    table: &str,
-    batch: u32,
-    all: bool,
-) -> Result<u64, sqlx::Error> {
+/// One statement deleting up to `batch` expired rows of `table`; how many.
+async fn delete_batch(pool: &PgPool, table: &str, batch: u32) -> Result<u64, sqlx::Error> {
     let sql = format!(
         "DELETE FROM {table} WHERE id IN \
          (SELECT id FROM {table} WHERE expires_ms <= $1 LIMIT $2)"
     );
-    let mut deleted = 0;
-    loop {
-        let n = sqlx::query(&sql)
-            .bind(ms(now_ms()))
-            .bind(i64::from(batch))
-            .execute(pool)
-            .await?
-            .rows_affected();
-        deleted += n;
-        if !all || n < u64::from(batch) {
-            return Ok(deleted);
-        }
-    }
-}
-
-/// The cleanup task: every `every`, deletes up to `batch` expired rows.
-async fn cleanup(
-    pool: PgPool,
-    table: String,
-    every: Duration,
-    batch: u32,
-    mut stop: watch::Receiver<()>,
-) {
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
-        }
-        // Bounded: one batch a round, so a backlog never holds the database.
-        match delete_expired(&pool, &table, batch, false).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(rows = n, %table, "deleted expired sessions"),
-            Err(error) => tracing::warn!(%error, %table, "could not delete expired sessions"),
-        }
-    }
+    Ok(sqlx::query(&sql)
+        .bind(ms(now_ms()))
+        .bind(i64::from(batch))
+        .execute(pool)
+        .await?
+        .rows_affected())
 }
 
 #[async_trait]
@@ -486,7 +421,7 @@ impl MergeStore for PostgresStore {
             self.destroy(token).await?;
             return Ok(None);
         }
-        match decode(&data, created, expires) {
+        match decode(data.as_bytes(), created, expires) {
             Some(record) => Ok(Some((record, 0))),
             None => {
                 tracing::warn!(table = %self.inner.table, "undecodable session row; starting a fresh one");
@@ -611,7 +546,7 @@ impl MergeStore for PostgresStore {
                 let data: String = row.try_get(2).map_err(|e| self.failed(e))?;
                 let expires = expiry.deadline(created, touched);
                 if expiry.is_live(created, expires, now) {
-                    if let Some(mut stored) = decode(&data, created, expires) {
+                    if let Some(mut stored) = decode(data.as_bytes(), created, expires) {
                         change.apply_to(&mut stored);
                         renewed = Some(stored);
                     }
@@ -631,6 +566,7 @@ impl MergeStore for PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use session_core::RecordBuilder;
 
     #[test]
     fn passwords_stay_out_of_messages() {
@@ -672,7 +608,7 @@ mod tests {
         builder.push("n", "1.50", false);
         builder.push("notice", r#""h\u00e9""#, true);
         let record = builder.finish(1, 2);
-        assert_eq!(decode(&encode(&record), 1, 2), Some(record));
-        assert_eq!(decode("[1]", 1, 2), None);
+        assert_eq!(decode(encode(&record).as_bytes(), 1, 2), Some(record));
+        assert_eq!(decode(b"[1]", 1, 2), None);
     }
 }

@@ -3,6 +3,14 @@
 use serde::Deserialize;
 use session_core::Error;
 
+#[macro_use]
+mod builders;
+mod mysql;
+mod sqlite;
+
+pub use mysql::MysqlSettings;
+pub use sqlite::SqliteSettings;
+
 /// `[postgres]`: where the database is and how the store behaves.
 ///
 /// ```
@@ -81,8 +89,7 @@ impl Default for PostgresSettings {
     }
 }
 
-/// Builders: each sets one setting and returns the settings, for settings made in
-/// code rather than read from `session.toml`.
+/// The database URL.
 impl PostgresSettings {
     /// The database URL (default `postgres://127.0.0.1:5432/sessions`).
     ///
@@ -98,130 +105,12 @@ impl PostgresSettings {
         self.url = url.into();
         self
     }
-
-    /// The most connections the store keeps open (default 10).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session_sql::PostgresSettings;
-    ///
-    /// let settings = PostgresSettings::default().with_pool_size(20);
-    /// assert_eq!(settings.pool_size, 20);
-    /// ```
-    pub fn with_pool_size(mut self, connections: u32) -> Self {
-        self.pool_size = connections;
-        self
-    }
-
-    /// The table, optionally schema-qualified (default `sessions`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session_sql::PostgresSettings;
-    ///
-    /// let settings = PostgresSettings::default().with_table("app.sessions");
-    /// assert_eq!(settings.table, "app.sessions");
-    /// ```
-    pub fn with_table(mut self, table: impl Into<String>) -> Self {
-        self.table = table.into();
-        self
-    }
-
-    /// Create the table when missing (default true).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session_sql::PostgresSettings;
-    ///
-    /// let settings = PostgresSettings::default().with_migrate(false);
-    /// assert_eq!(settings.migrate, false);
-    /// ```
-    pub fn with_migrate(mut self, migrate: bool) -> Self {
-        self.migrate = migrate;
-        self
-    }
-
-    /// The idle timeout of these sessions, in whole seconds (default: the top-level `timeout`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session_sql::PostgresSettings;
-    ///
-    /// let settings = PostgresSettings::default().with_timeout(std::time::Duration::from_secs(900));
-    /// assert_eq!(settings.timeout, Some(900));
-    /// ```
-    pub fn with_timeout(mut self, idle: std::time::Duration) -> Self {
-        self.timeout = Some(idle.as_secs());
-        self
-    }
-
-    /// The largest session stored (default 256 KiB).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session_sql::PostgresSettings;
-    ///
-    /// let settings = PostgresSettings::default().with_max_session_bytes(64 << 10);
-    /// assert_eq!(settings.max_session_bytes, 65536);
-    /// ```
-    pub fn with_max_session_bytes(mut self, bytes: usize) -> Self {
-        self.max_session_bytes = bytes;
-        self
-    }
-
-    /// How long a request waits for a free connection (default 1 s).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session_sql::PostgresSettings;
-    ///
-    /// let settings = PostgresSettings::default().with_acquire_timeout(std::time::Duration::from_millis(300));
-    /// assert_eq!(settings.acquire_timeout_ms, 300);
-    /// ```
-    pub fn with_acquire_timeout(mut self, wait: std::time::Duration) -> Self {
-        self.acquire_timeout_ms = duration_ms(wait);
-        self
-    }
-
-    /// How often expired rows are deleted (default 60 s).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session_sql::PostgresSettings;
-    ///
-    /// let settings = PostgresSettings::default().with_cleanup_interval(std::time::Duration::from_secs(30));
-    /// assert_eq!(settings.cleanup_interval_ms, 30_000);
-    /// ```
-    pub fn with_cleanup_interval(mut self, every: std::time::Duration) -> Self {
-        self.cleanup_interval_ms = duration_ms(every);
-        self
-    }
-
-    /// The most expired rows one cleanup statement deletes (default 1000).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session_sql::PostgresSettings;
-    ///
-    /// let settings = PostgresSettings::default().with_cleanup_batch(500);
-    /// assert_eq!(settings.cleanup_batch, 500);
-    /// ```
-    pub fn with_cleanup_batch(mut self, rows: u32) -> Self {
-        self.cleanup_batch = rows;
-        self
-    }
 }
 
+common_builders!(PostgresSettings);
+
 /// `d` in whole milliseconds, saturating.
-fn duration_ms(d: std::time::Duration) -> u64 {
+pub(crate) fn duration_ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -247,40 +136,21 @@ impl PostgresSettings {
                 "must be a postgres:// URL (postgres://user:password@host:port/database)",
             ));
         }
-        if !is_table_name(&self.table) {
-            return Err(Error::config(
-                "postgres.table",
-                "must be a table name (letters, digits and `_`, not starting with a digit), optionally `schema.table`",
-            ));
-        }
-        if self.pool_size == 0 {
-            return Err(Error::config("postgres.pool_size", "must be at least 1"));
-        }
-        if self.timeout == Some(0) {
-            return Err(Error::config(
-                "postgres.timeout",
-                "must be at least 1 second",
-            ));
-        }
-        if self.max_session_bytes == 0 {
-            return Err(Error::config(
-                "postgres.max_session_bytes",
-                "must be at least 1",
-            ));
-        }
-        if self.acquire_timeout_ms == 0 || self.cleanup_interval_ms == 0 || self.cleanup_batch == 0
-        {
-            return Err(Error::config(
-                "postgres.cleanup_interval_ms",
-                "intervals, timeouts and batches must be at least 1",
-            ));
-        }
-        Ok(())
+        builders::validate_common(
+            "postgres",
+            self.pool_size,
+            is_table_name(&self.table),
+            self.timeout,
+            self.max_session_bytes,
+            self.acquire_timeout_ms,
+            self.cleanup_interval_ms,
+            self.cleanup_batch,
+        )
     }
 }
 
 /// `name` or `schema.name`, each an unquoted SQL identifier of at most 63 bytes.
-fn is_table_name(text: &str) -> bool {
+pub(crate) fn is_table_name(text: &str) -> bool {
     let ident = |part: &str| {
         !part.is_empty()
             && part.len() <= 63

@@ -2,6 +2,7 @@
 //! written keys set, counters added in the database, each with its bind.
 
 use super::*;
+use crate::keys;
 
 /// The SQL of `change` applied to the stored `data`, with its binds from `$first`.
 pub(super) struct Merge {

@@ -80,3 +80,7 @@ pub async fn store(settings: PostgresSettings) -> PostgresStore {
         Err(e) => unreachable(&settings.url, e),
     }
 }
+
+pub mod mysql;
+pub mod scenarios;
+pub mod sqlite;
