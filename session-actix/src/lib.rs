@@ -31,7 +31,7 @@
 //!
 //! # Features
 //!
-//! `redis-store`, `redis-tls` and `postgres-store` let `session.toml` name those
+//! `redis-store`, `redis-tls`, `postgres-store`, `mysql-store` and `sqlite-store` let `session.toml` name those
 //! drivers, as with `session-tower`.
 
 #![forbid(unsafe_code)]

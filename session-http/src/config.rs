@@ -36,6 +36,8 @@
 //! | `[cookie]`: name, attributes, keys ([`CookieSettings`]) | | `SESSION_COOKIE`, `APP_KEY` |
 //! | `[redis]`: `session_redis::RedisSettings` (feature `redis-store`) | | `SESSION_REDIS_HOST`, `_PORT`, `_PASSWORD`, `_DB`, `_URL`, `_NAMESPACE` |
 //! | `[postgres]`: `session_sql::PostgresSettings` (feature `postgres-store`) | | `SESSION_POSTGRES_URL` (or `DATABASE_URL`), `SESSION_POSTGRES_TABLE` |
+//! | `[mysql]`: `session_sql::MysqlSettings` (feature `mysql-store`; MySQL and MariaDB) | | `SESSION_MYSQL_URL`, `SESSION_MYSQL_TABLE` |
+//! | `[sqlite]`: `session_sql::SqliteSettings` (feature `sqlite-store`) | | `SESSION_SQLITE_PATH`, `SESSION_SQLITE_TABLE` |
 //! | `[name]` of any other driver: its own table ([`SessionConfig::table`]) | | |
 
 use std::collections::BTreeMap;
@@ -52,8 +54,8 @@ use session_core::{Error, Expiry};
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SessionConfig {
-    /// The driver to use (Masonite's name): `cookie`, `redis`, `postgres`, or a driver
-    /// of your own.
+    /// The driver to use (Masonite's name): `cookie`, `redis`, `postgres`, `mysql`,
+    /// `sqlite`, or a driver of your own.
     pub default: String,
     /// Idle timeout in seconds (default 3600).
     pub timeout: Option<u64>,
@@ -68,6 +70,12 @@ pub struct SessionConfig {
     /// `[postgres]`.
     #[cfg(feature = "postgres-store")]
     pub postgres: session_sql::PostgresSettings,
+    /// `[mysql]`.
+    #[cfg(feature = "mysql-store")]
+    pub mysql: session_sql::MysqlSettings,
+    /// `[sqlite]`.
+    #[cfg(feature = "sqlite-store")]
+    pub sqlite: session_sql::SqliteSettings,
     /// The tables of other drivers, by name.
     tables: BTreeMap<String, toml::Table>,
 }
@@ -83,6 +91,10 @@ impl std::fmt::Debug for SessionConfig {
         out.field("redis", &self.redis);
         #[cfg(feature = "postgres-store")]
         out.field("postgres", &self.postgres);
+        #[cfg(feature = "mysql-store")]
+        out.field("mysql", &self.mysql);
+        #[cfg(feature = "sqlite-store")]
+        out.field("sqlite", &self.sqlite);
         // A third-party driver's table may hold its secrets: names only.
         out.field("tables", &self.tables.keys().collect::<Vec<_>>())
             .finish()
@@ -100,6 +112,10 @@ impl Default for SessionConfig {
             redis: session_redis::RedisSettings::default(),
             #[cfg(feature = "postgres-store")]
             postgres: session_sql::PostgresSettings::default(),
+            #[cfg(feature = "mysql-store")]
+            mysql: session_sql::MysqlSettings::default(),
+            #[cfg(feature = "sqlite-store")]
+            sqlite: session_sql::SqliteSettings::default(),
             tables: BTreeMap::new(),
         }
     }
@@ -128,6 +144,10 @@ impl SessionConfig {
                 "redis" => config.redis = typed("redis", value)?,
                 #[cfg(feature = "postgres-store")]
                 "postgres" => config.postgres = typed("postgres", value)?,
+                #[cfg(feature = "mysql-store")]
+                "mysql" => config.mysql = typed("mysql", value)?,
+                #[cfg(feature = "sqlite-store")]
+                "sqlite" => config.sqlite = typed("sqlite", value)?,
                 _ => match value {
                     toml::Value::Table(table) => {
                         config.tables.insert(key, table);
@@ -184,6 +204,10 @@ impl SessionConfig {
         self.redis.apply_env(&var)?;
         #[cfg(feature = "postgres-store")]
         self.postgres.apply_env(&var)?;
+        #[cfg(feature = "mysql-store")]
+        self.mysql.apply_env(&var)?;
+        #[cfg(feature = "sqlite-store")]
+        self.sqlite.apply_env(&var)?;
         self.validate()
     }
 
@@ -215,6 +239,14 @@ impl SessionConfig {
         if self.default == "postgres" {
             return self.postgres.timeout;
         }
+        #[cfg(feature = "mysql-store")]
+        if self.default == "mysql" {
+            return self.mysql.timeout;
+        }
+        #[cfg(feature = "sqlite-store")]
+        if self.default == "sqlite" {
+            return self.sqlite.timeout;
+        }
         let timeout = self.table(&self.default)?.get("timeout")?.as_integer()?;
         u64::try_from(timeout).ok()
     }
@@ -228,6 +260,10 @@ impl SessionConfig {
         self.redis.validate()?;
         #[cfg(feature = "postgres-store")]
         self.postgres.validate()?;
+        #[cfg(feature = "mysql-store")]
+        self.mysql.validate()?;
+        #[cfg(feature = "sqlite-store")]
+        self.sqlite.validate()?;
         Ok(())
     }
 }
@@ -298,6 +334,11 @@ mod tests {
                 "[postgres]\nurl = \"postgres://u:{SECRET}-pg@h/db?password={SECRET}-pgq\"\n"
             ));
         }
+        if cfg!(feature = "mysql-store") {
+            text.push_str(&format!(
+                "[mysql]\nurl = \"mysql://u:{SECRET}-my@h/db?password={SECRET}-myq\"\n"
+            ));
+        }
         let config = SessionConfig::from_toml_str(&text)?;
         let shown = format!("{config:?} {config:#?}");
         assert!(!shown.contains(SECRET), "{shown}");
@@ -354,11 +395,11 @@ mod tests {
     #[test]
     fn a_third_party_driver_has_its_own_table_and_timeout() -> Result<(), Error> {
         let c = SessionConfig::from_toml_str(
-            "default = \"sqlite\"\ntimeout = 10\n[sqlite]\npath = \"s.db\"\ntimeout = 20",
+            "default = \"dynamo\"\ntimeout = 10\n[dynamo]\npath = \"s.db\"\ntimeout = 20",
         )?;
-        assert_eq!(c.default, "sqlite");
+        assert_eq!(c.default, "dynamo");
         let path = c
-            .table("sqlite")
+            .table("dynamo")
             .and_then(|t| t.get("path"))
             .and_then(|v| v.as_str());
         assert_eq!(path, Some("s.db"));

@@ -60,8 +60,10 @@ impl Drivers {
             "cookie" => cookie(config).await,
             "redis" => redis(config).await,
             "postgres" => postgres(config).await,
+            "mysql" => mysql(config).await,
+            "sqlite" => sqlite(config).await,
             other => {
-                let mut known: Vec<&str> = vec!["cookie", "redis", "postgres"];
+                let mut known: Vec<&str> = vec!["cookie", "redis", "postgres", "mysql", "sqlite"];
                 known.extend(self.custom.keys().map(String::as_str));
                 Err(Error::config(
                     "default",
@@ -183,5 +185,37 @@ async fn postgres(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
     Err(Error::config(
         "default",
         "the `postgres` driver is not compiled in; enable the `postgres-store` feature of session-http (or of the integration crate)",
+    ))
+}
+
+#[cfg(feature = "mysql-store")]
+async fn mysql(config: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
+    let store = session_sql::MysqlStore::connect(&config.mysql)
+        .await
+        .map_err(session_core::Error::from)?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "mysql-store"))]
+async fn mysql(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
+    Err(Error::config(
+        "default",
+        "the `mysql` driver is not compiled in; enable the `mysql-store` feature of session-http (or of the integration crate)",
+    ))
+}
+
+#[cfg(feature = "sqlite-store")]
+async fn sqlite(config: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
+    let store = session_sql::SqliteStore::connect(&config.sqlite)
+        .await
+        .map_err(session_core::Error::from)?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "sqlite-store"))]
+async fn sqlite(_: &SessionConfig) -> Result<Arc<dyn SessionStore>, Error> {
+    Err(Error::config(
+        "default",
+        "the `sqlite` driver is not compiled in; enable the `sqlite-store` feature of session-http (or of the integration crate)",
     ))
 }

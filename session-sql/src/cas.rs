@@ -27,6 +27,8 @@ use crate::row::{decode, encode, indexed_deadline, unsigned};
 /// function of this module of the same name over the store's [`Rows`].
 macro_rules! cas_stores {
     ($ty:ty) => {
+        cas_user_index!($ty);
+
         #[::async_trait::async_trait]
         impl ::session_core::SessionStore for $ty {
             async fn load(
@@ -64,6 +66,10 @@ macro_rules! cas_stores {
 
             fn merging(&self) -> Option<&dyn ::session_core::MergeStore> {
                 Some(self)
+            }
+
+            fn users(&self) -> Result<&dyn ::session_core::UserIndex, ::session_core::Error> {
+                Ok(self)
             }
         }
 

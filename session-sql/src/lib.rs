@@ -1,12 +1,24 @@
-//! The SQL session store, on [`sqlx`]: PostgreSQL (feature `postgres`, the default).
+//! The SQL session stores, on [`sqlx`]: PostgreSQL ([`PostgresStore`], feature
+//! `postgres`), MySQL and MariaDB ([`MysqlStore`], feature `mysql`) and SQLite
+//! ([`SqliteStore`], feature `sqlite`); all three are default features.
 //!
 //! One row per session, keyed by the digest of its id (a leaked table holds no usable
-//! token), with the values in a JSONB object. The database merges each request's
-//! changes per key in one `UPDATE`, so concurrent requests that change different keys
-//! both keep their writes and `increment` counts atomically; `regenerate` moves the
-//! row in one transaction; a bounded background task deletes expired rows; sessions
-//! larger than `max_session_bytes` are refused (413). The store creates its table
-//! ([`PostgresStore::migration`]) unless told not to.
+//! token). Concurrent requests that change different keys both keep their writes and
+//! `increment` counts atomically: PostgreSQL merges each request's changes per key
+//! in one `UPDATE` of a JSONB object; MySQL and SQLite write the session whole on the
+//! condition that its row's version is the one the request loaded, and on a conflict
+//! apply the request's changes key by key to the row as it is now. `regenerate`
+//! moves the row in one transaction; a bounded background task deletes expired rows;
+//! sessions larger than `max_session_bytes` are refused (413), however many requests
+//! write at once. Each store creates its table and its index of users' sessions
+//! (`migration()`) unless told not to.
+//!
+//! | | PostgreSQL | MySQL / MariaDB | SQLite |
+//! |---|---|---|---|
+//! | `session.toml` | `[postgres] url` | `[mysql] url` | `[sqlite] path` |
+//! | a load | one `SELECT` | one `SELECT` | one `SELECT` |
+//! | a save | one `UPDATE` merging in SQL | one `UPDATE` if unchanged since the load, else read + `UPDATE` again | as MySQL |
+//! | data column | `JSONB` | `LONGBLOB` (JSON text) | `BLOB` (JSON text) |
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -42,6 +54,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+#[macro_use]
+mod cas_users;
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
 #[macro_use]
 mod cas;

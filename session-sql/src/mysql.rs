@@ -11,6 +11,7 @@ use sqlx::Row as _;
 use tokio::sync::watch;
 
 use crate::cas::{NewRow, Renewal, Row, Rows};
+use crate::cas_users::{index_table, Indexed, UserRows};
 use crate::row::{ms, unsigned};
 use crate::{cleanup, Error, MysqlSettings};
 
@@ -164,17 +165,21 @@ impl MysqlStore {
         Ok(store)
     }
 
-    /// The SQL that creates the store's table and its deadline index, what
-    /// `migrate = true` runs, for `table`.
+    /// The SQL that creates the store's table with its deadline index, and the
+    /// index of users' sessions (`{table}_users`, whose rows go with their
+    /// session's), what `migrate = true` runs, for `table`: two statements, each
+    /// ending in `;`.
     ///
     /// # Examples
     ///
     /// ```
     /// let sql = session_sql::MysqlStore::migration("app_sessions");
     /// assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS app_sessions"));
+    /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS app_sessions_users"));
     /// ```
     pub fn migration(table: &str) -> String {
         let index = table.rsplit('.').next().unwrap_or(table);
+        let users = index_table(table);
         format!(
             "CREATE TABLE IF NOT EXISTS {table} (\
                  id VARCHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY, \
@@ -183,7 +188,13 @@ impl MysqlStore {
                  expires_ms BIGINT NOT NULL, \
                  version BIGINT NOT NULL DEFAULT 0, \
                  data LONGBLOB NOT NULL, \
-                 INDEX {index}_expires_ms (expires_ms)) ENGINE=InnoDB"
+                 INDEX {index}_expires_ms (expires_ms)) ENGINE=InnoDB; \
+             CREATE TABLE IF NOT EXISTS {users} (\
+                 id VARCHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY, \
+                 user_id VARCHAR(64) CHARACTER SET ascii NOT NULL, \
+                 device VARCHAR(255) NOT NULL, \
+                 INDEX {index}_users_user_id (user_id), \
+                 FOREIGN KEY (id) REFERENCES {table} (id) ON DELETE CASCADE) ENGINE=InnoDB;"
         )
     }
 
@@ -208,9 +219,13 @@ impl MysqlStore {
             .execute(&mut *conn)
             .await
             .map_err(|e| self.failed(e))?;
-        let made = sqlx::raw_sql(&Self::migration(&self.inner.table))
-            .execute(&mut *conn)
-            .await;
+        let mut made = Ok(());
+        for statement in Self::migration(&self.inner.table).split_terminator(';') {
+            made = sqlx::query(statement).execute(&mut *conn).await.map(drop);
+            if made.is_err() {
+                break;
+            }
+        }
         let released = sqlx::query("SELECT RELEASE_LOCK('session-sql migration')")
             .execute(&mut *conn)
             .await;
@@ -478,6 +493,90 @@ where
         .execute(executor)
         .await?;
     Ok(())
+}
+
+#[async_trait]
+impl UserRows for MysqlStore {
+    async fn bind_row(
+        &self,
+        key: &str,
+        user_id: &str,
+        device: &str,
+    ) -> Result<(), session_core::Error> {
+        let table = &self.inner.table;
+        let users = index_table(table);
+        let sql = format!(
+            "INSERT INTO {users} (id, user_id, device) \
+             SELECT ?, ?, ? FROM DUAL WHERE EXISTS (SELECT 1 FROM {table} WHERE id = ?) \
+             ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), device = VALUES(device)"
+        );
+        again(|| {
+            sqlx::query(&sql)
+                .bind(key)
+                .bind(user_id)
+                .bind(device)
+                .bind(key)
+                .execute(&self.inner.pool)
+        })
+        .await
+        .map_err(|e| self.core(e))?;
+        Ok(())
+    }
+
+    async fn sessions_of(
+        &self,
+        user_id: &str,
+        now: u64,
+    ) -> Result<Vec<Indexed>, session_core::Error> {
+        let table = &self.inner.table;
+        let users = index_table(table);
+        let sql = format!(
+            "SELECT u.id, u.device, s.created_ms, s.touched_ms \
+             FROM {users} u JOIN {table} s ON s.id = u.id \
+             WHERE u.user_id = ? AND s.expires_ms > ? \
+             ORDER BY s.created_ms DESC, u.device DESC"
+        );
+        let found = sqlx::query(&sql)
+            .bind(user_id)
+            .bind(ms(now))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| self.core(e))?;
+        found
+            .iter()
+            .map(|row: &sqlx::mysql::MySqlRow| {
+                Ok(Indexed {
+                    key: row.try_get(0)?,
+                    device: row.try_get(1)?,
+                    created_ms: unsigned(row.try_get(2)?),
+                    touched_ms: unsigned(row.try_get(3)?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| self.core(e))
+    }
+
+    async fn delete_keys(&self, keys: &[String], now: u64) -> Result<u64, session_core::Error> {
+        let mut deleted = 0;
+        for chunk in keys.chunks(100) {
+            let sql = format!(
+                "DELETE FROM {} WHERE expires_ms > ? AND id IN ({})",
+                self.inner.table,
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let done = again(|| {
+                let mut query = sqlx::query(&sql).bind(ms(now));
+                for key in chunk {
+                    query = query.bind(key);
+                }
+                query.execute(&self.inner.pool)
+            })
+            .await
+            .map_err(|e| self.core(e))?;
+            deleted += done.rows_affected();
+        }
+        Ok(deleted)
+    }
 }
 
 cas_stores!(MysqlStore);

@@ -13,6 +13,7 @@ use sqlx::Row as _;
 use tokio::sync::watch;
 
 use crate::cas::{NewRow, Renewal, Row, Rows};
+use crate::cas_users::{index_table, Indexed, UserRows};
 use crate::row::{ms, unsigned};
 use crate::{cleanup, Error, SqliteSettings};
 
@@ -110,6 +111,8 @@ impl SqliteStore {
                 SqliteJournalMode::Wal
             })
             .synchronous(SqliteSynchronous::Normal)
+            // The user index's rows go with their session's (ON DELETE CASCADE).
+            .foreign_keys(true)
             .busy_timeout(wait);
         // An in-memory database lives as long as its one connection.
         let pool = SqlitePoolOptions::new()
@@ -191,16 +194,21 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// The SQL that creates the store's table and its deadline index, what
-    /// `migrate = true` runs, for `table`.
+    /// The SQL that creates the store's table with its deadline index, and the
+    /// index of users' sessions (`{table}_users`, whose rows go with their
+    /// session's: the connection needs `PRAGMA foreign_keys = ON`, as the store's
+    /// own and sqlx's default connections have), what `migrate = true` runs, for
+    /// `table`.
     ///
     /// # Examples
     ///
     /// ```
     /// let sql = session_sql::SqliteStore::migration("app_sessions");
     /// assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS app_sessions"));
+    /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS app_sessions_users"));
     /// ```
     pub fn migration(table: &str) -> String {
+        let users = index_table(table);
         format!(
             "CREATE TABLE IF NOT EXISTS {table} (\
                  id TEXT PRIMARY KEY NOT NULL, \
@@ -209,7 +217,12 @@ impl SqliteStore {
                  expires_ms INTEGER NOT NULL, \
                  version INTEGER NOT NULL DEFAULT 0, \
                  data BLOB NOT NULL) WITHOUT ROWID; \
-             CREATE INDEX IF NOT EXISTS {table}_expires_ms ON {table} (expires_ms)"
+             CREATE INDEX IF NOT EXISTS {table}_expires_ms ON {table} (expires_ms); \
+             CREATE TABLE IF NOT EXISTS {users} (\
+                 id TEXT PRIMARY KEY NOT NULL REFERENCES {table} (id) ON DELETE CASCADE, \
+                 user_id TEXT NOT NULL, \
+                 device TEXT NOT NULL) WITHOUT ROWID; \
+             CREATE INDEX IF NOT EXISTS {table}_users_user_id ON {users} (user_id)"
         )
     }
 
@@ -447,6 +460,88 @@ where
         .execute(executor)
         .await?;
     Ok(())
+}
+
+#[async_trait]
+impl UserRows for SqliteStore {
+    async fn bind_row(
+        &self,
+        key: &str,
+        user_id: &str,
+        device: &str,
+    ) -> Result<(), session_core::Error> {
+        let table = &self.inner.table;
+        let users = index_table(table);
+        let sql = format!(
+            "INSERT INTO {users} (id, user_id, device) \
+             SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM {table} WHERE id = ?) \
+             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, device = excluded.device"
+        );
+        sqlx::query(&sql)
+            .bind(key)
+            .bind(user_id)
+            .bind(device)
+            .bind(key)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| self.core(e))?;
+        Ok(())
+    }
+
+    async fn sessions_of(
+        &self,
+        user_id: &str,
+        now: u64,
+    ) -> Result<Vec<Indexed>, session_core::Error> {
+        let table = &self.inner.table;
+        let users = index_table(table);
+        let sql = format!(
+            "SELECT u.id, u.device, s.created_ms, s.touched_ms \
+             FROM {users} u JOIN {table} s ON s.id = u.id \
+             WHERE u.user_id = ? AND s.expires_ms > ? \
+             ORDER BY s.created_ms DESC, u.device DESC"
+        );
+        let found = sqlx::query(&sql)
+            .bind(user_id)
+            .bind(ms(now))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| self.core(e))?;
+        found
+            .iter()
+            .map(|row: &sqlx::sqlite::SqliteRow| {
+                Ok(Indexed {
+                    key: row.try_get(0)?,
+                    device: row.try_get(1)?,
+                    created_ms: unsigned(row.try_get(2)?),
+                    touched_ms: unsigned(row.try_get(3)?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| self.core(e))
+    }
+
+    async fn delete_keys(&self, keys: &[String], now: u64) -> Result<u64, session_core::Error> {
+        let mut deleted = 0;
+        for chunk in keys.chunks(100) {
+            let sql = format!(
+                "DELETE FROM {} WHERE expires_ms > ? AND id IN ({})",
+                self.inner.table,
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let done = {
+                let mut query = sqlx::query(&sql).bind(ms(now));
+                for key in chunk {
+                    query = query.bind(key);
+                }
+                query.execute(&self.inner.pool)
+            }
+            .await
+            .map_err(|e| self.core(e))?;
+            deleted += done.rows_affected();
+        }
+        Ok(deleted)
+    }
 }
 
 cas_stores!(SqliteStore);

@@ -96,3 +96,23 @@ async fn a_store_over_the_applications_own_pool_keeps_sessions() -> TestResult {
     assert_eq!(mysql::rows(&settings).await?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn index_rows_go_with_their_sessions() -> TestResult {
+    let settings = mysql::settings();
+    let store = mysql::store(settings.clone()).await;
+    let count = format!("SELECT count(*) FROM {}_users", settings.table);
+    let index_rows = || async {
+        let pool = sqlx::MySqlPool::connect(&mysql::url()).await?;
+        let n: i64 = sqlx::query(&count).fetch_one(&pool).await?.try_get(0)?;
+        pool.close().await;
+        Ok::<_, sqlx::Error>(n)
+    };
+    let cleanup = || async {
+        store
+            .delete_expired()
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))
+    };
+    scenarios::index_rows_go_with_their_sessions(Arc::new(store.clone()), index_rows, cleanup).await
+}

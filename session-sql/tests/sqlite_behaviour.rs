@@ -82,3 +82,23 @@ async fn a_file_that_cannot_be_opened_is_named() -> TestResult {
     assert!(text.contains("sqlite.path"), "{text}");
     Ok(())
 }
+
+#[tokio::test]
+async fn index_rows_go_with_their_sessions() -> TestResult {
+    let settings = sqlite::settings();
+    let store = sqlite::store(settings.clone()).await;
+    let count = format!("SELECT count(*) FROM {}_users", settings.table);
+    let index_rows = || async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", settings.path)).await?;
+        let n: i64 = sqlx::query(&count).fetch_one(&pool).await?.try_get(0)?;
+        pool.close().await;
+        Ok::<_, sqlx::Error>(n)
+    };
+    let cleanup = || async {
+        store
+            .delete_expired()
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))
+    };
+    scenarios::index_rows_go_with_their_sessions(Arc::new(store.clone()), index_rows, cleanup).await
+}

@@ -76,6 +76,8 @@
 //! - `redis-store`: [`RedisStore`], and [`SessionLayer::from_config`] can build it
 //!   (the cookie store is always there); `redis-tls` adds `rediss://`.
 //! - `postgres-store`: `PostgresStore` (`default = "postgres"`, `[postgres]`).
+//! - `mysql-store`: `MysqlStore` for MySQL and MariaDB (`default = "mysql"`, `[mysql]`).
+//! - `sqlite-store`: `SqliteStore` (`default = "sqlite"`, `[sqlite]`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -98,8 +100,12 @@ pub use session_http::config;
 pub use session_http::{CookieSettings, CrossSiteProtection, Drivers, SameSite, SessionConfig};
 #[cfg(feature = "redis-store")]
 pub use session_redis::{RedisRegistry, RedisSettings, RedisStore};
+#[cfg(feature = "mysql-store")]
+pub use session_sql::{MysqlSettings, MysqlStore};
 #[cfg(feature = "postgres-store")]
 pub use session_sql::{PostgresRegistry, PostgresSettings, PostgresStore};
+#[cfg(feature = "sqlite-store")]
+pub use session_sql::{SqliteSettings, SqliteStore};
 
 /// The store contract, for a store of your own: implement [`SessionStore`](store::SessionStore)
 /// (and optionally [`MergeStore`](store::MergeStore)), check it with `session-testkit`,
@@ -122,6 +128,10 @@ pub mod crates {
     pub use session_http;
     #[cfg(feature = "redis-store")]
     pub use session_redis;
-    #[cfg(feature = "postgres-store")]
+    #[cfg(any(
+        feature = "postgres-store",
+        feature = "mysql-store",
+        feature = "sqlite-store"
+    ))]
     pub use session_sql;
 }

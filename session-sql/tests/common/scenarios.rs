@@ -134,3 +134,43 @@ where
 pub fn age_sql(table: &str) -> String {
     format!("UPDATE {table} SET created_ms = created_ms - 601000, touched_ms = touched_ms - 601000")
 }
+
+/// The index of users' sessions keeps a row per signed-in session and loses it with
+/// the session: on sign-out, and on an expired session's cleanup. `index_rows`
+/// counts the index table's rows; `store` deletes expired rows through `cleanup`.
+pub async fn index_rows_go_with_their_sessions<F, Fut, E, C, CFut>(
+    store: Arc<dyn SessionStore>,
+    index_rows: F,
+    cleanup: C,
+) -> TestResult
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<i64, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+    C: Fn() -> CFut,
+    CFut: Future<Output = Result<u64, E>>,
+{
+    let sign_in = |expiry: Expiry| {
+        let store = store.clone();
+        async move {
+            let session = Session::new(store, expiry, None);
+            session.login("ada").await?;
+            match session.commit().await? {
+                TokenUpdate::Send(token) => Ok::<_, session_core::Error>(token),
+                other => panic!("a sign-in gave {other:?}"),
+            }
+        }
+    };
+    let token = sign_in(Expiry::default()).await?;
+    assert_eq!(index_rows().await?, 1, "a sign-in writes one index row");
+    let session = Session::new(store.clone(), Expiry::default(), Some(token));
+    session.logout().await?;
+    session.commit().await?;
+    assert_eq!(index_rows().await?, 0, "a sign-out takes the index row");
+    sign_in(Expiry::new(Duration::from_millis(200))).await?;
+    assert_eq!(index_rows().await?, 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(cleanup().await?, 1, "the expired session is deleted");
+    assert_eq!(index_rows().await?, 0, "its index row goes with it");
+    Ok(())
+}
