@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::now_ms;
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::MySqlPool;
 use sqlx::Row as _;
 use tokio::sync::watch;
 
 use crate::cas::{NewRow, Renewal, Row, Rows};
 use crate::cas_users::{index_table, Indexed, UserRows};
 use crate::row::{ms, unsigned};
-use crate::{cleanup, Error, MysqlSettings};
+use crate::{cleanup, pool, Error, MysqlSettings};
 
 /// Sessions in a MySQL (5.7 or newer) or MariaDB (10.2 or newer) table:
 ///
@@ -97,10 +97,11 @@ impl MysqlStore {
             Some(rest) => format!("mysql://{rest}"),
             None => settings.url.clone(),
         };
-        let pool = MySqlPoolOptions::new()
-            .max_connections(settings.pool_size)
-            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
-            .connect(&url)
+        let pool = pool::options::<sqlx::MySql>(
+            settings.pool_size,
+            Duration::from_millis(settings.acquire_timeout_ms),
+        )
+        .connect(&url)
             .await
             .map_err(|source| Error::Database {
                 store: "mysql",

@@ -1,50 +1,47 @@
 //! [`PostgresStore`]: one row per session, the values a JSONB object that the
 //! database merges per key.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use session_core::{
-    now_ms, Change, Edit, Expiry, MergeStore, Record, Seen, SessionId, SessionStore,
-};
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::Row;
+use session_core::{now_ms, SessionId};
+use sqlx::postgres::PgPool;
+use sqlx::Row as _;
 use tokio::sync::watch;
 
-use crate::row::{decode, encode, indexed_deadline, ms, unsigned};
-use crate::{cleanup, Error, PostgresSettings};
+use crate::cas::{NewRow, Renewal, Row, Rows};
+use crate::row::{ms, unsigned};
+use crate::{cleanup, pool, Error, PostgresSettings};
 
-mod merge;
 mod registry;
 mod users;
 
 pub use registry::PostgresRegistry;
 
-use merge::Merge;
 
 /// Sessions in a PostgreSQL table:
 ///
 /// ```sql
 /// CREATE TABLE sessions (
-///     id         TEXT PRIMARY KEY,  -- sha256 of the session id, hex
-///     created_ms BIGINT NOT NULL,   -- unix ms
-///     touched_ms BIGINT NOT NULL,   -- last write, for the idle timeout
-///     expires_ms BIGINT NOT NULL,   -- deadline at the last write, rounded up (indexed)
-///     data       JSONB  NOT NULL    -- {"key": ["<value as JSON text>", is_flash]}
+///     id         TEXT PRIMARY KEY,            -- sha256 of the session id, hex
+///     created_ms BIGINT NOT NULL,             -- unix ms
+///     touched_ms BIGINT NOT NULL,             -- last write, for the idle timeout
+///     expires_ms BIGINT NOT NULL,             -- deadline at the last write, rounded up (indexed)
+///     version    BIGINT NOT NULL DEFAULT 0,   -- one more at every write
+///     data       BYTEA  NOT NULL              -- {"key": ["<value as JSON text>", is_flash]}
 /// );
 /// ```
 ///
-/// Keys are stored with NUL (which neither `text` nor JSONB can hold) escaped, so any
-/// key the other stores accept is held exactly; a key without NUL or U+0001 is
-/// stored as it is.
-///
-/// A load is one `SELECT`; a save is one `UPDATE` whose new `data` the database
-/// computes from the stored row (`data - removed || written`, counters added in
-/// SQL), so concurrent requests that change different keys both keep their writes,
-/// and concurrent increments all count. `regenerate` moves the row in one
-/// transaction. A background task deletes expired rows.
+/// A load is one `SELECT`. A save is one `UPDATE` of the whole session on the
+/// condition that no other request wrote since this one loaded (the version it
+/// read), the cost of an overwrite; when one did, the store reads the row again and
+/// applies this request's changes key by key to what it finds, so concurrent
+/// requests that change different keys all keep their writes and counters all
+/// count. A request that writes without reading first reads the row, then writes
+/// it on its version. `regenerate` moves the row in one transaction. A background
+/// task deletes expired rows. A session larger than `max_session_bytes` is refused
+/// (413) and never stored, however many requests write at once.
 ///
 /// Whether a session is alive is decided by its last write (`touched_ms`) under the
 /// store's current [`Expiry`]. `expires_ms` only tells the cleanup which rows to
@@ -52,6 +49,9 @@ use merge::Merge;
 /// active session mostly leave it as it is, and PostgreSQL can update the row in
 /// place without touching its indexes (a HOT update). The cleanup therefore deletes
 /// a row up to 1% of the timeout after its session expired, never before.
+///
+/// Tables made by earlier versions (`data JSONB`, no `version`) are converted by the
+/// migration, once.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -90,18 +90,6 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// The condition that a row's session is alive at the time in placeholder `now`,
-/// under the idle timeout in `idle` and the lifetime in `lifetime` (NULL for none),
-/// counted from its last write and its creation: what a load checks.
-fn live(now: usize, idle: usize, lifetime: usize) -> String {
-    format!("LEAST(touched_ms + ${idle}::bigint, created_ms + ${lifetime}::bigint) > ${now}")
-}
-
-/// The bytes of a JSONB session object as the core counts them: key, value text and
-/// one per value.
-const SIZE_OF: &str =
-    "(SELECT coalesce(sum(octet_length(key) + octet_length(value->>0) + 1), 0) FROM jsonb_each(";
-
 impl PostgresStore {
     /// Connects as `[postgres]` says, checks that the database answers, creates the
     /// table when `migrate` is on, and starts the task that deletes expired rows
@@ -117,10 +105,11 @@ impl PostgresStore {
             return Err(Error::Config { field, reason });
         }
         let target = session_core::redact::url(&settings.url);
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.pool_size)
-            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
-            .connect(&settings.url)
+        let pool = pool::options::<sqlx::Postgres>(
+            settings.pool_size,
+            Duration::from_millis(settings.acquire_timeout_ms),
+        )
+        .connect(&settings.url)
             .await
             .map_err(|source| Error::Database {
                 store: "postgres",
@@ -197,7 +186,15 @@ impl PostgresStore {
 
     /// The SQL that creates the store's table, its deadline index and the index of
     /// users' sessions (`{table}_users`, see the crate docs), what `migrate = true`
-    /// runs, for `table`. A table made by an earlier version gains the index table.
+    /// runs, for `table`. A table made by an earlier version gains the `version`
+    /// column and its JSONB `data` becomes the same JSON text as `BYTEA`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sql = session_sql::PostgresStore::migration("app.sessions");
+    /// assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS app.sessions"));
+    /// ```
     pub fn migration(table: &str) -> String {
         let index = table.rsplit('.').next().unwrap_or(table);
         format!(
@@ -206,8 +203,16 @@ impl PostgresStore {
                  created_ms BIGINT NOT NULL, \
                  touched_ms BIGINT NOT NULL, \
                  expires_ms BIGINT NOT NULL, \
-                 data JSONB NOT NULL); \
-             CREATE INDEX IF NOT EXISTS {index}_expires_ms ON {table} (expires_ms); {}",
+                 version BIGINT NOT NULL DEFAULT 0, \
+                 data BYTEA NOT NULL); \
+             CREATE INDEX IF NOT EXISTS {index}_expires_ms ON {table} (expires_ms); \
+             ALTER TABLE {table} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0; \
+             DO $$ BEGIN \
+                 IF (SELECT atttypid FROM pg_attribute \
+                     WHERE attrelid = '{table}'::regclass AND attname = 'data') = 'jsonb'::regtype THEN \
+                     ALTER TABLE {table} ALTER COLUMN data TYPE BYTEA USING convert_to(data::text, 'UTF8'); \
+                 END IF; \
+             END $$; {}",
             users::migration(table, index)
         )
     }
@@ -266,39 +271,8 @@ impl PostgresStore {
         }
     }
 
-    /// Stores `record` as a new session, written at `now`; its token.
-    async fn insert<'e, E>(
-        &self,
-        executor: E,
-        record: &Record,
-        now: u64,
-    ) -> Result<String, session_core::Error>
-    where
-        E: sqlx::PgExecutor<'e>,
-    {
-        let id = SessionId::generate()?;
-        let sql = format!(
-            "INSERT INTO {} (id, created_ms, touched_ms, expires_ms, data) VALUES ($1, $2, $3, $4, $5::jsonb)",
-            self.inner.table
-        );
-        sqlx::query(&sql)
-            .bind(id.storage_key())
-            .bind(ms(record.created_ms))
-            .bind(ms(now))
-            .bind(ms(indexed_deadline(record.expires_ms, now)))
-            .bind(encode(record))
-            .execute(executor)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(id.to_string())
-    }
-
-    fn within_cap(&self, size: usize) -> Result<(), session_core::Error> {
-        let limit = self.inner.max_session_bytes;
-        if size > limit {
-            return Err(session_core::Error::TooLarge { size, limit });
-        }
-        Ok(())
+    fn core(&self, source: sqlx::Error) -> session_core::Error {
+        self.failed(source).into()
     }
 }
 
@@ -316,257 +290,148 @@ async fn delete_batch(pool: &PgPool, table: &str, batch: u32) -> Result<u64, sql
         .rows_affected())
 }
 
-#[async_trait]
-impl SessionStore for PostgresStore {
-    async fn load(
-        &self,
-        token: &str,
-        expiry: &Expiry,
-    ) -> Result<Option<Record>, session_core::Error> {
-        Ok(self
-            .load_marked(token, expiry)
-            .await?
-            .map(|(record, _)| record))
-    }
+/// The row `SELECT created_ms, touched_ms, version, data` gave.
+fn read_row(row: &sqlx::postgres::PgRow) -> Result<Row, sqlx::Error> {
+    Ok(Row {
+        created_ms: unsigned(row.try_get(0)?),
+        touched_ms: unsigned(row.try_get(1)?),
+        version: row.try_get(2)?,
+        data: row.try_get(3)?,
+    })
+}
 
-    async fn create(&self, record: &Record) -> Result<String, session_core::Error> {
-        self.within_cap(record.size())?;
-        self.insert(&self.inner.pool, record, now_ms()).await
-    }
-
-    async fn save(
-        &self,
-        token: &str,
-        record: &Record,
-    ) -> Result<Option<String>, session_core::Error> {
-        let Some(id) = SessionId::parse(token) else {
-            return Ok(None);
-        };
-        self.within_cap(record.size())?;
-        let now = now_ms();
-        // A save follows the load that found the session alive in this request; the
-        // row's rounded-up deadline only keeps it from reviving a session long gone.
-        let sql = format!(
-            "UPDATE {} SET data = $2::jsonb, touched_ms = $3, expires_ms = $4 WHERE id = $1 AND expires_ms > $3",
-            self.inner.table
-        );
-        let updated = sqlx::query(&sql)
-            .bind(id.storage_key())
-            .bind(encode(record))
-            .bind(ms(now))
-            .bind(ms(indexed_deadline(record.expires_ms, now)))
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| self.failed(e))?
-            .rows_affected();
-        Ok((updated == 1).then(|| token.to_owned()))
-    }
-
-    async fn destroy(&self, token: &str) -> Result<(), session_core::Error> {
-        let Some(id) = SessionId::parse(token) else {
-            return Ok(());
-        };
-        let sql = format!("DELETE FROM {} WHERE id = $1", self.inner.table);
-        sqlx::query(&sql)
-            .bind(id.storage_key())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(())
-    }
-
-    fn max_session_bytes(&self) -> usize {
-        self.inner.max_session_bytes
-    }
-
-    fn merging(&self) -> Option<&dyn MergeStore> {
-        Some(self)
-    }
-
-    fn users(&self) -> Result<&dyn session_core::UserIndex, session_core::Error> {
-        Ok(self)
-    }
+/// Inserts `row` as `key`, version 0.
+async fn insert<'e, E>(executor: E, table: &str, key: &str, row: &NewRow) -> Result<(), sqlx::Error>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let sql = format!(
+        "INSERT INTO {table} (id, created_ms, touched_ms, expires_ms, version, data) \
+         VALUES ($1, $2, $3, $4, 0, $5)"
+    );
+    sqlx::query(&sql)
+        .bind(key)
+        .bind(ms(row.created_ms))
+        .bind(ms(row.touched_ms))
+        .bind(ms(row.expires_ms))
+        .bind(&row.data)
+        .execute(executor)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]
-impl MergeStore for PostgresStore {
-    async fn load_marked(
-        &self,
-        token: &str,
-        expiry: &Expiry,
-    ) -> Result<Option<(Record, u64)>, session_core::Error> {
-        let Some(id) = SessionId::parse(token) else {
-            return Ok(None);
-        };
-        let now = now_ms();
+impl Rows for PostgresStore {
+    async fn select(&self, key: &str, now: u64) -> Result<Option<Row>, session_core::Error> {
         let sql = format!(
-            "SELECT created_ms, touched_ms, data::text FROM {} WHERE id = $1 AND expires_ms > $2",
+            "SELECT created_ms, touched_ms, version, data FROM {} WHERE id = $1 AND expires_ms > $2",
             self.inner.table
         );
         let row = sqlx::query(&sql)
-            .bind(id.storage_key())
+            .bind(key)
             .bind(ms(now))
             .fetch_optional(&self.inner.pool)
             .await
-            .map_err(|e| self.failed(e))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let created = unsigned(row.try_get::<i64, _>(0).map_err(|e| self.failed(e))?);
-        let touched = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.failed(e))?);
-        let data: String = row.try_get(2).map_err(|e| self.failed(e))?;
-        // The idle deadline of the last write under today's policy.
-        let expires = expiry.deadline(created, touched);
-        if !expiry.is_live(created, expires, now) {
-            self.destroy(token).await?;
-            return Ok(None);
-        }
-        match decode(data.as_bytes(), created, expires) {
-            Some(record) => Ok(Some((record, 0))),
-            None => {
-                tracing::warn!(table = %self.inner.table, "undecodable session row; starting a fresh one");
-                Ok(None)
-            }
-        }
+            .map_err(|e| self.core(e))?;
+        row.as_ref()
+            .map(read_row)
+            .transpose()
+            .map_err(|e| self.core(e))
     }
 
-    async fn merge(
+    async fn update(
         &self,
-        token: &str,
-        change: &Change<'_>,
-        _seen: Option<Seen<'_>>,
-        expiry: &Expiry,
+        key: &str,
+        version: Option<i64>,
+        row: &NewRow,
     ) -> Result<bool, session_core::Error> {
-        let Some(id) = SessionId::parse(token) else {
-            return Ok(false);
-        };
-        let now = now_ms();
-        let merge = Merge::new(change, 7);
-        let new_data = &merge.expr;
-        // One statement: the database computes the new data from the row as it is
-        // when the update takes it (concurrent updates of the row wait and see each
-        // other's writes), refusing a session past its deadline (from its last write,
-        // under this policy) and a result past the cap.
         let sql = format!(
-            "UPDATE {table} SET data = {new_data}, touched_ms = $2, \
-                 expires_ms = LEAST($3::bigint, created_ms + $4::bigint) \
-             WHERE id = $1 AND {live} AND {SIZE_OF}{new_data})) <= $5 \
-             RETURNING data = '{{}}'::jsonb",
-            table = self.inner.table,
-            live = live(2, 6, 4),
+            "UPDATE {} SET data = $1, touched_ms = $2, expires_ms = $3, version = version + 1 \
+             WHERE id = $4 AND expires_ms > $2{}",
+            self.inner.table,
+            if version.is_some() { " AND version = $5" } else { "" }
         );
         let query = sqlx::query(&sql)
-            .bind(id.storage_key())
-            .bind(ms(now))
-            .bind(ms(indexed_deadline(
-                now.saturating_add(expiry.idle_ms()),
-                now,
-            )))
-            .bind(expiry.lifetime_ms().map(ms))
-            .bind(ms(self.inner.max_session_bytes as u64))
-            .bind(ms(expiry.idle_ms()));
-        let row = merge
-            .apply(query)
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(|e| self.failed(e))?;
-        match row {
-            Some(row) => {
-                let empty: bool = row.try_get(0).map_err(|e| self.failed(e))?;
-                if empty {
-                    let sql = format!(
-                        "DELETE FROM {} WHERE id = $1 AND data = '{{}}'::jsonb",
-                        self.inner.table
-                    );
-                    sqlx::query(&sql)
-                        .bind(id.storage_key())
-                        .execute(&self.inner.pool)
-                        .await
-                        .map_err(|e| self.failed(e))?;
-                }
-                Ok(!empty)
-            }
-            None => {
-                // Gone, or too large: ask which.
-                let merge = Merge::new(change, 5);
-                let sql = format!(
-                    "SELECT {SIZE_OF}{})) FROM {} WHERE id = $1 AND {}",
-                    merge.expr,
-                    self.inner.table,
-                    live(2, 3, 4),
-                );
-                let query = sqlx::query(&sql)
-                    .bind(id.storage_key())
-                    .bind(ms(now))
-                    .bind(ms(expiry.idle_ms()))
-                    .bind(expiry.lifetime_ms().map(ms));
-                let size = merge
-                    .apply(query)
-                    .fetch_optional(&self.inner.pool)
-                    .await
-                    .map_err(|e| self.failed(e))?;
-                match size {
-                    Some(row) => {
-                        let size: i64 = row.try_get(0).map_err(|e| self.failed(e))?;
-                        Err(session_core::Error::TooLarge {
-                            size: usize::try_from(size).unwrap_or(usize::MAX),
-                            limit: self.inner.max_session_bytes,
-                        })
-                    }
-                    None => Ok(false),
-                }
-            }
+            .bind(&row.data)
+            .bind(ms(row.touched_ms))
+            .bind(ms(row.expires_ms))
+            .bind(key);
+        let done = match version {
+            Some(version) => query.bind(version),
+            None => query,
         }
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| self.core(e))?;
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn renew(
+    async fn delete(&self, key: &str, version: Option<i64>) -> Result<bool, session_core::Error> {
+        let sql = format!(
+            "DELETE FROM {} WHERE id = $1{}",
+            self.inner.table,
+            if version.is_some() { " AND version = $2" } else { "" }
+        );
+        let query = sqlx::query(&sql).bind(key);
+        let done = match version {
+            Some(version) => query.bind(version),
+            None => query,
+        }
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| self.core(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert(&self, key: &str, row: &NewRow) -> Result<(), session_core::Error> {
+        insert(&self.inner.pool, &self.inner.table, key, row)
+            .await
+            .map_err(|e| self.core(e))
+    }
+
+    async fn replace(
         &self,
-        old: &str,
-        change: &Change<'_>,
-        record: &Record,
-        expiry: &Expiry,
-    ) -> Result<String, session_core::Error> {
-        let now = now_ms();
-        let mut tx = self.inner.pool.begin().await.map_err(|e| self.failed(e))?;
-        // What `old` holds now, taken out in the same step as it is destroyed.
-        let mut renewed = None;
-        if let Some(id) = SessionId::parse(old) {
+        old: Option<&str>,
+        renewed: Renewal<'_>,
+    ) -> Result<(), session_core::Error> {
+        let table = &self.inner.table;
+        let mut tx = self.inner.pool.begin().await.map_err(|e| self.core(e))?;
+        let mut taken = None;
+        if let Some(old) = old {
             let sql = format!(
-                "DELETE FROM {} WHERE id = $1 RETURNING created_ms, touched_ms, data::text",
-                self.inner.table
+                "DELETE FROM {table} WHERE id = $1 RETURNING created_ms, touched_ms, version, data"
             );
             let row = sqlx::query(&sql)
-                .bind(id.storage_key())
+                .bind(old)
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(|e| self.failed(e))?;
-            if let Some(row) = row {
-                let created = unsigned(row.try_get::<i64, _>(0).map_err(|e| self.failed(e))?);
-                let touched = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.failed(e))?);
-                let data: String = row.try_get(2).map_err(|e| self.failed(e))?;
-                let expires = expiry.deadline(created, touched);
-                if expiry.is_live(created, expires, now) {
-                    if let Some(mut stored) = decode(data.as_bytes(), created, expires) {
-                        change.apply_to(&mut stored);
-                        renewed = Some(stored);
-                    }
-                }
-            }
+                .map_err(|e| self.core(e))?;
+            taken = row
+                .as_ref()
+                .map(read_row)
+                .transpose()
+                .map_err(|e| self.core(e))?;
         }
-        let mut renewed = renewed.unwrap_or_else(|| record.clone());
-        renewed.created_ms = record.created_ms;
-        renewed.expires_ms = expiry.deadline(record.created_ms, now);
-        self.within_cap(renewed.size())?;
-        let token = self.insert(&mut *tx, &renewed, now).await?;
-        tx.commit().await.map_err(|e| self.failed(e))?;
-        Ok(token)
+        let (key, row) = renewed(taken)?;
+        insert(&mut *tx, table, &key, &row)
+            .await
+            .map_err(|e| self.core(e))?;
+        tx.commit().await.map_err(|e| self.core(e))
+    }
+
+    fn cap(&self) -> usize {
+        self.inner.max_session_bytes
+    }
+
+    fn name(&self) -> &'static str {
+        "postgres"
     }
 }
 
+cas_stores!(PostgresStore);
+
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use session_core::RecordBuilder;
 
     #[test]
     fn passwords_stay_out_of_messages() {
@@ -576,39 +441,5 @@ mod tests {
             "postgres://app:***@db:5432/x"
         );
         assert_eq!(redacted("postgres://db/x"), "postgres://db/x");
-    }
-
-    #[test]
-    fn the_indexed_deadline_is_the_deadline_rounded_up_to_a_hundredth_of_the_time_left() {
-        let idle = 3_600_000;
-        let grain = 36_000;
-        // A deadline one past a grain boundary.
-        let boundary = grain * 50_000_000;
-        let first = boundary - idle + 1;
-        assert_eq!(indexed_deadline(first + idle, first), boundary + grain);
-        // Writes within the grain keep the value; the next grain moves it.
-        let later = first + grain - 1;
-        assert_eq!(indexed_deadline(later + idle, later), boundary + grain);
-        let next = first + grain;
-        assert_eq!(indexed_deadline(next + idle, next), boundary + 2 * grain);
-        // Never before the deadline, never a grain past it.
-        for now in (first..first + 3 * grain).step_by(977) {
-            let deadline = now + idle;
-            let indexed = indexed_deadline(deadline, now);
-            assert!(indexed >= deadline && indexed < deadline + grain);
-        }
-        // A deadline already passed, or at hand, is kept as it is.
-        assert_eq!(indexed_deadline(5, 10), 5);
-        assert_eq!(indexed_deadline(10, 10), 10);
-    }
-
-    #[test]
-    fn rows_round_trip_exactly() {
-        let mut builder = RecordBuilder::with_capacity(2, 32);
-        builder.push("n", "1.50", false);
-        builder.push("notice", r#""h\u00e9""#, true);
-        let record = builder.finish(1, 2);
-        assert_eq!(decode(encode(&record).as_bytes(), 1, 2), Some(record));
-        assert_eq!(decode(b"[1]", 1, 2), None);
     }
 }

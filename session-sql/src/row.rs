@@ -50,3 +50,42 @@ pub(crate) fn decode(data: &[u8], created_ms: u64, expires_ms: u64) -> Option<Re
     }
     Some(builder.finish(created_ms, expires_ms))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_indexed_deadline_is_the_deadline_rounded_up_to_a_hundredth_of_the_time_left() {
+        let idle = 3_600_000;
+        let grain = 36_000;
+        // A deadline one past a grain boundary.
+        let boundary = grain * 50_000_000;
+        let first = boundary - idle + 1;
+        assert_eq!(indexed_deadline(first + idle, first), boundary + grain);
+        // Writes within the grain keep the value; the next grain moves it.
+        let later = first + grain - 1;
+        assert_eq!(indexed_deadline(later + idle, later), boundary + grain);
+        let next = first + grain;
+        assert_eq!(indexed_deadline(next + idle, next), boundary + 2 * grain);
+        // Never before the deadline, never a grain past it.
+        for now in (first..first + 3 * grain).step_by(977) {
+            let deadline = now + idle;
+            let indexed = indexed_deadline(deadline, now);
+            assert!(indexed >= deadline && indexed < deadline + grain);
+        }
+        // A deadline already passed, or at hand, is kept as it is.
+        assert_eq!(indexed_deadline(5, 10), 5);
+        assert_eq!(indexed_deadline(10, 10), 10);
+    }
+
+    #[test]
+    fn rows_round_trip_exactly() {
+        let mut builder = RecordBuilder::with_capacity(2, 32);
+        builder.push("n", "1.50", false);
+        builder.push("notice", r#""h\u00e9""#, true);
+        let record = builder.finish(1, 2);
+        assert_eq!(decode(encode(&record).as_bytes(), 1, 2), Some(record));
+        assert_eq!(decode(b"[1]", 1, 2), None);
+    }
+}

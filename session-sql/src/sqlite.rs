@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::now_ms;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous,
 };
 use sqlx::Row as _;
 use tokio::sync::watch;
@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::cas::{NewRow, Renewal, Row, Rows};
 use crate::cas_users::{index_table, Indexed, UserRows};
 use crate::row::{ms, unsigned};
-use crate::{cleanup, Error, SqliteSettings};
+use crate::{cleanup, pool, Error, SqliteSettings};
 
 /// Sessions in an SQLite database file (SQLite 3.35 or newer; the driver bundles
 /// its own):
@@ -115,8 +115,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(wait);
         // An in-memory database lives as long as its one connection.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if memory { 1 } else { settings.pool_size })
+        let pool = pool::options::<sqlx::Sqlite>(if memory { 1 } else { settings.pool_size }, wait)
             .min_connections(u32::from(memory))
             .idle_timeout(if memory {
                 None

@@ -143,3 +143,54 @@ async fn a_store_over_the_applications_own_pool_keeps_sessions() -> TestResult {
     assert_eq!(rows(&settings).await?, 1);
     Ok(())
 }
+
+/// A table made by an earlier version (values in a JSONB column, no `version`) is
+/// converted by the migration: its sessions still open, keep their values and take
+/// writes.
+#[tokio::test]
+async fn a_table_of_the_jsonb_layout_is_converted_and_its_sessions_kept() -> TestResult {
+    // Makes this process's schema.
+    drop(common::store(common::settings()).await);
+    let settings = common::settings();
+    let pool = sqlx::PgPool::connect(&settings.url).await?;
+    let id = SessionId::generate()?;
+    let now = session_core::now_ms() as i64;
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE {table} (id TEXT PRIMARY KEY, created_ms BIGINT NOT NULL, \
+             touched_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, data JSONB NOT NULL); \
+         CREATE TABLE {table}_users (id TEXT PRIMARY KEY REFERENCES {table} (id) ON DELETE CASCADE, \
+             user_id TEXT NOT NULL, device TEXT NOT NULL)",
+        table = settings.table
+    ))
+    .execute(&pool)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO {} VALUES ($1, $2, $2, $3, $4::jsonb)",
+        settings.table
+    ))
+    .bind(id.storage_key())
+    .bind(now)
+    .bind(now + 3_600_000)
+    .bind(r#"{"user": ["\"ada\"", false], "n": ["41", false]}"#)
+    .execute(&pool)
+    .await?;
+
+    let store: Arc<dyn SessionStore> = Arc::new(common::store(settings.clone()).await);
+    let token = id.to_string();
+    let session = Session::new(store.clone(), Expiry::default(), Some(token.clone()));
+    assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+    assert_eq!(session.increment("n", 1).await?, 42);
+    session.commit().await?;
+    let session = Session::new(store, Expiry::default(), Some(token));
+    assert_eq!(session.get::<i64>("n").await?, Some(42));
+    let kind: String = sqlx::query(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = $1::regclass AND attname = 'data'",
+    )
+    .bind(&settings.table)
+    .fetch_one(&pool)
+    .await?
+    .try_get(0)?;
+    assert_eq!(kind, "bytea");
+    Ok(())
+}
