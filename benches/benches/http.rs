@@ -228,6 +228,33 @@ mod tower_rival {
         store.migrate().await.ok()?;
         Some(routes(store))
     }
+
+    /// The same routes on tower-sessions-sqlx-store's MySQL store.
+    pub async fn mysql_router(url: &str) -> Option<Router> {
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(10)
+            .connect(url)
+            .await
+            .ok()?;
+        let store = tower_sessions_sqlx_store::MySqlStore::new(pool);
+        store.migrate().await.ok()?;
+        Some(routes(store))
+    }
+
+    /// The same routes on tower-sessions-sqlx-store's SQLite store, on a file.
+    pub async fn sqlite_router(path: &str) -> Option<Router> {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .ok()?;
+        let store = tower_sessions_sqlx_store::SqliteStore::new(pool);
+        store.migrate().await.ok()?;
+        Some(routes(store))
+    }
 }
 
 mod actix_rival {
@@ -806,6 +833,69 @@ fn main() {
         router
     });
     targets.push(Target::new("tower_sessions_postgres", base));
+
+    // MySQL/MariaDB and SQLite: ours and tower-sessions' sqlx stores for them.
+    let mysql_url = std::env::var("MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let sqlite_dir = std::env::temp_dir().join(format!("session-bench-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&sqlite_dir);
+    let l = listener();
+    let base = base_of(&l);
+    let ours_url = mysql_url.clone();
+    serve_built(l, move || async move {
+        let settings = session_sql::MysqlSettings::default()
+            .with_url(ours_url)
+            .with_table("bench_http_sessions");
+        match session_sql::MysqlStore::connect(&settings).await {
+            Ok(store) => Some(session_demo::router(
+                session_tower::SessionLayer::new(store),
+                session_demo::About::new("mysql", false),
+            )),
+            Err(e) => {
+                eprintln!("SKIPPED ours_mysql: {e}");
+                None
+            }
+        }
+    });
+    targets.push(Target::new("ours_mysql", base));
+    let l = listener();
+    let base = base_of(&l);
+    serve_built(l, move || async move {
+        let router = tower_rival::mysql_router(&mysql_url).await;
+        if router.is_none() {
+            eprintln!("SKIPPED tower_sessions_mysql: its store could not connect");
+        }
+        router
+    });
+    targets.push(Target::new("tower_sessions_mysql", base));
+    let l = listener();
+    let base = base_of(&l);
+    let ours_path = sqlite_dir.join("ours.db").to_string_lossy().into_owned();
+    serve_built(l, move || async move {
+        let settings = session_sql::SqliteSettings::default().with_path(ours_path);
+        match session_sql::SqliteStore::connect(&settings).await {
+            Ok(store) => Some(session_demo::router(
+                session_tower::SessionLayer::new(store),
+                session_demo::About::new("sqlite", false),
+            )),
+            Err(e) => {
+                eprintln!("SKIPPED ours_sqlite: {e}");
+                None
+            }
+        }
+    });
+    targets.push(Target::new("ours_sqlite", base));
+    let l = listener();
+    let base = base_of(&l);
+    let rival_path = sqlite_dir.join("tower.db").to_string_lossy().into_owned();
+    serve_built(l, move || async move {
+        let router = tower_rival::sqlite_router(&rival_path).await;
+        if router.is_none() {
+            eprintln!("SKIPPED tower_sessions_sqlite: its store could not connect");
+        }
+        router
+    });
+    targets.push(Target::new("tower_sessions_sqlite", base));
 
     targets.retain(|target| {
         if filter

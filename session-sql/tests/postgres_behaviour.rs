@@ -194,3 +194,30 @@ async fn a_table_of_the_jsonb_layout_is_converted_and_its_sessions_kept() -> Tes
     assert_eq!(kind, "bytea");
     Ok(())
 }
+
+/// The store's pool pings a connection that has been idle for a second before
+/// handing it out: after the server ends every connection of the pool (a restart,
+/// a failover, an idle timeout of a proxy), the next request past that second gets
+/// a fresh connection and succeeds.
+#[tokio::test]
+async fn connections_ended_by_the_server_while_idle_are_replaced() -> TestResult {
+    let name = format!("session_test_ping_{}", std::process::id());
+    let mut settings = common::settings();
+    let separator = if settings.url.contains('?') { '&' } else { '?' };
+    settings.url = format!("{}{separator}application_name={name}", settings.url);
+    let store: Arc<dyn SessionStore> = Arc::new(common::store(settings.clone()).await);
+    let token = new_session(&store, Expiry::default()).await?;
+    let admin = sqlx::PgPool::connect(&common::url()).await?;
+    let ended: i64 = sqlx::query(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&name)
+    .fetch_one(&admin)
+    .await?
+    .try_get(0)?;
+    assert!(ended >= 1, "no connection of the store's pool was found");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let session = Session::new(store.clone(), Expiry::default(), Some(token));
+    assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+    Ok(())
+}

@@ -184,6 +184,8 @@ fn http_table(md: &mut String, threads: u64, rows: &[Value]) {
                     &["tower_sessions_redis", "actix_session_redis", "no_session"]
                 }
                 "ours_postgres" => &["tower_sessions_postgres", "no_session"],
+                "ours_mysql" => &["tower_sessions_mysql"],
+                "ours_sqlite" => &["tower_sessions_sqlite"],
                 "ours_actix_cookie" => &["actix_session_cookie"],
                 "ours_actix_redis" | "ours_actix_redis_no_cache" => &["actix_session_redis"],
                 _ => &[],
