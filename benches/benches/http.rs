@@ -835,8 +835,8 @@ fn main() {
     targets.push(Target::new("tower_sessions_postgres", base));
 
     // MySQL/MariaDB and SQLite: ours and tower-sessions' sqlx stores for them.
-    let mysql_url = std::env::var("MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let mysql_url =
+        std::env::var("MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
     let sqlite_dir = std::env::temp_dir().join(format!("session-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&sqlite_dir);
     let l = listener();

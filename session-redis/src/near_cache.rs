@@ -131,8 +131,6 @@ pub(crate) struct NearCache {
     checks_wanted: tokio::sync::Notify,
     hits: AtomicU64,
     misses: AtomicU64,
-    /// When the connections' tracking was last checked (ms).
-    checked_ms: AtomicU64,
 }
 
 /// How much of the cache is used: hits and misses so far.
@@ -176,7 +174,6 @@ impl NearCache {
             checks_wanted: tokio::sync::Notify::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            checked_ms: AtomicU64::new(0),
         })
     }
 
@@ -219,12 +216,6 @@ impl NearCache {
     /// Tracking is on for the connection of `epoch`.
     pub(crate) fn tracking_on(&self, epoch: u64) {
         self.inner().tracking_on = Some(epoch);
-    }
-
-    /// True for one caller once `every` ms have passed since the last check of the
-    /// connections' tracking: that caller checks.
-    pub(crate) fn check_due(&self, now_ms: u64, every: u64) -> bool {
-        claim(&self.checked_ms, now_ms, every)
     }
 
     /// The invalidation channel answered a ping (or a command) sent at `sent_ms`:

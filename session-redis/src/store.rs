@@ -15,7 +15,9 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use crate::sentinel::{self, Master};
 use crate::tls;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
+};
 use redis::{
     Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, ProtocolVersion,
     RedisConnectionInfo, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value,
@@ -371,7 +373,7 @@ impl RedisStore {
         &self,
         key: RedisKey<'_>,
         idle_ms: u64,
-    ) -> Result<Fetched, session_core::Error> {
+    ) -> Result<(Fetched, Tracked), session_core::Error> {
         let touch = self.near.is_none().then_some(idle_ms);
         self.fetch(key, touch).await
     }
@@ -381,38 +383,92 @@ impl RedisStore {
     /// the near-cache), by a `GET`, which does not change the key (a change would
     /// invalidate every other app server's copy; the caller refreshes the deadline
     /// with [`refresh_tracked`](Self::refresh_tracked) only when it is due).
+    ///
+    /// For the near-cache on a cluster, the same pipeline first turns tracking on
+    /// for the connection it goes over (the cluster client may have made that
+    /// connection by itself, after a failover or a lost connection): what the read
+    /// returns may be cached only when tracking was on before it ([`Tracked`]).
     async fn fetch(
         &self,
         key: RedisKey<'_>,
         touch_ms: Option<u64>,
-    ) -> Result<Fetched, session_core::Error> {
+    ) -> Result<(Fetched, Tracked), session_core::Error> {
+        let track = touch_ms.is_none() && self.is_cluster();
         let mut pipe = redis::pipe();
+        if track {
+            pipe.ignore_errors().add_command(self.tracking_cmd());
+        }
         pipe.cmd("PTTL").arg(key);
         match touch_ms {
             Some(idle_ms) => pipe.cmd("GETEX").arg(key).arg("PX").arg(idle_ms),
             None => pipe.cmd("GET").arg(key),
         };
+        // The key's node, for the keyless `CLIENT TRACKING` too.
+        let route = track.then(|| {
+            SingleNodeRoutingInfo::SpecificNode(Route::new(
+                key::slot(&key.to_bytes()),
+                SlotAddr::Master,
+            ))
+        });
         self.call(|mut backend| async move {
-            match backend.send_pipe(&pipe).await {
+            let sent = match (&mut backend, route) {
+                (Connection::Cluster(c), Some(route)) => {
+                    c.route_pipeline(pipe, 0, 3, route).await.map(Value::Array)
+                }
+                _ => backend.send_pipe(&pipe).await,
+            };
+            match sent {
                 Ok(Value::Array(replies)) => {
                     let mut replies = replies.into_iter();
-                    Ok(match (replies.next(), replies.next()) {
+                    let tracked = match track {
+                        false => Tracked::Always,
+                        true => Tracked::of(replies.next()),
+                    };
+                    let fetched = match (replies.next(), replies.next()) {
                         (_, Some(Value::Nil)) => Fetched::Missing,
                         (Some(Value::Int(ttl)), Some(Value::BulkString(bytes))) => {
                             Fetched::Bytes(bytes, u64::try_from(ttl).unwrap_or(0))
                         }
                         _ => Fetched::WrongType,
-                    })
+                    };
+                    Ok((fetched, tracked))
                 }
-                Ok(_) => Ok(Fetched::WrongType),
+                Ok(_) => Ok((Fetched::WrongType, Tracked::Unknown)),
                 // A pipeline reports the `GET`'s error as a failure of the whole.
                 Err(e) if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") => {
-                    Ok(Fetched::WrongType)
+                    Ok((Fetched::WrongType, Tracked::Unknown))
                 }
                 Err(e) => Err(e),
             }
         })
         .await
+    }
+}
+
+/// Whether Redis tracked the connection a read went over before the read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tracked {
+    /// One node: the store's one connection, whose tracking the near-cache follows.
+    Always,
+    /// A cluster connection on which tracking was on already.
+    Before,
+    /// A cluster connection on which tracking was off until this read's pipeline
+    /// turned it on: one the cluster client made by itself, so invalidations may
+    /// have been lost.
+    TurnedOn,
+    /// Not known (an error): the read is not cached.
+    Unknown,
+}
+
+impl Tracked {
+    /// What the reply to `CLIENT TRACKING ON` says: refused as an overlap when it
+    /// was on already.
+    fn of(reply: Option<Value>) -> Tracked {
+        match reply {
+            Some(Value::ServerError(e)) if e.to_string().contains("overlaps") => Tracked::Before,
+            Some(Value::Okay) | Some(Value::SimpleString(_)) => Tracked::TurnedOn,
+            _ => Tracked::Unknown,
+        }
     }
 }
 
@@ -527,7 +583,6 @@ impl MergeStore for RedisStore {
         let near = self.near.as_ref().map(|near| (near, key.to_bytes()));
         if let Some((near, bytes)) = &near {
             self.keep_heartbeat(near, now);
-            self.check_tracking(near, now);
             if let Some((mut record, mark)) = near.get(bytes, now, (idle / 100).max(1)) {
                 record.expires_ms = expiry.deadline(record.created_ms, now);
                 if expiry.is_live(record.created_ms, record.expires_ms, now) {
@@ -539,7 +594,8 @@ impl MergeStore for RedisStore {
             Some(near) => self.tracked_ticket(near).await?,
             None => None,
         };
-        let (bytes, ttl) = match self.get_and_touch(key, idle).await? {
+        let (fetched, tracked) = self.get_and_touch(key, idle).await?;
+        let (bytes, ttl) = match fetched {
             Fetched::Missing => return Ok(None),
             Fetched::Bytes(bytes, ttl) => (bytes, ttl),
             Fetched::WrongType => {
@@ -566,8 +622,15 @@ impl MergeStore for RedisStore {
                         moved = true;
                         refreshed = now;
                     }
-                    if let Some(ticket) = ticket {
-                        near.fill(bytes, ticket, &record, loaded.mark(), refreshed);
+                    match (ticket, tracked) {
+                        (Some(ticket), Tracked::Always | Tracked::Before) => {
+                            near.fill(bytes, ticket, &record, loaded.mark(), refreshed);
+                        }
+                        (_, Tracked::TurnedOn) => {
+                            tracing::info!(target = %self.target, "a cluster connection was not tracked yet; emptying the near-cache");
+                            near.flush();
+                        }
+                        _ => {}
                     }
                 }
                 if moved {

@@ -19,24 +19,6 @@ async fn increment(store: &Arc<dyn SessionStore>, token: &str) -> Result<i64, se
     Ok(value)
 }
 
-/// True when the master whose `INFO replication` this is has a replica that has
-/// acknowledged everything the master wrote.
-fn replica_caught_up(info: &str) -> bool {
-    let field = |line: &str, name: &str| -> Option<u64> {
-        line.split(',')
-            .find_map(|part| part.trim().strip_prefix(name))
-            .and_then(|n| n.trim().parse().ok())
-    };
-    let master = info
-        .lines()
-        .find_map(|line| field(line, "master_repl_offset:"));
-    let replica = info
-        .lines()
-        .filter(|line| line.starts_with("slave0:"))
-        .find_map(|line| field(line.trim_start_matches("slave0:"), "offset="));
-    matches!((master, replica), (Some(m), Some(r)) if r >= m)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_master_gives_503s_then_its_replica_serves_every_acknowledged_write() -> TestResult
 {
@@ -67,7 +49,7 @@ async fn a_killed_master_gives_503s_then_its_replica_serves_every_acknowledged_w
     for node in cluster.nodes() {
         if node.cli(&["role"])?.starts_with("master") {
             let deadline = Instant::now() + Duration::from_secs(30);
-            while !replica_caught_up(&node.cli(&["info", "replication"])?) {
+            while !common::replica_caught_up(&node.cli(&["info", "replication"])?) {
                 if Instant::now() > deadline {
                     return Err("a replica never caught up with its master's writes".into());
                 }

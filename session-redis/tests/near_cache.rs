@@ -21,70 +21,15 @@ use session_testkit::servers::{RedisCluster, RedisServer};
 
 mod common;
 
+use common::near::*;
 use common::proxy::HalfOpenProxy;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// How long a change may take to reach the other server before the test fails (a
-/// liveness bound, far above the measured window).
-const PATIENCE: Duration = Duration::from_secs(5);
 
 async fn two_servers(
     redis: &RedisServer,
 ) -> (RedisStore, Arc<dyn SessionStore>, Arc<dyn SessionStore>) {
     two_servers_with(&common::settings_for(redis)).await
-}
-
-async fn two_servers_with(
-    settings: &RedisSettings,
-) -> (RedisStore, Arc<dyn SessionStore>, Arc<dyn SessionStore>) {
-    let a = common::connect(settings).await;
-    let b = common::connect(settings).await;
-    (b.clone(), Arc::new(a), Arc::new(b))
-}
-
-async fn get(
-    store: &Arc<dyn SessionStore>,
-    token: &str,
-    key: &str,
-) -> Result<Option<i64>, session_core::Error> {
-    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
-    let v = s.get::<i64>(key).await?;
-    s.commit().await?;
-    Ok(v)
-}
-
-async fn set(
-    store: &Arc<dyn SessionStore>,
-    token: &str,
-    n: i64,
-) -> Result<(), session_core::Error> {
-    let s = Session::new(store.clone(), Expiry::default(), Some(token.to_owned()));
-    s.set("n", &n).await?;
-    s.commit().await.map(drop)
-}
-
-/// Reads `key` through `store` until it is `want` (a 503 while a connection is
-/// made again counts as not yet); the time that took.
-async fn until(
-    store: &Arc<dyn SessionStore>,
-    token: &str,
-    key: &str,
-    want: Option<i64>,
-) -> Result<Duration, Box<dyn std::error::Error>> {
-    let start = Instant::now();
-    loop {
-        match get(store, token, key).await {
-            Ok(got) if got == want => return Ok(start.elapsed()),
-            Ok(_) => {}
-            Err(e) if e.is_unavailable() => {}
-            Err(e) => return Err(e.into()),
-        }
-        if start.elapsed() > PATIENCE {
-            return Err(format!("`{key}` never became {want:?} on the other server").into());
-        }
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
 }
 
 /// A store connected (and checked) on a runtime that is gone before it serves.
@@ -103,18 +48,6 @@ fn connected_on_a_runtime_that_ends(
     .map_err(|_| "the connecting thread panicked")?
     .map_err(|e: Box<dyn std::error::Error + Send + Sync>| e.to_string())?;
     Ok(store)
-}
-
-async fn create(
-    store: &Arc<dyn SessionStore>,
-    n: i64,
-) -> Result<String, Box<dyn std::error::Error>> {
-    let s = Session::new(store.clone(), Expiry::default(), None);
-    s.set("n", &n).await?;
-    match s.commit().await? {
-        TokenUpdate::Send(token) => Ok(token),
-        other => Err(format!("expected a token, got {other:?}").into()),
-    }
 }
 
 #[tokio::test]

@@ -102,12 +102,12 @@ impl MysqlStore {
             Duration::from_millis(settings.acquire_timeout_ms),
         )
         .connect(&url)
-            .await
-            .map_err(|source| Error::Database {
-                store: "mysql",
-                target: target.clone(),
-                source,
-            })?;
+        .await
+        .map_err(|source| Error::Database {
+            store: "mysql",
+            target: target.clone(),
+            source,
+        })?;
         Self::with_target(pool, settings, target).await
     }
 

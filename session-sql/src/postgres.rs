@@ -19,7 +19,6 @@ mod users;
 
 pub use registry::PostgresRegistry;
 
-
 /// Sessions in a PostgreSQL table:
 ///
 /// ```sql
@@ -110,12 +109,12 @@ impl PostgresStore {
             Duration::from_millis(settings.acquire_timeout_ms),
         )
         .connect(&settings.url)
-            .await
-            .map_err(|source| Error::Database {
-                store: "postgres",
-                target: target.clone(),
-                source,
-            })?;
+        .await
+        .map_err(|source| Error::Database {
+            store: "postgres",
+            target: target.clone(),
+            source,
+        })?;
         Ok((pool, target))
     }
 
@@ -349,7 +348,11 @@ impl Rows for PostgresStore {
             "UPDATE {} SET data = $1, touched_ms = $2, expires_ms = $3, version = version + 1 \
              WHERE id = $4 AND expires_ms > $2{}",
             self.inner.table,
-            if version.is_some() { " AND version = $5" } else { "" }
+            if version.is_some() {
+                " AND version = $5"
+            } else {
+                ""
+            }
         );
         let query = sqlx::query(&sql)
             .bind(&row.data)
@@ -370,7 +373,11 @@ impl Rows for PostgresStore {
         let sql = format!(
             "DELETE FROM {} WHERE id = $1{}",
             self.inner.table,
-            if version.is_some() { " AND version = $2" } else { "" }
+            if version.is_some() {
+                " AND version = $2"
+            } else {
+                ""
+            }
         );
         let query = sqlx::query(&sql).bind(key);
         let done = match version {

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::now_ms;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::Row as _;
 use tokio::sync::watch;
 

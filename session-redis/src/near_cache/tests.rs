@@ -223,19 +223,6 @@ fn one_heartbeat_runs_and_a_stopped_one_is_started_again() {
 }
 
 #[test]
-fn one_caller_checks_once_per_period() {
-    let cache = alive(1 << 20);
-    assert!(
-        cache.check_due(5_000, 1000),
-        "the first check is due at once"
-    );
-    assert!(!cache.check_due(5_000, 1000), "and taken by one caller");
-    assert!(!cache.check_due(5_999, 1000));
-    assert!(cache.check_due(6_000, 1000));
-    assert!(!cache.check_due(6_500, 1000));
-}
-
-#[test]
 fn pushes_invalidate_keys_or_flush() {
     let cache = alive(1 << 20);
     for key in [b"a", b"b", b"c"] {

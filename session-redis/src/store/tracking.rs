@@ -1,5 +1,6 @@
-//! Client tracking for the near-cache: turning it on, checking it on a cluster, the
-//! tracked read, and the heartbeat that proves the invalidation channel alive.
+//! Client tracking for the near-cache: turning it on, the tracked read, and the
+//! heartbeat that proves the invalidation channel alive (on a cluster: that every
+//! master's connection is alive and tracked).
 
 use super::*;
 
@@ -33,28 +34,6 @@ impl RedisStore {
         Ok(Some(ticket))
     }
 
-    /// On a cluster, about once a second, a check in the background (never on a
-    /// request's path) turns tracking on where the cluster client made a connection
-    /// of its own accord, and empties the cache then: what that node announced
-    /// before may have been lost. Run by every load, cached or not.
-    pub(super) fn check_tracking(&self, near: &Arc<NearCache>, now: u64) {
-        let due = self.is_cluster() && near.check_due(now, TRACKING_CHECK_MS);
-        if let (true, Ok(runtime)) = (due, tokio::runtime::Handle::try_current()) {
-            let store = self.clone();
-            let near = near.clone();
-            runtime.spawn(async move {
-                match store.track().await {
-                    Ok(true) => {
-                        tracing::info!(target = %store.target, "a cluster connection was not tracked yet; emptying the near-cache");
-                        near.flush();
-                    }
-                    Ok(false) => {}
-                    Err(error) => tracing::debug!(%error, "tracking check failed"),
-                }
-            });
-        }
-    }
-
     /// Until when an answer to a command sent at `sent_ms` on the invalidation
     /// channel lets the near-cache serve: the next heartbeat's answer is due by then.
     pub(super) fn proof_until(&self, sent_ms: u64) -> u64 {
@@ -79,6 +58,7 @@ impl RedisStore {
                 near: Arc::downgrade(near),
                 every: self.heartbeat,
                 deadlines: self.deadlines.clone(),
+                tracking: self.tracking_cmd(),
             };
             runtime.spawn(heartbeat.run());
         }
@@ -89,14 +69,7 @@ impl RedisStore {
     /// session. True when it was off somewhere (a new connection). Turning it on
     /// where it is on already is refused as an overlap, which means it is on.
     pub(super) async fn track(&self) -> Result<bool, session_core::Error> {
-        let mut cmd = Cmd::with_capacity(7, self.tracked_prefix.len() + 48);
-        cmd.arg("CLIENT")
-            .arg("TRACKING")
-            .arg("ON")
-            .arg("BCAST")
-            .arg("PREFIX")
-            .arg(&self.tracked_prefix)
-            .arg("NOLOOP");
+        let cmd = self.tracking_cmd();
         let overlaps = |e: &dyn std::fmt::Display| e.to_string().contains("overlaps");
         self.call(|mut backend| async move {
             match backend {
@@ -125,6 +98,19 @@ impl RedisStore {
         .await
     }
 
+    /// `CLIENT TRACKING ON BCAST PREFIX {namespace}: NOLOOP`.
+    pub(super) fn tracking_cmd(&self) -> Cmd {
+        let mut cmd = Cmd::with_capacity(7, self.tracked_prefix.len() + 48);
+        cmd.arg("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("BCAST")
+            .arg("PREFIX")
+            .arg(&self.tracked_prefix)
+            .arg("NOLOOP");
+        cmd
+    }
+
     /// Refreshes the idle deadline of a key the near-cache holds (`PEXPIRE`).
     pub(super) async fn refresh_tracked(
         &self,
@@ -136,10 +122,6 @@ impl RedisStore {
         self.query(&cmd).await.map(drop)
     }
 }
-
-/// How often, at most, a cluster's masters are asked whether tracking is on for the
-/// connections the cluster client uses (ms).
-pub(super) const TRACKING_CHECK_MS: u64 = 1000;
 
 /// How long the checks of this process's own writes gather before one pipeline
 /// sends them all: what a write of another server that shared this process's
@@ -167,11 +149,19 @@ pub(super) enum WeakBackend {
 /// may be served until the next answer is due; no answer within the response timeout
 /// empties the cache and replaces the connection (half-open: silent, with no error
 /// to notice), before a request meets it.
+///
+/// On a cluster the heartbeat is `CLIENT TRACKING ON` on every master's connection:
+/// each answer is the proof a `PING` gives, and also says whether tracking was on
+/// there. A connection the cluster client made by itself (after a failover, a lost
+/// connection) answers that it was not: what its node announced before may have
+/// been lost, so the cache is emptied, within one heartbeat of the new connection.
 pub(super) struct Heartbeat {
     pub(super) backend: WeakBackend,
     pub(super) near: std::sync::Weak<NearCache>,
     pub(super) every: Duration,
     pub(super) deadlines: Deadlines,
+    /// `CLIENT TRACKING ON ...`: on a cluster, the heartbeat of every master.
+    pub(super) tracking: Cmd,
 }
 
 impl Heartbeat {
@@ -304,15 +294,26 @@ impl Heartbeat {
             Connection::Cluster(mut conn) => {
                 let every_master =
                     RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-                let ping = conn.route_command(redis::cmd("PING"), every_master);
-                let every_one = match tokio::time::timeout(limit, ping).await {
-                    Ok(Ok(Value::Map(answers))) => answers
-                        .iter()
-                        .all(|(_, answer)| !matches!(answer, Value::ServerError(_))),
-                    Ok(Ok(_)) => true,
-                    _ => false,
+                let beat = conn.route_command(self.tracking.clone(), every_master);
+                let answers = match tokio::time::timeout(limit, beat).await {
+                    Ok(Ok(Value::Map(answers))) => answers,
+                    _ => return Some(false),
                 };
-                Some(every_one)
+                let mut untracked = false;
+                for (_, answer) in answers {
+                    match answer {
+                        Value::ServerError(e) if e.to_string().contains("overlaps") => {}
+                        Value::ServerError(_) => return Some(false),
+                        _ => untracked = true,
+                    }
+                }
+                if untracked {
+                    tracing::info!(
+                        "a cluster connection was not tracked yet; emptying the near-cache"
+                    );
+                    self.near.upgrade()?.flush();
+                }
+                Some(true)
             }
         }
     }
