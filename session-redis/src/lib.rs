@@ -79,6 +79,14 @@
 //!   | one node | `near_cache_heartbeat_ms + response_timeout_ms` (1 s) | the notice: under 1 ms; a silent connection: within the bound |
 //!   | Sentinel | the same, on the current master's connection; a failover replaces it and empties the cache | as one node |
 //!   | Cluster | the same, on every master's connection; a connection made after a failover is tracked before it fills the cache | after a master kill and failover: under 1 ms (0.36-0.98 ms in tests) |
+//!
+//! **Connections heal**, on one node and on a cluster alike: a connection that
+//! stops answering without an error (half-open) is replaced after the first call,
+//! or near-cache heartbeat, that times out on it; on a cluster the client's
+//! connections to every node are made again. Writes succeed again within
+//! `connect_timeout_ms + response_timeout_ms` (with the near-cache, the heartbeat
+//! usually finds the silent connection first: within `near_cache_heartbeat_ms`
+//! more, and no request meets it).
 //!   The idle deadline in Redis is refreshed when it has moved by 1% of the timeout,
 //!   as for the cookie store. **Memory bound**: the cached sessions weigh at most
 //!   `near_cache_bytes` (64 MiB by default), each counted with its keys, values and

@@ -278,10 +278,7 @@ impl RedisStore {
                 field: "redis.cluster".into(),
                 reason: e.to_string(),
             })?;
-            let cluster = Cluster {
-                client,
-                current: tokio::sync::OnceCell::new(),
-            };
+            let cluster = Cluster::new(client);
             (Backend::Cluster(Arc::new(cluster)), target, near)
         };
         Ok(RedisStore {

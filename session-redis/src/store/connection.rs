@@ -15,19 +15,70 @@ pub(super) enum Backend {
 /// the cluster client's task, which routes every call and hands invalidations to the
 /// near-cache, runs on the runtime that makes it, and a store connected on one
 /// runtime (a startup check) may serve on another.
+///
+/// The cluster client reconnects a node by itself after an I/O error, but keeps a
+/// connection that stops answering without one (half-open). A call that times out
+/// drops the whole client connection ([`Cluster::replace`]); the next call makes
+/// a new one, with a new connection to every node.
 pub(super) struct Cluster {
     pub(super) client: ClusterClient,
-    pub(super) current: tokio::sync::OnceCell<ClusterConnection>,
+    /// The connection in use and its generation (one more each time one is made).
+    pub(super) current: RwLock<Option<(u64, ClusterConnection)>>,
+    /// Held while a connection is being made, so that one caller makes it.
+    pub(super) making: tokio::sync::Mutex<u64>,
 }
 
 impl Cluster {
-    /// The connection, made now when this is its first use (a failed attempt is
-    /// made again by the next call).
+    /// A cluster not connected yet.
+    pub(super) fn new(client: ClusterClient) -> Cluster {
+        Cluster {
+            client,
+            current: RwLock::new(None),
+            making: tokio::sync::Mutex::new(0),
+        }
+    }
+
+    /// The connection, made now when there is none (first use, or after
+    /// [`replace`](Self::replace)); a failed attempt is made again by the next call.
     pub(super) async fn conn(&self) -> redis::RedisResult<ClusterConnection> {
+        self.current().await.map(|(_, conn)| conn)
+    }
+
+    /// The connection and its generation.
+    pub(super) async fn current(&self) -> redis::RedisResult<(u64, ClusterConnection)> {
+        if let Some(current) = self.held() {
+            return Ok(current);
+        }
+        let mut made = self.making.lock().await;
+        if let Some(current) = self.held() {
+            return Ok(current);
+        }
+        let conn = self.client.get_async_connection().await?;
+        *made += 1;
+        let current = (*made, conn);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(current.clone());
+        Ok(current)
+    }
+
+    fn held(&self) -> Option<(u64, ClusterConnection)> {
         self.current
-            .get_or_try_init(|| self.client.get_async_connection())
-            .await
-            .cloned()
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Drops the connection of `generation` (one that timed out: some node's
+    /// connection may be half-open), unless another already replaced it; the next
+    /// call makes a new one.
+    pub(super) fn replace(&self, generation: u64) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current
+            .as_ref()
+            .is_some_and(|(held, _)| *held == generation)
+        {
+            tracing::warn!("a redis cluster call timed out; making new connections to every node");
+            *current = None;
+        }
     }
 }
 
@@ -276,8 +327,15 @@ impl RedisStore {
             },
             // Made within the call's limit on first use.
             Backend::Cluster(cluster) => {
-                let call = async { f(Connection::Cluster(cluster.conn().await?)).await };
-                (None, tokio::time::timeout(limit, call).await)
+                let made = std::sync::Mutex::new(None);
+                let call = async {
+                    let (generation, conn) = cluster.current().await?;
+                    *made.lock().unwrap_or_else(|e| e.into_inner()) = Some(generation);
+                    f(Connection::Cluster(conn)).await
+                };
+                let result = tokio::time::timeout(limit, call).await;
+                let generation = made.into_inner().unwrap_or_else(|e| e.into_inner());
+                (generation, result)
             }
         };
         let (generation, result) = result;
@@ -293,10 +351,17 @@ impl RedisStore {
         // True when the connection may have been lost or replaced.
         let failed = match &result {
             _ if timed_out => {
-                if let (Some(node), Some(generation)) = (node, generation) {
-                    node.failed_over_maybe();
-                    node.replace(generation);
-                    self.deadlines.connection_up(false);
+                match (&self.backend, generation) {
+                    (Backend::Single(node), Some(generation)) => {
+                        node.failed_over_maybe();
+                        node.replace(generation);
+                        self.deadlines.connection_up(false);
+                    }
+                    (Backend::Cluster(cluster), Some(generation)) => {
+                        cluster.replace(generation);
+                        self.deadlines.connection_up(false);
+                    }
+                    _ => {}
                 }
                 true
             }

@@ -291,13 +291,30 @@ impl Heartbeat {
                     }
                 }
             }
-            Connection::Cluster(mut conn) => {
+            Connection::Cluster(_) => {
+                let WeakBackend::Cluster(cluster) = &self.backend else {
+                    return Some(false);
+                };
+                let cluster = cluster.upgrade()?;
+                let Ok(Ok((generation, mut conn))) =
+                    tokio::time::timeout(limit, cluster.current()).await
+                else {
+                    return Some(false);
+                };
                 let every_master =
                     RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
                 let beat = conn.route_command(self.tracking.clone(), every_master);
                 let answers = match tokio::time::timeout(limit, beat).await {
                     Ok(Ok(Value::Map(answers))) => answers,
-                    _ => return Some(false),
+                    Ok(Err(e)) if !e.is_timeout() => return Some(false),
+                    Ok(Ok(_)) => return Some(false),
+                    // A master's connection is silent (half-open): new connections
+                    // to every node, before a request meets the silent one.
+                    _ => {
+                        cluster.replace(generation);
+                        self.deadlines.connection_up(false);
+                        return Some(false);
+                    }
                 };
                 let mut untracked = false;
                 for (_, answer) in answers {
