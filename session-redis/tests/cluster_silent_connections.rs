@@ -160,3 +160,37 @@ async fn the_first_write_past_the_bound_succeeds() -> TestResult {
     }
     Ok(())
 }
+
+/// While every connection of both app servers is silent, a write and a sign-out
+/// through B are never served stale by A's near-cache past the bound: A's heartbeat
+/// goes unanswered, A stops serving from memory, makes new connections and reads
+/// what B wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_never_serves_another_servers_change_stale() -> TestResult {
+    let (_cluster, proxies, settings) = cluster_behind_proxies(true).await?;
+    let a: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
+    let b: Arc<dyn SessionStore> = Arc::new(common::connect(&settings).await);
+    let token = create(&b, 1).await?;
+    // A caches it.
+    assert_eq!(common::near::get(&a, &token, "n").await?, Some(1));
+    assert_eq!(common::near::get(&a, &token, "n").await?, Some(1));
+    for proxy in &proxies {
+        proxy.silence_open_connections();
+    }
+    let silenced = Instant::now();
+    write_until_healed(&b, std::slice::from_ref(&token), 2).await?;
+    let seen = common::near::until(&a, &token, "n", Some(2)).await?;
+    let session = session_core::Session::new(
+        b.clone(),
+        session_core::Expiry::default(),
+        Some(token.clone()),
+    );
+    session.invalidate().await?;
+    session.commit().await?;
+    let gone = common::near::until(&a, &token, "n", None).await?;
+    eprintln!(
+        "after the silence ({:?} ago), A saw B's write {seen:?} after it landed and the sign-out after {gone:?}",
+        silenced.elapsed()
+    );
+    Ok(())
+}
