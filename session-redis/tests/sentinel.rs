@@ -277,3 +277,79 @@ async fn sentinel_settings_are_checked() -> TestResult {
     assert!(error.to_string().contains("sentinel"), "{error}");
     Ok(())
 }
+
+/// The near-cache across a Sentinel failover: app server A reads a session again
+/// from the promoted replica (over a new connection), then app server B changes it
+/// and signs it out. A never serves the old session past the staleness bound: the
+/// new connection is tracked before A caches anything read over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failover_another_servers_change_is_never_served_stale() -> TestResult {
+    let mut topology = topology().await?;
+    let settings = topology.settings();
+    let a_store = RedisStore::connect(&settings).await?;
+    let a: Arc<dyn SessionStore> = Arc::new(a_store.clone());
+    let b: Arc<dyn SessionStore> = Arc::new(RedisStore::connect(&settings).await?);
+    let token = new_session(&b).await?;
+    assert_eq!(increment(&b, &token).await?, 1);
+    assert_eq!(counter(&a, &token).await?, Some(1));
+    assert_eq!(counter(&a, &token).await?, Some(1));
+    topology.replicated()?;
+    topology.master.kill()?;
+
+    // A reads it again from the promoted replica, until it answers.
+    let killed = Instant::now();
+    loop {
+        match counter(&a, &token).await {
+            Ok(Some(1)) => break,
+            Ok(other) => return Err(format!("A read {other:?} after the failover").into()),
+            Err(_) if killed.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let before = a_store.near_cache_stats().ok_or("near-cache off")?;
+    assert_eq!(counter(&a, &token).await?, Some(1));
+    assert_eq!(counter(&a, &token).await?, Some(1));
+    let after = a_store.near_cache_stats().ok_or("near-cache off")?;
+    assert!(
+        after.hits > before.hits,
+        "A caches the session again on the promoted master: {before:?} then {after:?}"
+    );
+
+    // B changes it, then signs it out: A sees both within the patience.
+    let start = Instant::now();
+    loop {
+        match increment(&b, &token).await {
+            Ok(2) => break,
+            Ok(other) => return Err(format!("B counted {other}").into()),
+            Err(e) if e.is_unavailable() && start.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let wrote = Instant::now();
+    while counter(&a, &token).await? != Some(2) {
+        if wrote.elapsed() > Duration::from_secs(5) {
+            return Err("A served the old value 5 s after B's write".into());
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let seen = wrote.elapsed();
+    let session = Session::new(b.clone(), Expiry::default(), Some(token.clone()));
+    session.invalidate().await?;
+    session.commit().await?;
+    let signed_out = Instant::now();
+    while counter(&a, &token).await?.is_some() {
+        if signed_out.elapsed() > Duration::from_secs(5) {
+            return Err("A served the signed-out session 5 s after B signed it out".into());
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    eprintln!(
+        "after the failover, A saw B's write after {seen:?} and the sign-out after {:?}",
+        signed_out.elapsed()
+    );
+    Ok(())
+}
