@@ -91,3 +91,74 @@ async fn a_session_read_again_from_a_promoted_replica_is_never_served_stale() ->
     eprintln!("after the failover, A saw B's write after {seen:?} and the sign-out after {gone:?}");
     Ok(())
 }
+
+/// The reads a node has served (`GET`, `GETEX`, `PTTL`, `GETRANGE`), from its
+/// `INFO commandstats`.
+fn reads_served(
+    node: &session_testkit::servers::RedisServer,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let stats = node.cli(&["info", "commandstats"])?;
+    Ok(stats
+        .lines()
+        .filter(|line| {
+            [
+                "cmdstat_get:",
+                "cmdstat_getex:",
+                "cmdstat_pttl:",
+                "cmdstat_getrange:",
+            ]
+            .iter()
+            .any(|name| line.starts_with(name))
+        })
+        .filter_map(|line| {
+            line.split(',')
+                .next()?
+                .split("calls=")
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum())
+}
+
+/// With the tracking command in a fill's pipeline, a cached read on a cluster still
+/// makes no round trip: 200 reads of cached sessions cost the cluster no read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_cluster_read_makes_no_round_trip() -> TestResult {
+    let cluster = RedisCluster::start(3)?;
+    let mut settings = RedisSettings::default();
+    settings.cluster = cluster.addrs();
+    settings.namespace = common::fresh_namespace();
+    let store_a = common::connect(&settings).await;
+    let a: Arc<dyn SessionStore> = Arc::new(store_a.clone());
+    let mut tokens = Vec::new();
+    for _ in 0..10 {
+        let token = create(&a, 7).await?;
+        assert_eq!(get(&a, &token, "n").await?, Some(7));
+        tokens.push(token);
+    }
+    let served = |cluster: &RedisCluster| -> Result<u64, Box<dyn std::error::Error>> {
+        cluster.nodes().iter().map(reads_served).sum()
+    };
+    // The checks of this process's own writes (a moment after each) are done, and
+    // what they dropped is read (and cached) again.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for token in &tokens {
+        assert_eq!(get(&a, token, "n").await?, Some(7));
+    }
+    let before = served(&cluster)?;
+    let hits = store_a.near_cache_stats().ok_or("near-cache off")?.hits;
+    for round in 0..20 {
+        for token in &tokens {
+            assert_eq!(get(&a, token, "n").await?, Some(7), "round {round}");
+        }
+    }
+    assert_eq!(
+        served(&cluster)? - before,
+        0,
+        "cached reads reached the cluster"
+    );
+    let after = store_a.near_cache_stats().ok_or("near-cache off")?.hits;
+    assert_eq!(after - hits, 200);
+    Ok(())
+}
