@@ -71,6 +71,8 @@ mod pool;
 mod postgres;
 mod row;
 mod settings;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod shared;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

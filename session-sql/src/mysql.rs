@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use session_core::now_ms;
 use sqlx::mysql::MySqlPool;
 use sqlx::Row as _;
-use tokio::sync::watch;
 
 use crate::cas::{NewRow, Renewal, Row, Rows};
 use crate::cas_users::{index_table, Indexed, UserRows};
 use crate::row::{ms, unsigned};
-use crate::{cleanup, pool, Error, MysqlSettings};
+use crate::shared::Shared;
+use crate::{pool, Error, MysqlSettings};
 
 /// Sessions in a MySQL (5.7 or newer) or MariaDB (10.2 or newer) table:
 ///
@@ -52,25 +52,12 @@ use crate::{cleanup, pool, Error, MysqlSettings};
 /// ```
 #[derive(Clone)]
 pub struct MysqlStore {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    pool: MySqlPool,
-    table: String,
-    target: String,
-    max_session_bytes: usize,
-    acquire_timeout: Duration,
-    /// Dropped with the last clone of the store, which ends the cleanup task.
-    _stop: watch::Sender<()>,
+    inner: Arc<Shared<sqlx::MySql>>,
 }
 
 impl std::fmt::Debug for MysqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MysqlStore")
-            .field("target", &self.inner.target)
-            .field("table", &self.inner.table)
-            .finish_non_exhaustive()
+        self.inner.debug("MysqlStore", f)
     }
 }
 
@@ -137,32 +124,23 @@ impl MysqlStore {
         settings: &MysqlSettings,
         target: String,
     ) -> Result<Self, Error> {
-        let acquire_timeout = pool.options().get_acquire_timeout();
-        let (stop, stopped) = watch::channel(());
-        let store = MysqlStore {
-            inner: Arc::new(Inner {
-                pool,
-                table: settings.table.clone(),
-                target,
-                max_session_bytes: settings.max_session_bytes,
-                acquire_timeout,
-                _stop: stop,
-            }),
-        };
+        let (inner, stopped) = Shared::new(
+            "mysql",
+            pool,
+            &settings.table,
+            target,
+            settings.max_session_bytes,
+        );
+        let store = MysqlStore { inner };
         if settings.migrate {
             store.migrate().await?;
         }
-        let (pool, table) = (store.inner.pool.clone(), store.inner.table.clone());
-        tokio::spawn(cleanup::task(
+        store.inner.clean_up(
             Duration::from_millis(settings.cleanup_interval_ms),
             settings.cleanup_batch,
-            table.clone(),
             stopped,
-            move |batch| {
-                let (pool, table) = (pool.clone(), table.clone());
-                async move { delete_batch(&pool, &table, batch).await }
-            },
-        ));
+            delete_batch,
+        );
         Ok(store)
     }
 
@@ -215,11 +193,11 @@ impl MysqlStore {
             .pool
             .acquire()
             .await
-            .map_err(|e| self.failed(e))?;
+            .map_err(|e| self.inner.failed(e))?;
         sqlx::query("SELECT GET_LOCK('session-sql migration', 30)")
             .execute(&mut *conn)
             .await
-            .map_err(|e| self.failed(e))?;
+            .map_err(|e| self.inner.failed(e))?;
         let mut made = Ok(());
         for statement in Self::migration(&self.inner.table).split_terminator(';') {
             made = sqlx::query(statement).execute(&mut *conn).await.map(drop);
@@ -230,8 +208,8 @@ impl MysqlStore {
         let released = sqlx::query("SELECT RELEASE_LOCK('session-sql migration')")
             .execute(&mut *conn)
             .await;
-        made.map_err(|e| self.failed(e))?;
-        released.map_err(|e| self.failed(e))?;
+        made.map_err(|e| self.inner.failed(e))?;
+        released.map_err(|e| self.inner.failed(e))?;
         Ok(())
     }
 
@@ -246,12 +224,7 @@ impl MysqlStore {
     /// # Ok(()) }
     /// ```
     pub async fn delete_expired(&self) -> Result<u64, Error> {
-        let inner = &self.inner;
-        cleanup::delete_expired(1000, true, |batch| {
-            delete_batch(&inner.pool, &inner.table, batch)
-        })
-        .await
-        .map_err(|e| self.failed(e))
+        self.inner.delete_expired(delete_batch).await
     }
 
     /// The table's name.
@@ -265,28 +238,6 @@ impl MysqlStore {
     /// ```
     pub fn table(&self) -> &str {
         &self.inner.table
-    }
-
-    fn failed(&self, source: sqlx::Error) -> Error {
-        match source {
-            sqlx::Error::PoolTimedOut => Error::Timeout {
-                store: "mysql",
-                target: self.inner.target.clone(),
-                after: self.inner.acquire_timeout,
-            },
-            source => {
-                tracing::warn!(target = %self.inner.target, error = %source, "session database failed");
-                Error::Database {
-                    store: "mysql",
-                    target: self.inner.target.clone(),
-                    source,
-                }
-            }
-        }
-    }
-
-    fn core(&self, source: sqlx::Error) -> session_core::Error {
-        self.failed(source).into()
     }
 }
 
@@ -350,12 +301,12 @@ where
 }
 
 /// One statement deleting up to `batch` expired rows of `table`; how many.
-async fn delete_batch(pool: &MySqlPool, table: &str, batch: u32) -> Result<u64, sqlx::Error> {
+async fn delete_batch(pool: MySqlPool, table: String, batch: u32) -> Result<u64, sqlx::Error> {
     let sql = format!("DELETE FROM {table} WHERE expires_ms <= ? LIMIT ?");
     Ok(sqlx::query(&sql)
         .bind(ms(now_ms()))
         .bind(i64::from(batch))
-        .execute(pool)
+        .execute(&pool)
         .await?
         .rows_affected())
 }
@@ -382,11 +333,11 @@ impl Rows for MysqlStore {
             .bind(ms(now))
             .fetch_optional(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         row.as_ref()
             .map(read_row)
             .transpose()
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn update(
@@ -419,7 +370,7 @@ impl Rows for MysqlStore {
             .execute(&self.inner.pool)
         })
         .await
-        .map_err(|e| self.core(e))?;
+        .map_err(|e| self.inner.core(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -442,14 +393,14 @@ impl Rows for MysqlStore {
             .execute(&self.inner.pool)
         })
         .await
-        .map_err(|e| self.core(e))?;
+        .map_err(|e| self.inner.core(e))?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn insert(&self, key: &str, row: &NewRow) -> Result<(), session_core::Error> {
         again(|| insert(&self.inner.pool, &self.inner.table, key, row))
             .await
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn replace(
@@ -461,7 +412,7 @@ impl Rows for MysqlStore {
         loop {
             match self.try_replace(old, renewed).await {
                 Err(e) if is_deadlock(&e) && tries < DEADLOCK_RETRIES => tries += 1,
-                Err(e) => return Err(self.core(e)),
+                Err(e) => return Err(self.inner.core(e)),
                 Ok(done) => return done,
             }
         }
@@ -520,7 +471,7 @@ impl UserRows for MysqlStore {
                 .execute(&self.inner.pool)
         })
         .await
-        .map_err(|e| self.core(e))?;
+        .map_err(|e| self.inner.core(e))?;
         Ok(())
     }
 
@@ -542,7 +493,7 @@ impl UserRows for MysqlStore {
             .bind(ms(now))
             .fetch_all(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         found
             .iter()
             .map(|row: &sqlx::mysql::MySqlRow| {
@@ -554,7 +505,7 @@ impl UserRows for MysqlStore {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn delete_keys(&self, keys: &[String], now: u64) -> Result<u64, session_core::Error> {
@@ -573,7 +524,7 @@ impl UserRows for MysqlStore {
                 query.execute(&self.inner.pool)
             })
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
             deleted += done.rows_affected();
         }
         Ok(deleted)

@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use session_core::{now_ms, SessionId};
 use sqlx::postgres::PgPool;
 use sqlx::Row as _;
-use tokio::sync::watch;
 
 use crate::cas::{NewRow, Renewal, Row, Rows};
 use crate::row::{ms, unsigned};
-use crate::{cleanup, pool, Error, PostgresSettings};
+use crate::shared::Shared;
+use crate::{pool, Error, PostgresSettings};
 
 mod registry;
 mod users;
@@ -67,25 +67,12 @@ pub use registry::PostgresRegistry;
 /// ```
 #[derive(Clone)]
 pub struct PostgresStore {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    pool: PgPool,
-    table: String,
-    target: String,
-    max_session_bytes: usize,
-    acquire_timeout: Duration,
-    /// Dropped with the last clone of the store, which ends the cleanup task.
-    _stop: watch::Sender<()>,
+    inner: Arc<Shared<sqlx::Postgres>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore")
-            .field("target", &self.inner.target)
-            .field("table", &self.inner.table)
-            .finish_non_exhaustive()
+        self.inner.debug("PostgresStore", f)
     }
 }
 
@@ -147,17 +134,12 @@ impl PostgresStore {
         if settings.migrate {
             store.migrate().await?;
         }
-        let (pool, table) = (store.inner.pool.clone(), store.inner.table.clone());
-        tokio::spawn(cleanup::task(
+        store.inner.clean_up(
             Duration::from_millis(settings.cleanup_interval_ms),
             settings.cleanup_batch,
-            table.clone(),
             stopped,
-            move |batch| {
-                let (pool, table) = (pool.clone(), table.clone());
-                async move { delete_batch(&pool, &table, batch).await }
-            },
-        ));
+            delete_batch,
+        );
         Ok(store)
     }
 
@@ -167,19 +149,15 @@ impl PostgresStore {
         pool: PgPool,
         settings: &PostgresSettings,
         target: String,
-    ) -> (Self, watch::Receiver<()>) {
-        let acquire_timeout = pool.options().get_acquire_timeout();
-        let (stop, stopped) = watch::channel(());
-        let store = PostgresStore {
-            inner: Arc::new(Inner {
-                pool,
-                table: settings.table.clone(),
-                target,
-                max_session_bytes: settings.max_session_bytes,
-                acquire_timeout,
-                _stop: stop,
-            }),
-        };
+    ) -> (Self, tokio::sync::watch::Receiver<()>) {
+        let (inner, stopped) = Shared::new(
+            "postgres",
+            pool,
+            &settings.table,
+            target,
+            settings.max_session_bytes,
+        );
+        let store = PostgresStore { inner };
         (store, stopped)
     }
 
@@ -219,27 +197,27 @@ impl PostgresStore {
     /// Runs [`migration`](Self::migration), one app server at a time (an advisory
     /// lock), so servers starting together do not race.
     pub async fn migrate(&self) -> Result<(), Error> {
-        let mut tx = self.inner.pool.begin().await.map_err(|e| self.failed(e))?;
+        let mut tx = self
+            .inner
+            .pool
+            .begin()
+            .await
+            .map_err(|e| self.inner.failed(e))?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('session-sql migration'))")
             .execute(&mut *tx)
             .await
-            .map_err(|e| self.failed(e))?;
+            .map_err(|e| self.inner.failed(e))?;
         sqlx::raw_sql(&Self::migration(&self.inner.table))
             .execute(&mut *tx)
             .await
-            .map_err(|e| self.failed(e))?;
-        tx.commit().await.map_err(|e| self.failed(e))
+            .map_err(|e| self.inner.failed(e))?;
+        tx.commit().await.map_err(|e| self.inner.failed(e))
     }
 
     /// Deletes the expired rows now (the background task does this every
     /// `cleanup_interval_ms`); how many.
     pub async fn delete_expired(&self) -> Result<u64, Error> {
-        let inner = &self.inner;
-        cleanup::delete_expired(1000, true, |batch| {
-            delete_batch(&inner.pool, &inner.table, batch)
-        })
-        .await
-        .map_err(|e| self.failed(e))
+        self.inner.delete_expired(delete_batch).await
     }
 
     /// The table's name.
@@ -251,32 +229,10 @@ impl PostgresStore {
     pub fn key_of(&self, id: &SessionId) -> String {
         id.storage_key()
     }
-
-    fn failed(&self, source: sqlx::Error) -> Error {
-        match source {
-            sqlx::Error::PoolTimedOut => Error::Timeout {
-                store: "postgres",
-                target: self.inner.target.clone(),
-                after: self.inner.acquire_timeout,
-            },
-            source => {
-                tracing::warn!(target = %self.inner.target, error = %source, "session database failed");
-                Error::Database {
-                    store: "postgres",
-                    target: self.inner.target.clone(),
-                    source,
-                }
-            }
-        }
-    }
-
-    fn core(&self, source: sqlx::Error) -> session_core::Error {
-        self.failed(source).into()
-    }
 }
 
 /// One statement deleting up to `batch` expired rows of `table`; how many.
-async fn delete_batch(pool: &PgPool, table: &str, batch: u32) -> Result<u64, sqlx::Error> {
+async fn delete_batch(pool: PgPool, table: String, batch: u32) -> Result<u64, sqlx::Error> {
     let sql = format!(
         "DELETE FROM {table} WHERE id IN \
          (SELECT id FROM {table} WHERE expires_ms <= $1 LIMIT $2)"
@@ -284,7 +240,7 @@ async fn delete_batch(pool: &PgPool, table: &str, batch: u32) -> Result<u64, sql
     Ok(sqlx::query(&sql)
         .bind(ms(now_ms()))
         .bind(i64::from(batch))
-        .execute(pool)
+        .execute(&pool)
         .await?
         .rows_affected())
 }
@@ -331,11 +287,11 @@ impl Rows for PostgresStore {
             .bind(ms(now))
             .fetch_optional(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         row.as_ref()
             .map(read_row)
             .transpose()
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn update(
@@ -365,7 +321,7 @@ impl Rows for PostgresStore {
         }
         .execute(&self.inner.pool)
         .await
-        .map_err(|e| self.core(e))?;
+        .map_err(|e| self.inner.core(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -386,14 +342,14 @@ impl Rows for PostgresStore {
         }
         .execute(&self.inner.pool)
         .await
-        .map_err(|e| self.core(e))?;
+        .map_err(|e| self.inner.core(e))?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn insert(&self, key: &str, row: &NewRow) -> Result<(), session_core::Error> {
         insert(&self.inner.pool, &self.inner.table, key, row)
             .await
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn replace(
@@ -402,7 +358,12 @@ impl Rows for PostgresStore {
         renewed: Renewal<'_>,
     ) -> Result<(), session_core::Error> {
         let table = &self.inner.table;
-        let mut tx = self.inner.pool.begin().await.map_err(|e| self.core(e))?;
+        let mut tx = self
+            .inner
+            .pool
+            .begin()
+            .await
+            .map_err(|e| self.inner.core(e))?;
         let mut taken = None;
         if let Some(old) = old {
             let sql = format!(
@@ -412,18 +373,18 @@ impl Rows for PostgresStore {
                 .bind(old)
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(|e| self.core(e))?;
+                .map_err(|e| self.inner.core(e))?;
             taken = row
                 .as_ref()
                 .map(read_row)
                 .transpose()
-                .map_err(|e| self.core(e))?;
+                .map_err(|e| self.inner.core(e))?;
         }
         let (key, row) = renewed(taken)?;
         insert(&mut *tx, table, &key, &row)
             .await
-            .map_err(|e| self.core(e))?;
-        tx.commit().await.map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))?;
+        tx.commit().await.map_err(|e| self.inner.core(e))
     }
 
     fn cap(&self) -> usize {

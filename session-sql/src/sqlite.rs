@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use session_core::now_ms;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::Row as _;
-use tokio::sync::watch;
 
 use crate::cas::{NewRow, Renewal, Row, Rows};
 use crate::cas_users::{index_table, Indexed, UserRows};
 use crate::row::{ms, unsigned};
-use crate::{cleanup, pool, Error, SqliteSettings};
+use crate::shared::Shared;
+use crate::{pool, Error, SqliteSettings};
 
 /// Sessions in an SQLite database file (SQLite 3.35 or newer; the driver bundles
 /// its own):
@@ -57,25 +57,12 @@ use crate::{cleanup, pool, Error, SqliteSettings};
 /// ```
 #[derive(Clone)]
 pub struct SqliteStore {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    pool: SqlitePool,
-    table: String,
-    target: String,
-    max_session_bytes: usize,
-    acquire_timeout: Duration,
-    /// Dropped with the last clone of the store, which ends the cleanup task.
-    _stop: watch::Sender<()>,
+    inner: Arc<Shared<sqlx::Sqlite>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("target", &self.inner.target)
-            .field("table", &self.inner.table)
-            .finish_non_exhaustive()
+        self.inner.debug("SqliteStore", f)
     }
 }
 
@@ -162,32 +149,23 @@ impl SqliteStore {
         settings: &SqliteSettings,
         target: String,
     ) -> Result<Self, Error> {
-        let acquire_timeout = pool.options().get_acquire_timeout();
-        let (stop, stopped) = watch::channel(());
-        let store = SqliteStore {
-            inner: Arc::new(Inner {
-                pool,
-                table: settings.table.clone(),
-                target,
-                max_session_bytes: settings.max_session_bytes,
-                acquire_timeout,
-                _stop: stop,
-            }),
-        };
+        let (inner, stopped) = Shared::new(
+            "sqlite",
+            pool,
+            &settings.table,
+            target,
+            settings.max_session_bytes,
+        );
+        let store = SqliteStore { inner };
         if settings.migrate {
             store.migrate().await?;
         }
-        let (pool, table) = (store.inner.pool.clone(), store.inner.table.clone());
-        tokio::spawn(cleanup::task(
+        store.inner.clean_up(
             Duration::from_millis(settings.cleanup_interval_ms),
             settings.cleanup_batch,
-            table.clone(),
             stopped,
-            move |batch| {
-                let (pool, table) = (pool.clone(), table.clone());
-                async move { delete_batch(&pool, &table, batch).await }
-            },
-        ));
+            delete_batch,
+        );
         Ok(store)
     }
 
@@ -234,12 +212,17 @@ impl SqliteStore {
     /// # Ok(()) }
     /// ```
     pub async fn migrate(&self) -> Result<(), Error> {
-        let mut tx = self.inner.pool.begin().await.map_err(|e| self.failed(e))?;
+        let mut tx = self
+            .inner
+            .pool
+            .begin()
+            .await
+            .map_err(|e| self.inner.failed(e))?;
         sqlx::raw_sql(&Self::migration(&self.inner.table))
             .execute(&mut *tx)
             .await
-            .map_err(|e| self.failed(e))?;
-        tx.commit().await.map_err(|e| self.failed(e))
+            .map_err(|e| self.inner.failed(e))?;
+        tx.commit().await.map_err(|e| self.inner.failed(e))
     }
 
     /// Deletes the expired rows now (the background task does this every
@@ -253,12 +236,7 @@ impl SqliteStore {
     /// # Ok(()) }
     /// ```
     pub async fn delete_expired(&self) -> Result<u64, Error> {
-        let inner = &self.inner;
-        cleanup::delete_expired(1000, true, |batch| {
-            delete_batch(&inner.pool, &inner.table, batch)
-        })
-        .await
-        .map_err(|e| self.failed(e))
+        self.inner.delete_expired(delete_batch).await
     }
 
     /// The table's name.
@@ -273,32 +251,10 @@ impl SqliteStore {
     pub fn table(&self) -> &str {
         &self.inner.table
     }
-
-    fn failed(&self, source: sqlx::Error) -> Error {
-        match source {
-            sqlx::Error::PoolTimedOut => Error::Timeout {
-                store: "sqlite",
-                target: self.inner.target.clone(),
-                after: self.inner.acquire_timeout,
-            },
-            source => {
-                tracing::warn!(target = %self.inner.target, error = %source, "session database failed");
-                Error::Database {
-                    store: "sqlite",
-                    target: self.inner.target.clone(),
-                    source,
-                }
-            }
-        }
-    }
-
-    fn core(&self, source: sqlx::Error) -> session_core::Error {
-        self.failed(source).into()
-    }
 }
 
 /// One statement deleting up to `batch` expired rows of `table`; how many.
-async fn delete_batch(pool: &SqlitePool, table: &str, batch: u32) -> Result<u64, sqlx::Error> {
+async fn delete_batch(pool: SqlitePool, table: String, batch: u32) -> Result<u64, sqlx::Error> {
     let sql = format!(
         "DELETE FROM {table} WHERE id IN \
          (SELECT id FROM {table} WHERE expires_ms <= ? LIMIT ?)"
@@ -306,7 +262,7 @@ async fn delete_batch(pool: &SqlitePool, table: &str, batch: u32) -> Result<u64,
     Ok(sqlx::query(&sql)
         .bind(ms(now_ms()))
         .bind(i64::from(batch))
-        .execute(pool)
+        .execute(&pool)
         .await?
         .rows_affected())
 }
@@ -333,11 +289,11 @@ impl Rows for SqliteStore {
             .bind(ms(now))
             .fetch_optional(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         row.as_ref()
             .map(read_row)
             .transpose()
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn update(
@@ -368,7 +324,7 @@ impl Rows for SqliteStore {
         let done = query
             .execute(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -389,14 +345,14 @@ impl Rows for SqliteStore {
         let done = query
             .execute(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn insert(&self, key: &str, row: &NewRow) -> Result<(), session_core::Error> {
         insert(&self.inner.pool, &self.inner.table, key, row)
             .await
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn replace(
@@ -405,7 +361,12 @@ impl Rows for SqliteStore {
         renewed: Renewal<'_>,
     ) -> Result<(), session_core::Error> {
         let table = &self.inner.table;
-        let mut tx = self.inner.pool.begin().await.map_err(|e| self.core(e))?;
+        let mut tx = self
+            .inner
+            .pool
+            .begin()
+            .await
+            .map_err(|e| self.inner.core(e))?;
         let mut taken = None;
         if let Some(old) = old {
             // A write first, so the transaction holds the write lock from its start.
@@ -416,18 +377,18 @@ impl Rows for SqliteStore {
                 .bind(old)
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(|e| self.core(e))?;
+                .map_err(|e| self.inner.core(e))?;
             taken = row
                 .as_ref()
                 .map(read_row)
                 .transpose()
-                .map_err(|e| self.core(e))?;
+                .map_err(|e| self.inner.core(e))?;
         }
         let (key, row) = renewed(taken)?;
         insert(&mut *tx, table, &key, &row)
             .await
-            .map_err(|e| self.core(e))?;
-        tx.commit().await.map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))?;
+        tx.commit().await.map_err(|e| self.inner.core(e))
     }
 
     fn cap(&self) -> usize {
@@ -481,7 +442,7 @@ impl UserRows for SqliteStore {
             .bind(key)
             .execute(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         Ok(())
     }
 
@@ -503,7 +464,7 @@ impl UserRows for SqliteStore {
             .bind(ms(now))
             .fetch_all(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         found
             .iter()
             .map(|row: &sqlx::sqlite::SqliteRow| {
@@ -515,7 +476,7 @@ impl UserRows for SqliteStore {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn delete_keys(&self, keys: &[String], now: u64) -> Result<u64, session_core::Error> {
@@ -534,7 +495,7 @@ impl UserRows for SqliteStore {
                 query.execute(&self.inner.pool)
             }
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
             deleted += done.rows_affected();
         }
         Ok(deleted)

@@ -118,7 +118,7 @@ impl PostgresRegistry {
         sqlx::raw_sql(&Self::migration(&self.table))
             .execute(&self.db.inner.pool)
             .await
-            .map_err(|e| self.db.failed(e))?;
+            .map_err(|e| self.db.inner.failed(e))?;
         Ok(())
     }
 
@@ -128,7 +128,7 @@ impl PostgresRegistry {
             .bind(device)
             .execute(&self.db.inner.pool)
             .await
-            .map_err(|e| self.db.failed(e))?;
+            .map_err(|e| self.db.inner.failed(e))?;
         Ok(done.rows_affected())
     }
 }
@@ -160,13 +160,13 @@ impl Registry for PostgresRegistry {
             .bind(device)
             .fetch_optional(&self.db.inner.pool)
             .await
-            .map_err(|e| self.db.failed(e))?;
+            .map_err(|e| self.db.inner.failed(e))?;
         let Some(row) = row else {
             self.answers.forget(user, &[device]);
             return Ok(false);
         };
-        let created = unsigned(row.try_get::<i64, _>(0).map_err(|e| self.db.failed(e))?);
-        let seen = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.db.failed(e))?);
+        let created = unsigned(row.try_get::<i64, _>(0).map_err(|e| self.db.inner.failed(e))?);
+        let seen = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.db.inner.failed(e))?);
         if !is_live(created, seen, expiry, now) {
             return Ok(false);
         }
@@ -182,7 +182,7 @@ impl Registry for PostgresRegistry {
                 .bind(ms(now))
                 .execute(&self.db.inner.pool)
                 .await
-                .map_err(|e| self.db.failed(e))?;
+                .map_err(|e| self.db.inner.failed(e))?;
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
@@ -220,7 +220,7 @@ impl UserIndex for PostgresRegistry {
             .bind(ms(now))
             .execute(&self.db.inner.pool)
             .await
-            .map_err(|e| self.db.failed(e))?;
+            .map_err(|e| self.db.inner.failed(e))?;
         // The user's newest sessions only, and some of anyone's dead rows.
         let bound = i64::try_from(MAX_SESSIONS_PER_USER).unwrap_or(i64::MAX);
         let sql = format!(
@@ -233,7 +233,7 @@ impl UserIndex for PostgresRegistry {
             .bind(bound)
             .execute(&self.db.inner.pool)
             .await
-            .map_err(|e| self.db.failed(e))?;
+            .map_err(|e| self.db.inner.failed(e))?;
         let sql = format!(
             "DELETE FROM {table} WHERE ctid IN \
                  (SELECT ctid FROM {table} WHERE last_seen_ms < $1 LIMIT $2)"
@@ -243,7 +243,7 @@ impl UserIndex for PostgresRegistry {
             .bind(SWEEP)
             .execute(&self.db.inner.pool)
             .await
-            .map_err(|e| self.db.failed(e))?;
+            .map_err(|e| self.db.inner.failed(e))?;
         Ok(())
     }
 
@@ -268,12 +268,12 @@ impl UserIndex for PostgresRegistry {
             .bind(user_digest(user))
             .fetch_all(&self.db.inner.pool)
             .await
-            .map_err(|e| self.db.failed(e))?;
+            .map_err(|e| self.db.inner.failed(e))?;
         let mut devices = Vec::with_capacity(rows.len());
         for row in rows {
-            let id: String = row.try_get(0).map_err(|e| self.db.failed(e))?;
-            let created = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.db.failed(e))?);
-            let seen = unsigned(row.try_get::<i64, _>(2).map_err(|e| self.db.failed(e))?);
+            let id: String = row.try_get(0).map_err(|e| self.db.inner.failed(e))?;
+            let created = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.db.inner.failed(e))?);
+            let seen = unsigned(row.try_get::<i64, _>(2).map_err(|e| self.db.inner.failed(e))?);
             if is_live(created, seen, expiry, now) {
                 devices.push(Device {
                     id,
@@ -309,7 +309,7 @@ impl UserIndex for PostgresRegistry {
             .bind(keep)
             .fetch_all(&self.db.inner.pool)
             .await
-            .map_err(|e| self.db.failed(e))?;
+            .map_err(|e| self.db.inner.failed(e))?;
         let devices: Vec<String> = rows
             .iter()
             .filter_map(|row| row.try_get::<String, _>(0).ok())

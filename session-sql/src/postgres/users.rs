@@ -49,7 +49,7 @@ impl UserRows for PostgresStore {
             .bind(device)
             .execute(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         Ok(())
     }
 
@@ -71,7 +71,7 @@ impl UserRows for PostgresStore {
             .bind(ms(now))
             .fetch_all(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         found
             .iter()
             .map(|row| {
@@ -83,7 +83,7 @@ impl UserRows for PostgresStore {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.inner.core(e))
     }
 
     async fn delete_keys(&self, keys: &[String], now: u64) -> Result<u64, session_core::Error> {
@@ -96,7 +96,7 @@ impl UserRows for PostgresStore {
             .bind(keys)
             .execute(&self.inner.pool)
             .await
-            .map_err(|e| self.core(e))?;
+            .map_err(|e| self.inner.core(e))?;
         Ok(done.rows_affected())
     }
 }
