@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use reqwest::StatusCode;
-use session_testkit::servers::RedisServer;
+use session_testkit::servers::{RedisCluster, RedisServer};
 use session_tower::SessionConfig;
 
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
@@ -102,6 +102,115 @@ async fn the_page_replays_a_signed_out_cookie_as_signed_out() -> TestResult {
     assert!(
         note.contains("no copy of the cookie opens it again"),
         "{note}"
+    );
+    Ok(())
+}
+
+/// A demo server on a Redis Cluster (the Redis driver and its near-cache).
+async fn cluster_server(cluster: &RedisCluster) -> Result<String, Boxed> {
+    let nodes: Vec<String> = cluster.addrs().iter().map(|a| format!("{a:?}")).collect();
+    let config = SessionConfig::from_toml_str(&format!(
+        "default = \"redis\"\n\
+         [redis]\ncluster = [{}]\nnamespace = \"revocation\"\n\
+         connect_timeout_ms = 500\nresponse_timeout_ms = 500\n",
+        nodes.join(", ")
+    ))?;
+    let (layer, about) = session_demo::session_layer(config).await?;
+    Ok(serve_as(layer, about).await?)
+}
+
+/// The session token a device's `Cookie` header carries.
+fn token_of(device: &Device) -> Option<String> {
+    device
+        .cookie
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| name.trim_start_matches("__Host-") == "session")
+        .map(|(_, value)| value.to_owned())
+}
+
+/// On a Redis Cluster, across a failover: server B reads the phone's session again
+/// from the promoted replica (and may cache it), then the laptop revokes the phone
+/// through server A. B signs the phone out within the staleness bound, never
+/// serving it from a connection that was not tracked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_a_revocation_after_a_failover_is_out_on_the_other_server() -> TestResult {
+    let mut cluster = RedisCluster::start_with_replicas(3, 1)?;
+    let (a, b) = (
+        cluster_server(&cluster).await?,
+        cluster_server(&cluster).await?,
+    );
+    let user = unique("ada");
+    let mut laptop = Device::new(&a)?;
+    laptop.login(&user).await?;
+    let mut phone = Device::new(&a)?;
+    phone.login(&user).await?;
+    let phone_id = phone.own_id().await?;
+    let mut phone_on_b = Device::new(&b)?;
+    phone_on_b.cookie = phone.cookie.clone();
+    for _ in 0..3 {
+        assert_eq!(phone_on_b.me().await?.0, StatusCode::OK);
+    }
+    // The master holding the phone's session dies once its replica has it.
+    let token = token_of(&phone).ok_or("the phone has no session cookie")?;
+    let digest = session_core::SessionId::parse(&token)
+        .ok_or("not a session token")?
+        .storage_key();
+    let victim = cluster
+        .nodes()
+        .iter()
+        .position(|n| {
+            n.cli(&["role"]).is_ok_and(|r| r.starts_with("master"))
+                && n.cli(&["keys", "revocation*"])
+                    .is_ok_and(|k| k.contains(&digest))
+        })
+        .ok_or("no master holds the phone's session")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cluster.nodes()[victim].replica_caught_up()? {
+        if Instant::now() > deadline {
+            return Err("the replica never caught up".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.nodes_mut()[victim].kill()?;
+
+    // B serves the phone again, from the promoted replica.
+    let killed = Instant::now();
+    while phone_on_b.me().await?.0 != StatusCode::OK {
+        if killed.elapsed() > Duration::from_secs(40) {
+            return Err("server B never served the phone again after the failover".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(phone_on_b.me().await?.0, StatusCode::OK);
+
+    // The laptop revokes the phone through A (503 while A's connection heals).
+    loop {
+        let (status, _) = laptop
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/api/me/sessions/{phone_id}"),
+                None,
+            )
+            .await?;
+        match status {
+            StatusCode::NO_CONTENT => break,
+            StatusCode::SERVICE_UNAVAILABLE if killed.elapsed() < Duration::from_secs(60) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return Err(format!("the revoke answered {other}").into()),
+        }
+    }
+    let revoked = Instant::now();
+    while phone_on_b.me().await?.0 != StatusCode::UNAUTHORIZED {
+        if revoked.elapsed() > Duration::from_secs(5) {
+            return Err("server B still served the revoked phone 5 s after the revoke".into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "cluster failover: B signed the phone out {:?} after the revoke",
+        revoked.elapsed()
     );
     Ok(())
 }

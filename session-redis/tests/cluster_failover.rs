@@ -49,7 +49,7 @@ async fn a_killed_master_gives_503s_then_its_replica_serves_every_acknowledged_w
     for node in cluster.nodes() {
         if node.cli(&["role"])?.starts_with("master") {
             let deadline = Instant::now() + Duration::from_secs(30);
-            while !common::replica_caught_up(&node.cli(&["info", "replication"])?) {
+            while !node.replica_caught_up()? {
                 if Instant::now() > deadline {
                     return Err("a replica never caught up with its master's writes".into());
                 }

@@ -44,7 +44,7 @@ async fn a_session_read_again_from_a_promoted_replica_is_never_served_stale() ->
         .ok_or("no master holds the session")?;
     let master = &cluster.nodes()[victim];
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !common::replica_caught_up(&master.cli(&["info", "replication"])?) {
+    while !master.replica_caught_up()? {
         if Instant::now() > deadline {
             return Err("the replica never caught up with its master".into());
         }

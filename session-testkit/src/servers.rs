@@ -241,6 +241,26 @@ impl RedisServer {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// For a master: true when a replica has acknowledged everything the master
+    /// wrote (its `INFO replication` offset has reached the master's), so killing
+    /// the master loses no write. A replica still in its first sync has not.
+    pub fn replica_caught_up(&self) -> Result<bool, ServerError> {
+        let info = self.cli(&["info", "replication"])?;
+        let field = |line: &str, name: &str| -> Option<u64> {
+            line.split(',')
+                .find_map(|part| part.trim().strip_prefix(name))
+                .and_then(|n| n.trim().parse().ok())
+        };
+        let master = info
+            .lines()
+            .find_map(|line| field(line, "master_repl_offset:"));
+        let replica = info
+            .lines()
+            .filter(|line| line.starts_with("slave0:"))
+            .find_map(|line| field(line.trim_start_matches("slave0:"), "offset="));
+        Ok(matches!((master, replica), (Some(m), Some(r)) if r >= m))
+    }
+
     /// Stops the server (SIGKILL, like a crash) and waits until its port refuses.
     pub fn kill(&mut self) -> Result<(), ServerError> {
         let Some(mut watchdog) = self.watchdog.take() else {

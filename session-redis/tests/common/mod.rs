@@ -99,21 +99,3 @@ pub async fn read(
     s.commit().await?;
     Ok(v)
 }
-
-/// True when the master whose `INFO replication` this is has a replica that has
-/// acknowledged everything the master wrote.
-pub fn replica_caught_up(info: &str) -> bool {
-    let field = |line: &str, name: &str| -> Option<u64> {
-        line.split(',')
-            .find_map(|part| part.trim().strip_prefix(name))
-            .and_then(|n| n.trim().parse().ok())
-    };
-    let master = info
-        .lines()
-        .find_map(|line| field(line, "master_repl_offset:"));
-    let replica = info
-        .lines()
-        .filter(|line| line.starts_with("slave0:"))
-        .find_map(|line| field(line.trim_start_matches("slave0:"), "offset="));
-    matches!((master, replica), (Some(m), Some(r)) if r >= m)
-}

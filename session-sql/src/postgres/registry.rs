@@ -165,8 +165,14 @@ impl Registry for PostgresRegistry {
             self.answers.forget(user, &[device]);
             return Ok(false);
         };
-        let created = unsigned(row.try_get::<i64, _>(0).map_err(|e| self.db.inner.failed(e))?);
-        let seen = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.db.inner.failed(e))?);
+        let created = unsigned(
+            row.try_get::<i64, _>(0)
+                .map_err(|e| self.db.inner.failed(e))?,
+        );
+        let seen = unsigned(
+            row.try_get::<i64, _>(1)
+                .map_err(|e| self.db.inner.failed(e))?,
+        );
         if !is_live(created, seen, expiry, now) {
             return Ok(false);
         }
@@ -272,8 +278,14 @@ impl UserIndex for PostgresRegistry {
         let mut devices = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get(0).map_err(|e| self.db.inner.failed(e))?;
-            let created = unsigned(row.try_get::<i64, _>(1).map_err(|e| self.db.inner.failed(e))?);
-            let seen = unsigned(row.try_get::<i64, _>(2).map_err(|e| self.db.inner.failed(e))?);
+            let created = unsigned(
+                row.try_get::<i64, _>(1)
+                    .map_err(|e| self.db.inner.failed(e))?,
+            );
+            let seen = unsigned(
+                row.try_get::<i64, _>(2)
+                    .map_err(|e| self.db.inner.failed(e))?,
+            );
             if is_live(created, seen, expiry, now) {
                 devices.push(Device {
                     id,
