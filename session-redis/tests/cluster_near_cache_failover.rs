@@ -140,8 +140,8 @@ async fn a_cached_cluster_read_makes_no_round_trip() -> TestResult {
     let served = |cluster: &RedisCluster| -> Result<u64, Box<dyn std::error::Error>> {
         cluster.nodes().iter().map(reads_served).sum()
     };
-    // The checks of this process's own writes (a moment after each) are done, and
-    // what they dropped is read (and cached) again.
+    // The checks of this process's own writes (a moment after each) are done; a
+    // read of each session again is a hit.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     for token in &tokens {
         assert_eq!(get(&a, token, "n").await?, Some(7));
