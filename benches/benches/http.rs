@@ -673,6 +673,8 @@ fn main() {
     unread.reads_only = true;
     targets.push(unread);
 
+    // The Redis Clusters of cluster contenders, stopped when the bench ends.
+    let mut clusters = Vec::new();
     if redis_up {
         let rt = session_benches::runtime(false);
         if let Some((host, port)) = redis_host_port(&url) {
@@ -737,6 +739,28 @@ fn main() {
                     ));
                 }
                 Err(e) => eprintln!("SKIPPED ours_redis: {e}"),
+            }
+            // The same app on a 3-master Redis Cluster with the near-cache: the hit
+            // rate on a cluster, beside one node's (`ours_redis`).
+            match session_testkit::servers::RedisCluster::start(3) {
+                Ok(cluster) => {
+                    let mut on_cluster = session_redis::RedisSettings::default();
+                    on_cluster.cluster = cluster.addrs();
+                    on_cluster.namespace = "bench-http-cluster".into();
+                    match rt.block_on(session_redis::RedisStore::connect(&on_cluster)) {
+                        Ok(store) => {
+                            let mut target = ours(
+                                "ours_redis_cluster",
+                                session_tower::SessionLayer::new(store.clone()),
+                            );
+                            target.stores.push(store);
+                            targets.push(target);
+                            clusters.push(cluster);
+                        }
+                        Err(e) => eprintln!("SKIPPED ours_redis_cluster: {e}"),
+                    }
+                }
+                Err(e) => eprintln!("SKIPPED ours_redis_cluster: {e}"),
             }
             // Cookie sessions with a Redis registry: visitors (no user, so the
             // registry is never asked), and signed-in users (a registry read per

@@ -185,6 +185,8 @@ fn http_table(md: &mut String, threads: u64, rows: &[Value]) {
                 }
                 "ours_postgres" => &["tower_sessions_postgres", "no_session"],
                 "ours_mysql" => &["tower_sessions_mysql"],
+                // The cost of a cluster against one node, the same app.
+                "ours_redis_cluster" => &["ours_redis", "tower_sessions_redis"],
                 "ours_sqlite" => &["tower_sessions_sqlite"],
                 "ours_actix_cookie" => &["actix_session_cookie"],
                 "ours_actix_redis" | "ours_actix_redis_no_cache" => &["actix_session_redis"],
