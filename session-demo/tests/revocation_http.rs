@@ -176,13 +176,16 @@ async fn on_a_cluster_a_revocation_after_a_failover_is_out_on_the_other_server()
 
     // B serves the phone again, from the promoted replica.
     let killed = Instant::now();
-    while phone_on_b.me().await?.0 != StatusCode::OK {
-        if killed.elapsed() > Duration::from_secs(40) {
-            return Err("server B never served the phone again after the failover".into());
+    // Twice (the second may come from B's cache); a 503 while the cluster client
+    // learns the new master counts as not yet.
+    for _ in 0..2 {
+        while phone_on_b.me().await?.0 != StatusCode::OK {
+            if killed.elapsed() > Duration::from_secs(40) {
+                return Err("server B never served the phone again after the failover".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(phone_on_b.me().await?.0, StatusCode::OK);
 
     // The laptop revokes the phone through A (503 while A's connection heals).
     loop {

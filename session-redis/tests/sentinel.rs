@@ -308,13 +308,28 @@ async fn after_a_failover_another_servers_change_is_never_served_stale() -> Test
             Err(e) => return Err(e),
         }
     }
+    // Once the store has settled on the new master, A serves it from its cache
+    // again (a failure while it settles counts as not yet).
     let before = a_store.near_cache_stats().ok_or("near-cache off")?;
-    assert_eq!(counter(&a, &token).await?, Some(1));
-    assert_eq!(counter(&a, &token).await?, Some(1));
-    let after = a_store.near_cache_stats().ok_or("near-cache off")?;
+    let mut cached_again = false;
+    for _ in 0..100 {
+        match counter(&a, &token).await {
+            Ok(Some(1)) => {}
+            Ok(other) => return Err(format!("A read {other:?} after the failover").into()),
+            Err(_) => {}
+        }
+        if a_store
+            .near_cache_stats()
+            .is_some_and(|now| now.hits > before.hits)
+        {
+            cached_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
-        after.hits > before.hits,
-        "A caches the session again on the promoted master: {before:?} then {after:?}"
+        cached_again,
+        "A never cached the session again on the promoted master"
     );
 
     // B changes it, then signs it out: A sees both within the patience.

@@ -323,15 +323,36 @@ impl RedisCluster {
             nodes.push(RedisServer::launch(free_port()?, None, true)?);
         }
         let addrs: Vec<String> = nodes.iter().map(RedisServer::addr).collect();
-        let out = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
             .arg("--cluster-replicas")
             .arg(replicas.to_string())
             .arg("--cluster-yes")
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .map_err(|e| ServerError(format!("cannot run redis-cli: {e}; {HOW_TO_INSTALL}")))?;
+        // `--cluster create` waits for the nodes to agree, without a limit of its own.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while create
+            .try_wait()
+            .map_err(|e| ServerError(e.to_string()))?
+            .is_none()
+        {
+            if Instant::now() > deadline {
+                let _ = create.kill();
+                let _ = create.wait();
+                return Err(ServerError(
+                    "redis-cli --cluster create did not finish within 60 s".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = create
+            .wait_with_output()
+            .map_err(|e| ServerError(e.to_string()))?;
         if !out.status.success() {
             return Err(ServerError(format!(
                 "redis-cli --cluster create failed: {}{}",
