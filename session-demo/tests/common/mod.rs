@@ -39,6 +39,7 @@ macro_rules! http_scenarios {
 
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
+pub mod actix;
 mod users;
 #[allow(unused_imports)]
 pub use users::*;
