@@ -197,6 +197,25 @@ impl PostgresStore {
     /// Runs [`migration`](Self::migration), one app server at a time (an advisory
     /// lock), so servers starting together do not race.
     pub async fn migrate(&self) -> Result<(), Error> {
+        // A table of the current layout needs no DDL: none runs, so app servers
+        // starting beside running ones take no lock that would stall their requests
+        // (`ALTER TABLE` waits for every statement on the table and blocks the next).
+        let table = &self.inner.table;
+        let current: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                 AND attname = 'version' AND NOT attisdropped) \
+             AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                 AND attname = 'data' AND atttypid = 'bytea'::regtype) \
+             AND to_regclass($2) IS NOT NULL",
+        )
+        .bind(table)
+        .bind(format!("{table}_users"))
+        .fetch_one(&self.inner.pool)
+        .await
+        .map_err(|e| self.inner.failed(e))?;
+        if current {
+            return Ok(());
+        }
         let mut tx = self
             .inner
             .pool
