@@ -40,6 +40,19 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// A settings check's answer as this crate's error: a bad setting is
+    /// [`Error::Config`].
+    pub(crate) fn checked(checked: Result<(), session_core::Error>) -> Result<(), Error> {
+        match checked {
+            Err(session_core::Error::Config { field, reason }) => {
+                Err(Error::Config { field, reason })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// What to do about a failure, by its cause.
 fn hint(store: &str, source: &sqlx::Error) -> &'static str {
     let text = source.to_string();

@@ -76,9 +76,7 @@ impl MysqlStore {
     /// # Ok(()) }
     /// ```
     pub async fn connect(settings: &MysqlSettings) -> Result<Self, Error> {
-        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
-            return Err(Error::Config { field, reason });
-        }
+        Error::checked(settings.validate())?;
         let target = session_core::redact::url(&settings.url);
         let url = match settings.url.strip_prefix("mariadb://") {
             Some(rest) => format!("mysql://{rest}"),
@@ -113,9 +111,7 @@ impl MysqlStore {
     /// # Ok(()) }
     /// ```
     pub async fn from_pool(pool: MySqlPool, settings: &MysqlSettings) -> Result<Self, Error> {
-        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
-            return Err(Error::Config { field, reason });
-        }
+        Error::checked(settings.validate())?;
         Self::with_target(pool, settings, "the application's pool".to_owned()).await
     }
 

@@ -87,9 +87,7 @@ impl PostgresStore {
 
     /// The pool `[postgres]` describes, checked to answer, and its redacted URL.
     async fn pool(settings: &PostgresSettings) -> Result<(PgPool, String), Error> {
-        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
-            return Err(Error::Config { field, reason });
-        }
+        Error::checked(settings.validate())?;
         let target = session_core::redact::url(&settings.url);
         let pool = pool::options::<sqlx::Postgres>(
             settings.pool_size,
@@ -119,9 +117,7 @@ impl PostgresStore {
     /// # Ok(()) }
     /// ```
     pub async fn from_pool(pool: PgPool, settings: &PostgresSettings) -> Result<Self, Error> {
-        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
-            return Err(Error::Config { field, reason });
-        }
+        Error::checked(settings.validate())?;
         Self::with_target(pool, settings, "the application's pool".to_owned()).await
     }
 

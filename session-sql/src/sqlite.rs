@@ -81,9 +81,7 @@ impl SqliteStore {
     /// # Ok(()) }
     /// ```
     pub async fn connect(settings: &SqliteSettings) -> Result<Self, Error> {
-        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
-            return Err(Error::Config { field, reason });
-        }
+        Error::checked(settings.validate())?;
         let target = format!("sqlite:{}", settings.path);
         let wait = Duration::from_millis(settings.acquire_timeout_ms);
         let memory = settings.path == ":memory:";
@@ -138,9 +136,7 @@ impl SqliteStore {
     /// # Ok(()) }
     /// ```
     pub async fn from_pool(pool: SqlitePool, settings: &SqliteSettings) -> Result<Self, Error> {
-        if let Err(session_core::Error::Config { field, reason }) = settings.validate() {
-            return Err(Error::Config { field, reason });
-        }
+        Error::checked(settings.validate())?;
         Self::with_target(pool, settings, "the application's pool".to_owned()).await
     }
 
